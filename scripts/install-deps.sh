@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what building and testing Taquin needs on a fresh Debian 12 machine (run as root).
+# Idempotent: apt runs only when something is missing. The integration test bed (sshd, PostgreSQL,
+# libvirtd, Ceph) installs its own packages through scripts/testbed.
+set -euo pipefail
+
+packages=(virtinst)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "install-deps: missing Debian packages: ${missing[*]}; run this script as root (or apt-get install them)." >&2
+    exit 2
+  fi
+  echo "install-deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v dotnet >/dev/null; then
+  echo "install-deps: the .NET 10 SDK is required (dotnet not found on PATH)." >&2
+  exit 2
+fi
