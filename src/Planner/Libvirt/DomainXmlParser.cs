@@ -41,10 +41,12 @@ public static class DomainXmlParser
         }
         catch (XmlException ex) when (ex.Message.Contains("DTD", StringComparison.OrdinalIgnoreCase))
         {
+            // The reader refuses before it counts lines: locate the declaration ourselves.
+            var (line, column) = PositionOf(xml, "<!DOCTYPE");
             return Failed(Diagnostic.Error(fileForMessages, "!DOCTYPE",
                 "The file contains a DOCTYPE/DTD declaration; Taquin refuses DTDs so entities are never expanded (XML entity attack).",
                 "Remove the <!DOCTYPE ...> declaration; `virsh dumpxml` never prints one.",
-                line: NullIfZero(ex.LineNumber), column: NullIfZero(ex.LinePosition)));
+                line: line ?? NullIfZero(ex.LineNumber), column: column ?? NullIfZero(ex.LinePosition)));
         }
         catch (XmlException ex)
         {
@@ -68,6 +70,19 @@ public static class DomainXmlParser
     private static DomainParseResult Failed(Diagnostic diagnostic) => new(null, [diagnostic]);
 
     private static int? NullIfZero(int n) => n > 0 ? n : null;
+
+    private static (int? Line, int? Column) PositionOf(string text, string needle)
+    {
+        var index = text.IndexOf(needle, StringComparison.OrdinalIgnoreCase);
+        if (index < 0)
+        {
+            return (null, null);
+        }
+
+        var lineStart = text.LastIndexOf('\n', Math.Max(0, index - 1)) + 1;
+        var line = 1 + text.AsSpan(0, index).Count('\n');
+        return (line, index - lineStart + 1);
+    }
 
     private static Diagnostic Error(string file, XObject at, string element, string message, string fix, string? value = null)
     {
