@@ -141,6 +141,24 @@ public sealed class InventoryCommandsTests : IDisposable
         Assert.Equal("internal error: InvalidOperationException: boom (set TAQUIN_DEBUG=1 for details)", stderr.Trim());
     }
 
+    [Fact]
+    public void Taquin_debug_prints_the_full_exception()
+    {
+        Environment.SetEnvironmentVariable("TAQUIN_DEBUG", "1");
+        try
+        {
+            var (exit, _, stderr) = RunThrowing(new InvalidOperationException("boom"));
+
+            Assert.Equal(1, exit);
+            Assert.StartsWith("internal error: System.InvalidOperationException: boom", stderr);
+            Assert.Contains("   at ", stderr);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("TAQUIN_DEBUG", null);
+        }
+    }
+
     private static (int Exit, string Stdout, string Stderr) RunThrowing(Exception ex)
     {
         var command = new System.CommandLine.Command("explode");
