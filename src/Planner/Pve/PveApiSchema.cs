@@ -204,7 +204,10 @@ public sealed partial class PveApiSchema
             }
         }
 
-        return [.. errors.Items.Select(kv => new PveParameterProblem(kv.Key, kv.Value) { SubKeyProblems = SubKeyProblemsOf(kv.Key, kv.Value) })];
+        return [.. errors.Items.Select(kv => new PveParameterProblem(kv.Key, kv.Value) 
+        {
+            SubKeyProblems = [.. errors.SubErrorsOf(kv.Key).Select(sub => new PveSubKeyProblem(sub.Key, sub.Value))],
+        })];
     }
 
     private static void CheckRequires(string name, PveParameterSchema schema, Dictionary<string, string> values, PveSchemaChecker.Errors errors)
@@ -241,27 +244,6 @@ public sealed partial class PveApiSchema
     {
         var m = DescribedRange().Match(schema.Description ?? "");
         return m.Success ? int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
-    }
-
-    private static IReadOnlyList<PveSubKeyProblem> SubKeyProblemsOf(string parameter, string message)
-    {
-        const string Prefix = "invalid format - format error\n";
-        if (!message.StartsWith(Prefix, StringComparison.Ordinal))
-        {
-            return [];
-        }
-
-        var problems = new List<PveSubKeyProblem>();
-        foreach (var line in message[Prefix.Length..].Split('\n'))
-        {
-            var colon = line.IndexOf(": ", StringComparison.Ordinal);
-            if (colon > 0 && line.StartsWith(parameter + ".", StringComparison.Ordinal))
-            {
-                problems.Add(new PveSubKeyProblem(line[..colon], line[(colon + 2)..]));
-            }
-        }
-
-        return problems;
     }
 
     private static PveApiSchema FromDocument(JsonDocument document)

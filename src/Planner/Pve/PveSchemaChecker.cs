@@ -14,13 +14,23 @@ internal static partial class PveSchemaChecker
     internal sealed class Errors
     {
         private readonly List<KeyValuePair<string, string>> items = [];
+        private readonly Dictionary<string, IReadOnlyList<KeyValuePair<string, string>>> subErrors = new(StringComparer.Ordinal);
 
         public int Count => items.Count;
 
         public IReadOnlyList<KeyValuePair<string, string>> Items => items;
 
-        public void Add(string? path, string message)
+        /// <summary>The sub-key errors behind a "format error" of a property string, by path.</summary>
+        public IReadOnlyList<KeyValuePair<string, string>> SubErrorsOf(string path)
+            => subErrors.TryGetValue(path, out var list) ? list : [];
+
+        public void Add(string? path, string message, IReadOnlyList<KeyValuePair<string, string>>? subKeyErrors = null)
         {
+            if (subKeyErrors is { Count: > 0 } && path is not null)
+            {
+                subErrors[path] = subKeyErrors;
+            }
+
             var key = string.IsNullOrEmpty(path) ? "_root" : path;
             var i = items.FindIndex(kv => kv.Key == key);
             if (i >= 0)
@@ -72,7 +82,7 @@ internal static partial class PveSchemaChecker
             }
             catch (FormatError e)
             {
-                errors.Add(path, "invalid format - " + e.Message);
+                errors.Add(path, "invalid format - " + e.Message, e.SubErrors);
                 return;
             }
         }
