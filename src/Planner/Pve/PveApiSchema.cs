@@ -204,7 +204,7 @@ public sealed partial class PveApiSchema
             }
         }
 
-        return [.. errors.Items.Select(kv => new PveParameterProblem(kv.Key, kv.Value) 
+        return [.. errors.Items.Select(kv => new PveParameterProblem(kv.Key, kv.Value)
         {
             SubKeyProblems = [.. errors.SubErrorsOf(kv.Key).Select(sub => new PveSubKeyProblem(sub.Key, sub.Value))],
         })];
