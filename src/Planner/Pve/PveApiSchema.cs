@@ -169,7 +169,8 @@ public sealed partial class PveApiSchema
             }
             else
             {
-                values.TryAdd(name, Uri.UnescapeDataString(given[i]));
+                // The path wins over a same-named body parameter, as PVE merges them.
+                values[name] = Uri.UnescapeDataString(given[i]);
             }
         }
 

@@ -320,7 +320,7 @@ internal static partial class PveSchemaChecker
     [GeneratedRegex(@"^(.*?)(?:-(list|opt))?$")]
     private static partial Regex FormatSuffix();
 
-    [GeneratedRegex(@"^([^=]+)=(.+)$", RegexOptions.Singleline)]
+    [GeneratedRegex(@"^([^=]+)=(.+)$")]
     private static partial Regex KeyValuePart();
 
     [GeneratedRegex(@"\s+")]

@@ -311,6 +311,11 @@ public static partial class PveTranslator
             switch (cpu.Mode)
             {
                 case "host-passthrough":
+                    if (cpu.FeatureFlags.Count > 0)
+                    {
+                        Warn("CPU_FLAG_DROPPED", $"cpu=host passes every host CPU feature through; the {cpu.FeatureFlags.Count} feature override(s) of the domain are dropped.", "cpu/feature");
+                    }
+
                     return "host";
                 case "maximum":
                     return "max";
@@ -384,7 +389,9 @@ public static partial class PveTranslator
 
         private void Disks()
         {
-            var sizes = vm.Disks.ToDictionary(x => x.Device.TargetDev, x => x.Volume, StringComparer.Ordinal);
+            var sizes = vm.Disks.GroupBy(x => x.Device.TargetDev, StringComparer.Ordinal)
+                .ToDictionary(g => g.Key, g => g.First().Volume, StringComparer.Ordinal);
+            var keyOf = new Dictionary<DiskDevice, string>(ReferenceEqualityComparer.Instance);
             var used = new HashSet<string>(StringComparer.Ordinal);
             var scsiIoThreads = false;
             var ordered = d.Disks
@@ -432,20 +439,16 @@ public static partial class PveTranslator
                 }
 
                 entries.Add((disk, key, value));
+                keyOf[disk] = key;
                 if (disk.BootOrder is { } order)
                 {
                     explicitBoot.Add((order, key));
                 }
-
-                if (disk.IsCdrom)
-                {
-                    firstCdrom ??= key;
-                }
-                else
-                {
-                    firstDisk ??= key;
-                }
             }
+
+            // <boot dev='hd'/> means the first disk in the domain's own order, whatever its bus.
+            firstDisk = d.Disks.Where(x => !x.IsCdrom && keyOf.ContainsKey(x)).Select(x => keyOf[x]).FirstOrDefault();
+            firstCdrom = d.Disks.Where(x => x.IsCdrom && keyOf.ContainsKey(x)).Select(x => keyOf[x]).FirstOrDefault();
 
             ScsiController(entries.Any(e => e.Key.StartsWith("scsi", StringComparison.Ordinal)), scsiIoThreads);
             foreach (var (_, key, value) in entries)
@@ -957,7 +960,8 @@ public static partial class PveTranslator
                 }
             }
 
-            foreach (var other in d.OtherDevices)
+            // PVE adds a virtio balloon device by default, so a libvirt <memballoon> is carried, not dropped.
+            foreach (var other in d.OtherDevices.Where(o => o != "memballoon"))
             {
                 Warn("DEVICE_DROPPED", $"<{other}> is not carried over to PVE.", other);
             }

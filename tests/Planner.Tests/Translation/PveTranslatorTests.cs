@@ -317,6 +317,33 @@ public class PveTranslatorTests
     }
 
     [Fact]
+    public void Boot_from_hd_means_the_first_disk_of_the_domain_whatever_its_bus()
+    {
+        var vm = Vm(Domain() with
+        {
+            Os = new OsSpec { Machine = "pc", BootDevices = ["cdrom", "hd"] },
+            Disks = [Rbd("vda", "virtio", "root"), Rbd("sda", "sata", "data"), Cdrom("hdc", "ide")],
+        }, 10, 100);
+
+        var config = Translate(vm);
+
+        Assert.Equal("order=ide2;virtio0", config.Params["boot"]);
+        Assert.Equal("local-zfs:100,cache=none", config.Params["sata0"]);
+        Assert.DoesNotContain(config.Warnings, w => w.Code == "CDROM_MEDIA_DROPPED");
+    }
+
+    [Fact]
+    public void A_memballoon_is_carried_by_PVEs_default_balloon_while_other_devices_are_reported()
+    {
+        var vm = Vm(Domain() with { OtherDevices = ["memballoon", "sound"] });
+
+        var config = Translate(vm);
+
+        var dropped = Assert.Single(config.Warnings, w => w.Code == "DEVICE_DROPPED");
+        Assert.Equal("sound", dropped.Element);
+    }
+
+    [Fact]
     public void Memory_without_ballooning_headroom_emits_no_balloon()
     {
         var config = Translate(BiosVirtioSingleDisk());
