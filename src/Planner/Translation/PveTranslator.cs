@@ -450,10 +450,12 @@ public static partial class PveTranslator
             firstDisk = d.Disks.Where(x => !x.IsCdrom && keyOf.ContainsKey(x)).Select(x => keyOf[x]).FirstOrDefault();
             firstCdrom = d.Disks.Where(x => x.IsCdrom && keyOf.ContainsKey(x)).Select(x => keyOf[x]).FirstOrDefault();
 
-            ScsiController(entries.Any(e => e.Key.StartsWith("scsi", StringComparison.Ordinal)), scsiIoThreads);
+            var scsihw = ScsiController(entries.Any(e => e.Key.StartsWith("scsi", StringComparison.Ordinal)), scsiIoThreads);
             foreach (var (_, key, value) in entries)
             {
-                Params[key] = value;
+                // Only virtio-scsi-single gives each SCSI disk its own iothread; elsewhere PVE ignores the flag.
+                var withoutIoThread = key.StartsWith("scsi", StringComparison.Ordinal) && scsihw != "virtio-scsi-single";
+                Params[key] = withoutIoThread ? string.Join(',', value.Split(',').Where(p => p != "iothread=1")) : value;
             }
         }
 
@@ -637,12 +639,12 @@ public static partial class PveTranslator
             return disk.SourceKind is DiskSourceKind.File or DiskSourceKind.Block && disk.Path is { } path && path.StartsWith('/') ? path : null;
         }
 
-        private void ScsiController(bool hasScsiDisks, bool ioThreads)
+        private string? ScsiController(bool hasScsiDisks, bool ioThreads)
         {
             var controllers = d.Controllers.Where(c => c.Type == "scsi").ToList();
             if (!hasScsiDisks)
             {
-                return;
+                return null;
             }
 
             var model = controllers.FirstOrDefault()?.Model ?? "lsilogic";
@@ -674,10 +676,11 @@ public static partial class PveTranslator
 
             if (ioThreads && hw != "virtio-scsi-single")
             {
-                Warn("SCSI_IOTHREAD_CONTROLLER", $"iothread on SCSI disks needs virtio-scsi-single; the controller stays '{hw}' to keep the guest's view, so PVE ignores iothread=1.", "controller[scsi]");
+                Warn("SCSI_IOTHREAD_CONTROLLER", $"iothread on SCSI disks needs virtio-scsi-single; the controller stays '{hw}' to keep the guest's view, so the disks get no iothread.", "controller[scsi]");
             }
 
             Params["scsihw"] = hw;
+            return hw;
         }
 
         private void Networks()

@@ -267,6 +267,7 @@ public class PveTranslatorTests
         var config = Translate(vm);
 
         Assert.Equal("lsi", config.Params["scsihw"]);
+        Assert.Equal("local-zfs:10,cache=none", config.Params["scsi0"]);
         Assert.Contains(config.Warnings, w => w.Code == "SCSI_IOTHREAD_CONTROLLER");
     }
 
