@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Taquin.Planner.Inventory;
@@ -40,7 +41,7 @@ public static partial class PveTranslator
     public static string ToJson(IEnumerable<PveVmConfig> configs)
     {
         using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             json.WriteStartArray();
             foreach (var config in configs)
@@ -964,7 +965,9 @@ public static partial class PveTranslator
             }
 
             // PVE adds a virtio balloon device by default, so a libvirt <memballoon> is carried, not dropped.
-            foreach (var other in d.OtherDevices.Where(o => o != "memballoon"))
+            // <audio> is only the host backend of a <sound> device; without one the guest sees nothing.
+            var hasSound = d.OtherDevices.Contains("sound");
+            foreach (var other in d.OtherDevices.Where(o => o != "memballoon" && (o != "audio" || hasSound)))
             {
                 Warn("DEVICE_DROPPED", $"<{other}> is not carried over to PVE.", other);
             }
@@ -977,35 +980,36 @@ public static partial class PveTranslator
 
         private void Boot()
         {
-            if (explicitBoot.Count > 0)
+            // Per-device <boot order> first, then the <os><boot dev> list; PVE boots only what is listed.
+            bootDevices.AddRange(explicitBoot.OrderBy(b => b.Order).Select(b => b.Key));
+            foreach (var dev in d.Os.BootDevices)
             {
-                bootDevices.AddRange(explicitBoot.OrderBy(b => b.Order).Select(b => b.Key));
-            }
-            else
-            {
-                foreach (var dev in d.Os.BootDevices)
+                var key = dev switch
                 {
-                    var key = dev switch
-                    {
-                        "hd" => firstDisk,
-                        "cdrom" => firstCdrom,
-                        "network" => Params.ContainsKey("net0") ? "net0" : null,
-                        _ => null,
-                    };
-                    if (key is null)
-                    {
-                        Warn("BOOT_DEVICE_DROPPED", $"Boot device '{dev}' has no matching PVE device; skipped.", "os/boot");
-                    }
-                    else if (!bootDevices.Contains(key))
-                    {
-                        bootDevices.Add(key);
-                    }
+                    "hd" => firstDisk,
+                    "cdrom" => firstCdrom,
+                    "network" => Params.ContainsKey("net0") ? "net0" : null,
+                    _ => null,
+                };
+                if (key is null)
+                {
+                    Warn("BOOT_DEVICE_DROPPED", $"Boot device '{dev}' has no matching PVE device; skipped.", "os/boot");
+                }
+                else if (!bootDevices.Contains(key))
+                {
+                    bootDevices.Add(key);
+                }
+            }
+
+            var diskBootable = bootDevices.Any(k => !k.StartsWith("net", StringComparison.Ordinal) && k != firstCdrom);
+            if (!diskBootable && firstDisk is not null)
+            {
+                if (bootDevices.Count > 0)
+                {
+                    Warn("BOOT_DISK_ADDED", $"No disk was marked bootable; {firstDisk} is added last to the boot order so the VM can still boot from its disk.", "os/boot");
                 }
 
-                if (bootDevices.Count == 0 && firstDisk is not null)
-                {
-                    bootDevices.Add(firstDisk);
-                }
+                bootDevices.Add(firstDisk);
             }
 
             if (bootDevices.Count > 0)

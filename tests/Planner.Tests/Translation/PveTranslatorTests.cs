@@ -334,6 +334,32 @@ public class PveTranslatorTests
     }
 
     [Fact]
+    public void A_VM_that_only_boots_from_the_network_keeps_its_disk_bootable_after_it()
+    {
+        var vm = Vm(Domain() with
+        {
+            Os = new OsSpec { Machine = "q35" },
+            Disks = [Rbd("vda", "virtio", "root")],
+            Interfaces = [Bridged("52:54:00:aa:0b:01", "vmbr0") with { BootOrder = 1 }],
+        }, 10);
+
+        var config = Translate(vm);
+
+        Assert.Equal("order=net0;virtio0", config.Params["boot"]);
+        Assert.Contains(config.Warnings, w => w.Code == "BOOT_DISK_ADDED");
+    }
+
+    [Fact]
+    public void An_audio_backend_without_a_sound_card_is_nothing_to_report()
+    {
+        var silent = Translate(Vm(Domain() with { OtherDevices = ["audio"] }));
+        var withSound = Translate(Vm(Domain() with { OtherDevices = ["sound", "audio"] }));
+
+        Assert.DoesNotContain(silent.Warnings, w => w.Code == "DEVICE_DROPPED");
+        Assert.Equal(["sound", "audio"], withSound.Warnings.Where(w => w.Code == "DEVICE_DROPPED").Select(w => w.Element));
+    }
+
+    [Fact]
     public void A_memballoon_is_carried_by_PVEs_default_balloon_while_other_devices_are_reported()
     {
         var vm = Vm(Domain() with { OtherDevices = ["memballoon", "sound"] });
@@ -510,6 +536,17 @@ public class PveTranslatorTests
         Assert.Equal("GRAPHICS_DROPPED", warning.GetProperty("code").GetString());
         Assert.Equal("graphics", warning.GetProperty("element").GetString());
         Assert.Equal(["HOSTDEV", "FILESYSTEM_SHARE"], items[1].GetProperty("refusals").EnumerateArray().Select(r => r.GetProperty("code").GetString()));
+    }
+
+    [Fact]
+    public void ToJson_keeps_non_ASCII_text_readable()
+    {
+        var config = Translate(Vm(Domain() with { Description = "VM adhérent·e n°117" }));
+
+        var json = PveTranslator.ToJson([config]);
+
+        Assert.Contains("VM adhérent·e n°117", json, StringComparison.Ordinal);
+        Assert.Contains("domain 'web-01'", json, StringComparison.Ordinal);
     }
 
     [Fact]
