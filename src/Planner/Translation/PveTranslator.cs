@@ -19,7 +19,8 @@ public static partial class PveTranslator
     private const int DescriptionMaxLength = 8192;
     private const long MiB = 1024 * 1024;
 
-    private static readonly Dictionary<string, int> NetIndexLimit = new() { ["net"] = 31 };
+    /// <summary>qemu-server's $MAX_NETS: net0 to net31.</summary>
+    private const int MaxNets = 32;
 
     public static PveVmConfig Translate(VmRecord vm, TranslationTarget target)
     {
@@ -696,7 +697,7 @@ public static partial class PveTranslator
                     continue;
                 }
 
-                if (index > NetIndexLimit["net"])
+                if (index >= MaxNets)
                 {
                     RefuseWith("NIC_TOO_MANY", "PVE allows 32 network devices.", element);
                     continue;
