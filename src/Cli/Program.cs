@@ -21,6 +21,7 @@ public static class Program
     internal static IEnumerable<Command> Commands() =>
     [
         InventoryCommands.Build(),
+        TranslateCommands.Build(),
     ];
 
     internal static RootCommand BuildRoot(IEnumerable<Command> commands)
