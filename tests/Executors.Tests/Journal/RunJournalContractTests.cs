@@ -278,6 +278,24 @@ public abstract class RunJournalContractTests : IAsyncLifetime
     }
 
     [ContractFact]
+    public async Task Concurrent_log_appends_and_checkpoint_saves_lose_nothing()
+    {
+        var step = await OnePendingStep();
+
+        await RaceAsync(30, async i =>
+        {
+            await Journal.AppendLogAsync(step.StepId, $"worker {i}");
+            await Journal.SaveCheckpointAsync(step.StepId, new Dictionary<string, string?> { [$"disk-{i}"] = "copied" });
+            return true;
+        });
+
+        var saved = (await Journal.GetStepAsync(step.StepId))!;
+        Assert.Equal(Enumerable.Range(0, 30).Select(i => $"worker {i}").Order(), saved.LogTail.Order());
+        Assert.Equal(Enumerable.Range(0, 30).Select(i => $"disk-{i}").Order(), saved.Checkpoint.Keys.Order());
+        Assert.Equal(step.Version + 60, saved.Version);
+    }
+
+    [ContractFact]
     public async Task Audit_events_read_back_per_run_in_the_order_they_were_appended()
     {
         await Journal.AppendEventAsync(Event("run-1", "plan-approved", "alice", Start));
