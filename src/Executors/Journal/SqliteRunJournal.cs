@@ -404,8 +404,9 @@ public sealed class SqliteRunJournal : IRunJournal, IAsyncDisposable, IDisposabl
         try
         {
             await connection.OpenAsync(ct);
-            // Another process holding the write lock makes SQLite wait instead of failing with SQLITE_BUSY.
-            Execute(connection, $"PRAGMA busy_timeout = {BusyTimeoutMilliseconds};");
+            // Another process holding the write lock makes SQLite wait instead of failing with SQLITE_BUSY;
+            // FULL syncs the WAL on every commit, so a write that returned survives a power cut too.
+            Execute(connection, $"PRAGMA busy_timeout = {BusyTimeoutMilliseconds}; PRAGMA synchronous = FULL;");
             return connection;
         }
         catch
