@@ -9,7 +9,7 @@ namespace Taquin.Executors.Tests.Journal;
 /// afterwards. Every journal instance gets its own data source, i.e. its own connections, as another worker would.
 /// </summary>
 [RequiresTestbed]
-public sealed class PostgresRunJournalTests : RunJournalContractTests
+public sealed class PostgresRunJournalTests : SqlRunJournalContractTests
 {
     private readonly string _schema = $"journal_test_{Guid.NewGuid():N}";
     private NpgsqlDataSource? _admin;

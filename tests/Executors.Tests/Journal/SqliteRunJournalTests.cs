@@ -4,7 +4,7 @@ using Taquin.Executors.Journal;
 namespace Taquin.Executors.Tests.Journal;
 
 /// <summary>The contract on the embedded store: a fresh SQLite file per test.</summary>
-public sealed class SqliteRunJournalTests : RunJournalContractTests
+public sealed class SqliteRunJournalTests : SqlRunJournalContractTests
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("taquin-journal-").FullName;
 
