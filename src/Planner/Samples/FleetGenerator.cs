@@ -850,7 +850,7 @@ public static class FleetGenerator
             {
                 var association = rng.Pick(Associations);
                 var name = Unique($"{prefix}{association}");
-                return (name, prefix == "nextcloud-asso-" ? $"Nextcloud de l'association {association}" : null);
+                return (name, prefix == "nextcloud-asso-" ? $"Nextcloud de l’association {association}" : null);
             }
 
             string numbered;
