@@ -4,7 +4,7 @@
 # libvirtd, Ceph) installs its own packages through scripts/testbed.
 set -euo pipefail
 
-packages=(virtinst)
+packages=(virtinst libvirt-clients libxml2-utils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

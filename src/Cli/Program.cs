@@ -22,6 +22,7 @@ public static class Program
     [
         InventoryCommands.Build(),
         TranslateCommands.Build(),
+        SamplesCommands.Build(),
     ];
 
     internal static RootCommand BuildRoot(IEnumerable<Command> commands)

@@ -1048,7 +1048,7 @@ public static partial class PveTranslator
         {
             foreach (var hostdev in d.Hostdevs)
             {
-                RefuseWith("HOSTDEV", $"Host device passthrough ({hostdev.Type} {hostdev.Description}) cannot follow the VM to another host. Detach it in libvirt, or migrate this VM by hand.", "hostdev");
+                RefuseWith("HOSTDEV", $"Host device passthrough ({hostdev.Description}) cannot follow the VM to another host. Detach it in libvirt, or migrate this VM by hand.", "hostdev");
             }
 
             foreach (var fs in d.Filesystems)

@@ -1,3 +1,4 @@
+using Taquin.Planner.Tests.Support;
 using Taquin.Planner.Samples;
 
 namespace Taquin.Planner.Tests.Samples;
@@ -16,7 +17,7 @@ public sealed class CommittedSamplesTests
     [MemberData(nameof(Samples))]
     public void Committed_sample_equals_a_fresh_generation(string folder, int seed, int vms, int hosts, int? hostRamGiB)
     {
-        var root = Path.Combine(RepositoryRoot(), "samples", folder);
+        var root = Path.Combine(RepositoryPaths.Root, "samples", folder);
         var expected = FleetGenerator.Generate(new FleetGeneratorOptions { Seed = seed, Vms = vms, Hosts = hosts, HostRamGiB = hostRamGiB }).Files;
 
         var committed = Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories)
@@ -45,18 +46,5 @@ public sealed class CommittedSamplesTests
         Assert.Single(facts.Files);
         Assert.Equal("h2", Assert.Single(facts.Vms, v => v.Ovmf).Host);
         Assert.Equal("h4", Assert.Single(facts.Files.Keys).Host);
-    }
-
-    internal static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Migration.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Migration.sln not found above " + AppContext.BaseDirectory);
     }
 }

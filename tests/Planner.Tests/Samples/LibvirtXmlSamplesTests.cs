@@ -1,3 +1,4 @@
+using Taquin.Planner.Tests.Support;
 using System.Diagnostics;
 using System.Xml.Linq;
 
@@ -6,7 +7,7 @@ namespace Taquin.Planner.Tests.Samples;
 /// <summary>The hand-written edge cases in samples/libvirt-xml exercise what their README says they do.</summary>
 public sealed class LibvirtXmlSamplesTests
 {
-    private static readonly string Folder = Path.Combine(CommittedSamplesTests.RepositoryRoot(), "samples", "libvirt-xml");
+    private static readonly string Folder = Path.Combine(RepositoryPaths.Root, "samples", "libvirt-xml");
 
     // What each file must contain to be worth its place; a sample edited into blandness fails here.
     public static TheoryData<string> Files => new(Directory.EnumerateFiles(Folder, "*.xml").Select(Path.GetFileName).Order(StringComparer.Ordinal)!);
