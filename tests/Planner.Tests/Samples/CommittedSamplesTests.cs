@@ -1,5 +1,5 @@
-using Taquin.Planner.Tests.Support;
 using Taquin.Planner.Samples;
+using Taquin.Planner.Tests.Support;
 
 namespace Taquin.Planner.Tests.Samples;
 

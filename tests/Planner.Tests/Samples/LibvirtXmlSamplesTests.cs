@@ -1,6 +1,6 @@
-using Taquin.Planner.Tests.Support;
 using System.Diagnostics;
 using System.Xml.Linq;
+using Taquin.Planner.Tests.Support;
 
 namespace Taquin.Planner.Tests.Samples;
 
