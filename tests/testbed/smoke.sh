@@ -286,9 +286,8 @@ check "ss: every test-bed listener is on 127.0.0.1" check_loopback_only
 check "up again keeps the running set" check_idempotent_up
 
 echo "RSS (MiB) per daemon:"
-# shellcheck disable=SC2046
-ps -o rss=,comm= -p $(daemon_pids | tr ' ' ',') $(qemu_pids | sed 's/^/-p /') |
-  awk '{ printf "  %-10s %6.1f\n", $2, $1 / 1024 }'
+all_pids=$({ daemon_pids | tr ' ' '\n'; qemu_pids; } | paste -sd,)
+ps -o rss=,comm= -p "$all_pids" | awk '{ printf "  %-16s %6.1f\n", $2, $1 / 1024 }' || true
 
 # every daemon and the guest die without a chance to clean up
 old_qemu=$(qemu_pids | tr '\n' ' ')
