@@ -51,11 +51,12 @@ print(" ".join(str(p) for s in d["services"].values() for p in s["pids"]))' "$DI
 }
 
 qemu_pids() {
-  local f
+  local f p
   for f in "$DIR"/libvirt/run/qemu/*.pid; do
-    [[ -s "$f" ]] && head -n1 "$f"
+    [[ -s "$f" ]] || continue
+    p=$(<"$f") # QEMU writes no newline after the pid
+    if kill -0 "$p" 2>/dev/null; then echo "$p"; fi
   done
-  return 0
 }
 
 ssh_tb() {
@@ -227,14 +228,14 @@ check_status_reports_ready() { "$TESTBED" status | grep -c ' ready (pids' | grep
 check_osd_out_moves_data() {
   local before
   [[ "$(ceph osd stat -f json | python3 -c 'import json,sys; print(json.load(sys.stdin)["num_up_osds"])')" == 2 ]]
-  before=$(ceph pg ls-by-osd 1 -f json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d["pg_stats"]))')
+  before=$(ceph pg ls-by-osd 1 -f json | python3 -c 'import json,sys; print(len(json.load(sys.stdin).get("pg_stats", [])))')
   ((before > 0)) || { echo "osd.1 holds no PG"; return 1; }
   ceph osd out 1 >/dev/null 2>&1
   local i ok=0
   for ((i = 0; i < 240; i++)); do
     if [[ "$(ceph health)" == HEALTH_OK* ]] &&
       ceph pg stat | grep -qE '^[0-9]+ pgs: [0-9]+ active\+clean;' &&
-      [[ "$(ceph pg ls-by-osd 1 -f json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["pg_stats"]))')" == 0 ]]; then
+      [[ "$(ceph pg ls-by-osd 1 -f json | python3 -c 'import json,sys; print(len(json.load(sys.stdin).get("pg_stats", [])))')" == 0 ]]; then
       ok=1
       break
     fi
