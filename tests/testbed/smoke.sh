@@ -71,11 +71,11 @@ check_env_complete() {
   for v in TAQUIN_TESTBED_DIR TAQUIN_SSH_HOST TAQUIN_SSH_PORT TAQUIN_SSH_USER TAQUIN_SSH_KEY \
     TAQUIN_SSH_KNOWN_HOSTS TAQUIN_SSH_HOST_KEY_FINGERPRINT TAQUIN_PG_CONNECTION LIBVIRT_DEFAULT_URI \
     TAQUIN_LIBVIRT_URI TAQUIN_LIBVIRT_SSH_URI CEPH_CONF TAQUIN_CEPH_POOL TAQUIN_CEPH_MON_PORT \
-    TAQUIN_CEPH_SECRET_UUID; do
+    TAQUIN_CEPH_SECRET_UUID TAQUIN_LIBVIRT2_URI; do
     [[ -n "${!v:-}" ]] || missing+=("$v")
   done
   ((${#missing[@]} == 0)) || { echo "missing: ${missing[*]}"; return 1; }
-  [[ "$TAQUIN_TESTBED_SERVICES" == "ssh pg libvirt ceph" ]] || { echo "services: $TAQUIN_TESTBED_SERVICES"; return 1; }
+  [[ "$TAQUIN_TESTBED_SERVICES" == "ssh pg libvirt libvirt2 ceph" ]] || { echo "services: $TAQUIN_TESTBED_SERVICES"; return 1; }
   # env prints exactly what env.sh holds, and testbed.json parses
   diff <("$TESTBED" env) "$DIR/env.sh" && python3 -m json.tool "$DIR/testbed.json" >/dev/null
 }
@@ -214,16 +214,33 @@ XML
   virsh undefine smoke-rbd >/dev/null
 }
 
+check_live_migration() {
+  local mig=(--live --persistent --undefinesource --migrateuri tcp://127.0.0.1 --listen-address 127.0.0.1)
+  rbd create --size 32 "$TAQUIN_CEPH_POOL/smoke-mig-disk"
+  sed -e 's/smoke-rbd/smoke-mig/; s/smoke-rbd-disk/smoke-mig-disk/' "$WORK/smoke-rbd.xml" >"$WORK/smoke-mig.xml"
+  virsh define "$WORK/smoke-mig.xml" >/dev/null
+  virsh start smoke-mig >/dev/null
+  virsh migrate "${mig[@]}" smoke-mig "$TAQUIN_LIBVIRT2_URI"
+  [[ "$(virsh -c "$TAQUIN_LIBVIRT2_URI" domstate smoke-mig)" == running ]]
+  if virsh dominfo smoke-mig >/dev/null 2>&1; then echo "still defined on the source"; return 1; fi
+  # back, peer-to-peer: the source libvirtd dials the destination itself (qemu+unix, not qemu://)
+  virsh -c "$TAQUIN_LIBVIRT2_URI" migrate --p2p "${mig[@]}" smoke-mig "qemu+unix:///system?socket=$TAQUIN_LIBVIRT_SOCKET"
+  [[ "$(virsh domstate smoke-mig)" == running ]]
+  virsh destroy smoke-mig >/dev/null
+  virsh undefine smoke-mig >/dev/null
+}
+
 check_idempotent_up() {
   local before after
   before=$(daemon_pids)
   "$TESTBED" up >"$WORK/up2.log" 2>&1 || { cat "$WORK/up2.log"; return 1; }
   after=$(daemon_pids)
   [[ "$before" == "$after" ]] || { echo "pids changed: $before -> $after"; return 1; }
-  grep -c 'already running, kept' "$WORK/up2.log" | grep -qx 4
+  grep -c 'already running, kept' "$WORK/up2.log" | grep -qx 4 &&
+    grep -q 'libvirt2' <<<"$("$TESTBED" status | grep ' ready ')"
 }
 
-check_status_reports_ready() { "$TESTBED" status | grep -c ' ready (pids' | grep -qx 4; }
+check_status_reports_ready() { "$TESTBED" status | grep -c ' ready (pids' | grep -qx 5; }
 
 check_osd_out_moves_data() {
   local before
@@ -260,7 +277,7 @@ check_down_leaves_nothing() {
 # ---------------------------------------------------------------- run
 echo "test bed folder: $DIR"
 t0=$(secs)
-if "$TESTBED" up 2>&1 | tee "$WORK/up1.log"; then
+if "$TESTBED" up --libvirt-hosts 2 2>&1 | tee "$WORK/up1.log"; then
   pass "up from scratch ($(elapsed "$t0") s)"
 else
   fail "up from scratch"
@@ -282,6 +299,7 @@ check "libvirt: TCG guest with qcow2 disk define/start/shutdown-ignored/destroy"
 check "ceph: HEALTH_OK" grep -q '^HEALTH_OK' <(ceph health)
 check "rbd: import/export/import round trip, equal sha256" check_rbd_round_trip
 check "libvirt+rbd: domain with an RBD disk starts (ceph secret defined)" check_rbd_disk_domain
+check "libvirt: live migration of an RBD-disk guest to libvirt2 and back (p2p)" check_live_migration
 define_tcg_guest && virsh start smoke-tcg >/dev/null # running guest: its VNC listener is checked too
 check "ss: every test-bed listener is on 127.0.0.1" check_loopback_only
 check "up again keeps the running set" check_idempotent_up
@@ -296,7 +314,7 @@ old_qemu=$(qemu_pids | tr '\n' ' ')
 kill -KILL $(daemon_pids) $old_qemu
 sleep 1
 t0=$(secs)
-if "$TESTBED" up --osds 2 >"$WORK/up3.log" 2>&1; then
+if "$TESTBED" up --osds 2 --libvirt-hosts 2 >"$WORK/up3.log" 2>&1; then
   pass "up after kill -9 of every daemon, with 2 OSDs ($(elapsed "$t0") s)"
   cat "$WORK/up3.log"
 else
