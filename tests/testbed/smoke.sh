@@ -37,6 +37,14 @@ check() {
 }
 
 secs() { date +%s.%N; }
+
+# exists and is not a zombie (PID 1 here reaps orphans late, so kill -0 is not enough)
+alive() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [[ "${stat:0:1}" != Z ]]
+}
 elapsed() { awk -v a="$1" -v b="$(secs)" 'BEGIN { printf "%.1f", b - a }'; }
 
 load_env() {
@@ -55,7 +63,7 @@ qemu_pids() {
   for f in "$DIR"/libvirt/run/qemu/*.pid; do
     [[ -s "$f" ]] || continue
     p=$(<"$f") # QEMU writes no newline after the pid
-    if kill -0 "$p" 2>/dev/null; then echo "$p"; fi
+    if alive "$p"; then echo "$p"; fi
   done
 }
 
@@ -267,10 +275,12 @@ check_down_leaves_nothing() {
   local pids
   pids="$(daemon_pids) $(qemu_pids | tr '\n' ' ')"
   "$TESTBED" down
-  local p alive=()
-  for p in $pids; do kill -0 "$p" 2>/dev/null && alive+=("$p"); done
-  ((${#alive[@]} == 0)) || { echo "still alive: ${alive[*]}"; ps -o pid,args -p "${alive[@]}"; return 1; }
-  if pgrep -af -- "$DIR/"; then echo "processes mention $DIR"; return 1; fi
+  local p left=()
+  for p in $pids; do if alive "$p"; then left+=("$p"); fi; done
+  ((${#left[@]} == 0)) || { echo "still alive: ${left[*]}"; ps -o pid,stat,args -p "${left[@]}"; return 1; }
+  for p in $(pgrep -f -- "$DIR/" || true); do
+    if alive "$p"; then echo "process mentions $DIR: $(ps -o pid=,args= -p "$p")"; return 1; fi
+  done
   [[ ! -e "$DIR" ]] || { echo "$DIR still exists"; return 1; }
 }
 
@@ -325,7 +335,13 @@ check "after restart: ssh, pg, libvirt, ceph answer" bash -c "
   ssh -p $TAQUIN_SSH_PORT -i $TAQUIN_SSH_KEY -o BatchMode=yes -o StrictHostKeyChecking=yes \
     -o UserKnownHostsFile=$TAQUIN_SSH_KNOWN_HOSTS root@127.0.0.1 true &&
   pg_isready -q -h 127.0.0.1 -p $TAQUIN_PG_PORT && virsh list >/dev/null && ceph health | grep -q HEALTH_OK"
-check "after restart: the stale guest is gone" bash -c "for p in $old_qemu; do ! kill -0 \$p 2>/dev/null || exit 1; done"
+stale_guest_gone() {
+  local p
+  for p in $old_qemu; do
+    if alive "$p"; then return 1; fi
+  done
+}
+check "after restart: the stale guest is gone" stale_guest_gone
 check "rbd: round trip on 2 OSDs" check_rbd_round_trip
 check "ceph: osd.1 out, PGs move to osd.0, HEALTH_OK, data intact" check_osd_out_moves_data
 check "down: no process left, folder removed" check_down_leaves_nothing
