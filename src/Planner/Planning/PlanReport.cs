@@ -152,7 +152,7 @@ public static class PlanReport
 
     internal static string Where(Placement? p) => p is null ? "—" : $"{p.Host} ({p.Storage})";
 
-    internal static string Duration(double seconds)
+    public static string Duration(double seconds)
     {
         if (seconds <= 0)
         {
@@ -165,7 +165,7 @@ public static class PlanReport
             : $"{Num(seconds)} s";
     }
 
-    internal static string Percent(double fraction) => (fraction * 100).ToString("0.#", CultureInfo.InvariantCulture) + " %";
+    public static string Percent(double fraction) => (fraction * 100).ToString("0.#", CultureInfo.InvariantCulture) + " %";
 
     private static string Num(double x) => x.ToString("0.##", CultureInfo.InvariantCulture);
 }
