@@ -22,6 +22,20 @@ public sealed class GreedyPlannerTests
 
     [Theory]
     [MemberData(nameof(Seeds))]
+    public void Greedy_plans_verify_with_spares_exclusions_small_pools_and_slow_nics(int seed)
+    {
+        var inventory = Random(seed, hostCount: 4 + (seed % 4), vmsPerHost: 3 + (seed % 6), varied: true);
+
+        var plan = GreedyPlanner.Plan(inventory, new PlannerOptions());
+
+        Assert.Empty(PlanVerifier.Verify(plan, inventory).Select(v => v.ToString()));
+        var bound = LowerBounds.Compute(inventory, new PlannerOptions());
+        Assert.InRange(bound.Stages, 1, plan.Metrics.Stages);
+        Assert.InRange(bound.LiveMigrations, 0, plan.Metrics.LiveMigrations);
+    }
+
+    [Theory]
+    [MemberData(nameof(Seeds))]
     public void Lower_bounds_never_exceed_the_greedy_metrics(int seed)
     {
         var inventory = Random(seed, hostCount: 3 + (seed % 5), vmsPerHost: 4 + (seed % 7));
