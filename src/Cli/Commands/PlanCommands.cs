@@ -105,6 +105,7 @@ internal static class PlanCommands
                 return 1;
             }
 
+            result = WithBaselineAndBound(result, inventory, options);
             var path = parse.GetValue(output)!;
             try
             {
@@ -243,6 +244,25 @@ internal static class PlanCommands
             return violations.Count == 0 ? 0 : 1;
         });
         return verify;
+    }
+
+    /// <summary>The review shows the gain and the gap: fill in the baseline and the bound when the planner did not.</summary>
+    private static MigrationPlan WithBaselineAndBound(MigrationPlan plan, FleetInventory inventory, PlannerOptions options)
+    {
+        var baseline = plan.Baseline;
+        if (baseline is null)
+        {
+            try
+            {
+                baseline = GreedyPlanner.Plan(inventory, options).Metrics;
+            }
+            catch (PlanInfeasibleException)
+            {
+                // The solver found a plan the greedy cannot: no baseline to show.
+            }
+        }
+
+        return plan with { Baseline = baseline, LowerBound = plan.LowerBound ?? LowerBounds.Compute(inventory, options) };
     }
 
     private static IAnsiConsole Console(ParseResult parse)

@@ -85,6 +85,10 @@ public sealed class PlanCommandsTests : IDisposable
 
         Assert.Equal(1, solver.Calls);
         Assert.Equal(5, solver.LastOptions!.TimeLimitSeconds);
+        var solved = PlanJson.Load(Path.Combine(_dir, "a.json"));
+        Assert.Equal("FEASIBLE", solved.Solver.Status);
+        Assert.NotNull(solved.Baseline);
+        Assert.NotNull(solved.LowerBound);
     }
 
     [Fact]
@@ -179,7 +183,8 @@ public sealed class PlanCommandsTests : IDisposable
         {
             Calls++;
             LastOptions = options;
-            return GreedyPlanner.Plan(inventory, options, cancellationToken);
+            var plan = GreedyPlanner.Plan(inventory, options, cancellationToken);
+            return plan with { Solver = plan.Solver with { Status = "FEASIBLE" }, Baseline = null, LowerBound = null };
         }
     }
 }

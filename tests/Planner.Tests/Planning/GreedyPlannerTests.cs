@@ -89,6 +89,27 @@ public sealed class GreedyPlannerTests
     }
 
     [Fact]
+    public void An_old_ceph_that_cannot_lose_any_host_blocks_with_its_numbers()
+    {
+        // 3 × 300 GiB raw ÷ 3 × 0.85 = 255 GiB usable; 200 GiB of data leaves no room to lose a host (170 GiB).
+        var hosts = new[] { "h1", "h2", "h3" }.Select(n => Host(n, oldOsdGib: 300)).ToList();
+        var inventory = MakeInventory(hosts, [RbdVm("a", "h1", 8, 100, 100), RbdVm("b", "h2", 8, 100, 100)]);
+
+        var error = Assert.Throws<PlanInfeasibleException>(() => GreedyPlanner.Plan(inventory, new PlannerOptions()));
+
+        Assert.Contains("would shrink the old Ceph to 170 GiB usable while it still holds 200 GiB", error.Blockers[0], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_same_input_gives_the_same_plan()
+    {
+        var first = PlanJson.Serialize(GreedyPlanner.Plan(Random(21, hostCount: 6, vmsPerHost: 8), new PlannerOptions()) with { Solver = new SolverReport { Status = "GREEDY" } });
+        var second = PlanJson.Serialize(GreedyPlanner.Plan(Random(21, hostCount: 6, vmsPerHost: 8), new PlannerOptions()) with { Solver = new SolverReport { Status = "GREEDY" } });
+
+        Assert.Equal(first, second);
+    }
+
+    [Fact]
     public void A_fixed_conversion_order_is_followed()
     {
         var inventory = Random(7, hostCount: 4, vmsPerHost: 5);
