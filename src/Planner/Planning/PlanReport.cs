@@ -72,7 +72,8 @@ public static class PlanReport
                     ])]));
                 blocks.Add(new ReportParagraph(
                     $"Wave total: {vmActions.Count} VM action(s), {ByteSize.Format(vmActions.Sum(a => a.Bytes))} over the network, " +
-                    $"{Duration(vmActions.Sum(a => a.DowntimeSeconds))} of downtime summed over VMs."));
+                    $"{Duration(vmActions.Sum(a => a.DowntimeSeconds))} of downtime summed over VMs, " +
+                    $"about {Duration(WaveSeconds(vmActions, inventory.Fleet.Policy.CopySlotsPerHost))} with {inventory.Fleet.Policy.CopySlotsPerHost} copies at once per host."));
             }
 
             blocks.Add(new ReportHeading(3, $"Capacity at stage {stage.Index}"));
@@ -86,6 +87,19 @@ public static class PlanReport
         blocks.Add(new ReportHeading(2, "Warnings"));
         blocks.Add(warnings.Count == 0 ? new ReportParagraph("None.") : new ReportList(warnings));
         return blocks;
+    }
+
+    /// <summary>Rough wave duration: the busiest host's action time spread over its copy slots.</summary>
+    public static double WaveSeconds(IEnumerable<PlanAction> actions, int copySlotsPerHost)
+    {
+        ArgumentNullException.ThrowIfNull(actions);
+        var perHost = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var a in actions.Where(a => a.To is not null))
+        {
+            perHost[a.To!.Host] = perHost.GetValueOrDefault(a.To.Host) + a.EstimatedSeconds;
+        }
+
+        return perHost.Count == 0 ? 0 : perHost.Values.Max() / Math.Max(1, copySlotsPerHost);
     }
 
     public static string WaveTitle(PlanStage stage)

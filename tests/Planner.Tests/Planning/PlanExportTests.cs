@@ -20,6 +20,7 @@ public sealed class PlanExportTests
         Assert.Contains("| Stages | " + plan.Metrics.Stages + " | " + plan.Baseline!.Stages + " | " + plan.LowerBound!.Stages + " |", md, StringComparison.Ordinal);
         Assert.Contains("Solver status GREEDY", md, StringComparison.Ordinal);
         Assert.Contains("Verification: every rule", md, StringComparison.Ordinal);
+        Assert.Contains("with 2 copies at once per host", md, StringComparison.Ordinal);
         Assert.Equal(plan.Metrics.Stages, md.Split('\n').Count(l => l.StartsWith("## Wave ", StringComparison.Ordinal)));
         Assert.Contains($"| {moved.Vm} | move-to-pve | {moved.From!.Host} ({moved.From.Storage}) | {moved.To!.Host} ({moved.To.Storage}) | {moved.Strategy} |", md, StringComparison.Ordinal);
         foreach (var host in inventory.Fleet.Hosts)

@@ -60,6 +60,19 @@ public sealed class PlanJsonTests
     }
 
     [Fact]
+    public void A_placement_without_host_is_a_coverage_violation_not_a_crash()
+    {
+        var inventory = Random(4, hostCount: 4, vmsPerHost: 5);
+        var vm = inventory.Vms[0].Name;
+        var json = PlanJson.Serialize(GreedyPlanner.Plan(inventory, new PlannerOptions()))
+            .Replace($"\"{vm}\": {{\n          \"host\": \"{inventory.Vms[0].Host}\",", $"\"{vm}\": {{", StringComparison.Ordinal);
+
+        var violations = PlanVerifier.Verify(PlanJson.Deserialize(json), inventory);
+
+        Assert.Contains(violations, v => v.Rule == PlanRule.Coverage && v.Subject == vm && v.Stage == 0);
+    }
+
+    [Fact]
     public void Broken_json_names_the_line()
     {
         var error = Assert.Throws<PlanFileException>(() => PlanJson.Deserialize("{ \"schemaVersion\": 1, \"stages\": [ }", "plan.json"));
