@@ -23,6 +23,7 @@ public static class Program
         InventoryCommands.Build(),
         TranslateCommands.Build(),
         SamplesCommands.Build(),
+        PlanCommands.Build(solver: null),
     ];
 
     internal static RootCommand BuildRoot(IEnumerable<Command> commands)

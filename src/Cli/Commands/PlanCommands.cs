@@ -13,14 +13,26 @@ namespace Taquin.Cli.Commands;
 /// </summary>
 internal static class PlanCommands
 {
-    /// <summary>Loads an inventory folder. Wired to <c>InventoryLoader.Load</c> at startup once the loader is in.</summary>
-    internal static Func<string, (FleetInventory? Inventory, IReadOnlyList<Diagnostic> Diagnostics)> LoadInventory { get; set; } =
-        folder => (null, [Diagnostic.Error(folder, "inventory", "this build of taquin has no inventory loader wired in", "use a build that includes the inventory loader")]);
+    /// <summary>The plan command with the real inventory loader and the given solver (greedy when null).</summary>
+    internal static Command Build(IPlanSolver? solver) => Build(LoadAndValidate, solver);
 
-    /// <summary>The CP-SAT planner when registered; the greedy baseline otherwise (or with --greedy).</summary>
-    internal static IPlanSolver? Solver { get; set; }
+    /// <summary>Loads an inventory folder and validates it: loader and validator diagnostics together.</summary>
+    internal static (FleetInventory? Inventory, IReadOnlyList<Diagnostic> Diagnostics) LoadAndValidate(string folder)
+    {
+        if (!Directory.Exists(folder))
+        {
+            return (null, [Diagnostic.Error(folder, "inventory", $"inventory folder '{folder}' does not exist", "pass the folder that holds fleet.yaml, volumes.json and domains/<host>/*.xml")]);
+        }
 
-    internal static Command Build() => Build(path => LoadInventory(path), Solver);
+        var loaded = InventoryLoader.Load(folder);
+        var diagnostics = loaded.Diagnostics.ToList();
+        if (loaded.Inventory is { } inventory)
+        {
+            diagnostics.AddRange(InventoryValidator.Validate(inventory));
+        }
+
+        return (loaded.Inventory, diagnostics);
+    }
 
     internal static Command Build(Func<string, (FleetInventory? Inventory, IReadOnlyList<Diagnostic> Diagnostics)> loadInventory, IPlanSolver? solver)
     {
@@ -276,12 +288,15 @@ internal static class PlanCommands
     private static FleetInventory? Load(IAnsiConsole console, Func<string, (FleetInventory? Inventory, IReadOnlyList<Diagnostic> Diagnostics)> loadInventory, string folder)
     {
         var (inventory, diagnostics) = loadInventory(folder);
-        foreach (var d in diagnostics)
+        var errors = diagnostics.Where(d => d.Severity == Severity.Error).ToList();
+        if (errors.Count > 0 || inventory is null)
         {
-            console.MarkupLine((d.Severity == Severity.Error ? "[red]" : "[yellow]") + Markup.Escape(d.ToString()) + "[/]");
+            // Warnings are for `inventory validate`; a plan only stops on errors, and then shows them all.
+            DiagnosticsView.Write(console, diagnostics);
+            return null;
         }
 
-        return diagnostics.Any(d => d.Severity == Severity.Error) ? null : inventory;
+        return inventory;
     }
 
     private static MigrationPlan? LoadPlan(IAnsiConsole console, string path)
