@@ -130,23 +130,6 @@ public sealed class StepEngine(
         }
         else
         {
-            var context = NewContext(step, impl, ct);
-            Precondition pre;
-            using (Scope(step, compensating: false))
-            {
-                pre = await CheckPreconditionAsync(impl, context);
-            }
-
-            if (!pre.Met)
-            {
-                if (await MoveAsync(step, StepState.Pending, StepState.Failed, "precondition not met: " + pre.Reason, WorkerId, ct))
-                {
-                    await CompensateSubjectAsync(step, WorkerId, "precondition of " + step.StepType + " not met", ct);
-                }
-
-                return StepRunOutcome.Failed;
-            }
-
             if (!await MoveAsync(step, StepState.Pending, StepState.Running, $"attempt {step.Attempts + 1} started by {WorkerId}", WorkerId, ct))
             {
                 return StepRunOutcome.NotRunnable;
@@ -163,6 +146,12 @@ public sealed class StepEngine(
             {
                 try
                 {
+                    var pre = await impl.CheckPreconditionAsync(context);
+                    if (!pre.Met)
+                    {
+                        throw new PreconditionNotMetException(pre.Reason);
+                    }
+
                     var result = await impl.ExecuteAsync(context.WithToken(attemptToken));
                     if (result.Kind == StepOutcomeKind.WaitForGate)
                     {
@@ -209,7 +198,8 @@ public sealed class StepEngine(
                 continue;
             }
 
-            var why = transient ? $"transient error, {max} attempt(s) used: {error.Message}"
+            var why = error is PreconditionNotMetException ? error.Message
+                : transient ? $"transient error, {max} attempt(s) used: {error.Message}"
                 : error is AdapterException ? "permanent error: " + error.Message
                 : $"unexpected {error.GetType().Name}: {error.Message}";
             EngineLog.StepFailed(_logger, step.StepId, step.StepType, step.Subject, why);
@@ -424,18 +414,6 @@ public sealed class StepEngine(
         }
     }
 
-    private static async Task<Precondition> CheckPreconditionAsync(IStep impl, StepContext context)
-    {
-        try
-        {
-            return await impl.CheckPreconditionAsync(context);
-        }
-        catch (AdapterException ex)
-        {
-            return Precondition.NotMet("could not be checked: " + ex.Message);
-        }
-    }
-
     private static async Task<bool> SafeVerifyAsync(IStep impl, StepContext context)
     {
         try
@@ -486,6 +464,9 @@ public sealed class StepEngine(
             yield return input.FromHost;
         }
     }
+
+    /// <summary>The declared precondition does not hold: retrying will not make it hold.</summary>
+    private sealed class PreconditionNotMetException(string reason) : AdapterException("precondition not met: " + reason, isTransient: false);
 
     private readonly struct ScopeHandle(StepScope? previous) : IDisposable
     {

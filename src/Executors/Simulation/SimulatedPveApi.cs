@@ -240,8 +240,18 @@ public sealed partial class SimulatedPveApi(ClusterTwin twin) : IPveApi
 
             var volumeId = value.Split(',')[0];
             var volume = twin.Volumes.GetValueOrDefault(volumeId);
+            if (volume is null && volumeId.StartsWith(PveStorageIds.OldCeph + ":", StringComparison.Ordinal))
+            {
+                // An image of the old Ceph attached as is (attach-and-move): the move copies its data.
+                var imageName = volumeId[(PveStorageIds.OldCeph.Length + 1)..];
+                var image = twin.RbdImages.Values.FirstOrDefault(i => i.Name.EndsWith("/" + imageName, StringComparison.Ordinal))
+                    ?? throw new PveApiException($"volume {volumeId} does not exist", isTransient: false);
+                volume = new TwinVolume(volumeId, PveStorageIds.OldCeph, image.SizeBytes) { Content = image.Name };
+            }
             var bytes = volume?.SizeBytes ?? 0;
-            var newId = storage + volumeId[volumeId.IndexOf(':', StringComparison.Ordinal)..];
+            var newId = storage.StartsWith("zfs-", StringComparison.Ordinal) || storage == PveStorageIds.PveCeph
+                ? $"{storage}:vm-{vmId}-disk-{disk}"
+                : storage + volumeId[volumeId.IndexOf(':', StringComparison.Ordinal)..];
             if (volume is not null && newId != volumeId)
             {
                 twin.Volumes.Remove(volumeId);
