@@ -143,7 +143,7 @@ internal static class TestFleet
         /// <summary>Creates a run with the plan compiled into the journal; returns its id.</summary>
         public async Task<string> CreateRunAsync()
         {
-            var orchestrator = new Orchestration.RunOrchestrator(Journal, new NullDispatcher(), Clock);
+            var orchestrator = new Executors.Orchestration.RunOrchestrator(Journal, new NullDispatcher(), Clock);
             var run = await orchestrator.CreateRunAsync(PlanJson, Plan, Inventory, "test");
             return run.RunId;
         }
@@ -175,7 +175,7 @@ internal static class TestFleet
         }
     }
 
-    private sealed class NullDispatcher : Orchestration.IStepDispatcher
+    private sealed class NullDispatcher : Executors.Orchestration.IStepDispatcher
     {
         public Task DispatchAsync(string runId, long stepId, CancellationToken ct = default) => Task.CompletedTask;
     }

@@ -13,6 +13,9 @@ public sealed class InProcessStepDispatcher(StepJobRunner runner) : IStepDispatc
     private readonly List<Task> _tasks = [];
     private readonly List<Exception> _errors = [];
 
+    /// <summary>The engine the dispatched steps run through (operator actions go through it too).</summary>
+    public StepEngine Engine() => runner.Engine;
+
     public TimeSpan BusyRetryDelay { get; init; } = TimeSpan.FromMilliseconds(20);
 
     public IReadOnlyList<Exception> Errors
