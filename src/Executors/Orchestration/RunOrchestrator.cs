@@ -45,7 +45,11 @@ public sealed class RunOrchestrator(IRunJournal journal, IStepDispatcher dispatc
         await journal.AddStepsAsync(run.RunId, PlanCompiler.Compile(plan, inventory), ct);
         await journal.AppendEventAsync(new AuditEvent
         {
-            RunId = run.RunId, At = time.GetUtcNow(), Actor = actor, Kind = "run-created", Details = $"plan {digest[..12]}, mode {mode}",
+            RunId = run.RunId,
+            At = time.GetUtcNow(),
+            Actor = actor,
+            Kind = "run-created",
+            Details = $"plan {digest[..12]}, mode {mode}",
         }, ct);
         return run;
     }
@@ -75,7 +79,11 @@ public sealed class RunOrchestrator(IRunJournal journal, IStepDispatcher dispatc
         {
             await journal.AppendEventAsync(new AuditEvent
             {
-                RunId = runId, At = time.GetUtcNow(), Actor = actor, Kind = "wave-started", Subject = "wave:" + wave.ToString(CultureInfo.InvariantCulture),
+                RunId = runId,
+                At = time.GetUtcNow(),
+                Actor = actor,
+                Kind = "wave-started",
+                Subject = "wave:" + wave.ToString(CultureInfo.InvariantCulture),
             }, ct);
         }
 
