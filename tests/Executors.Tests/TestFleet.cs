@@ -162,9 +162,21 @@ internal static class TestFleet
                     return;
                 }
 
+                if (step.State == StepState.Succeeded)
+                {
+                    continue;
+                }
+
                 var outcome = await engine.RunStepAsync(step.StepId);
                 Assert.True(outcome == Executors.Engine.StepRunOutcome.Succeeded, $"{step.StepType} of {subject}: {outcome} ({(await Journal.GetStepAsync(step.StepId))!.LastReason})");
             }
+        }
+
+        /// <summary>Adds one step by hand (e.g. a standalone live migration) and returns its id.</summary>
+        public async Task<long> AddStepAsync(string runId, int wave, string subject, string type, StepInput input)
+        {
+            await Journal.AddStepsAsync(runId, [new NewStep { Wave = wave, Subject = subject, StepType = type, Sequence = 1, InputJson = input.ToJson() }]);
+            return (await StepAsync(runId, subject, type, wave)).StepId;
         }
 
         /// <summary>A context to call a step's methods directly, as the engine would.</summary>

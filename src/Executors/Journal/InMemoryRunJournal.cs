@@ -94,6 +94,15 @@ public sealed class InMemoryRunJournal(TimeProvider time) : IRunJournal
                 ids.Add(id);
                 _transitions[id] = [];
             }
+
+            // Ordering keys never change: sort once here so reads stay linear.
+            ids.Sort((a, b) =>
+            {
+                var (x, y) = (_steps[a], _steps[b]);
+                var c = x.Wave.CompareTo(y.Wave);
+                c = c != 0 ? c : string.CompareOrdinal(x.Subject, y.Subject);
+                return c != 0 ? c : x.Sequence.CompareTo(y.Sequence);
+            });
         }
 
         return Task.CompletedTask;
@@ -116,9 +125,7 @@ public sealed class InMemoryRunJournal(TimeProvider time) : IRunJournal
                 return Task.FromResult<IReadOnlyList<StepRecord>>([]);
             }
 
-            IReadOnlyList<StepRecord> result = [.. ids.Select(id => _steps[id])
-                .Where(s => wave is null || s.Wave == wave)
-                .OrderBy(s => s.Wave).ThenBy(s => s.Subject, StringComparer.Ordinal).ThenBy(s => s.Sequence)];
+            IReadOnlyList<StepRecord> result = [.. ids.Select(id => _steps[id]).Where(s => wave is null || s.Wave == wave)];
             return Task.FromResult(result);
         }
     }

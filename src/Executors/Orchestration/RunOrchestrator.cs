@@ -23,6 +23,7 @@ public sealed record WaveStatus(int Wave, bool Started, IReadOnlyDictionary<Step
 /// </summary>
 public sealed class RunOrchestrator(IRunJournal journal, IStepDispatcher dispatcher, TimeProvider time)
 {
+
     public IRunJournal Journal => journal;
 
     public static string Digest(string planJson) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(planJson)));
@@ -127,7 +128,7 @@ public sealed class RunOrchestrator(IRunJournal journal, IStepDispatcher dispatc
                 continue;
             }
 
-            var input = StepInput.FromJson(step.InputJson);
+            var input = StepInput.Cached(step.InputJson);
             if (input.WaitFor.Any(k => byKey.TryGetValue(k, out var dep) && !StepStateMachine.IsDone(dep.State)))
             {
                 continue;

@@ -225,14 +225,33 @@ public sealed class ClusterTwin
         lock (Gate)
         {
             var violations = new List<string>();
-            var names = Hosts.Values.SelectMany(h => h.Domains.Keys).Concat(PveVms.Values.Select(v => v.Name)).Distinct(StringComparer.Ordinal);
-            foreach (var vm in names)
+            var places = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+            void Note(string vm, string place)
             {
-                var where = WhereRunning(vm);
-                if (where.Count > 1)
+                if (!places.TryGetValue(vm, out var list))
                 {
-                    violations.Add($"VM {vm} runs in {where.Count} places: {string.Join(", ", where)}");
+                    places[vm] = list = [];
                 }
+
+                list.Add(place);
+            }
+
+            foreach (var host in Hosts.Values)
+            {
+                foreach (var domain in host.Domains.Values.Where(d => d.Running))
+                {
+                    Note(domain.Name, "libvirt:" + host.Name);
+                }
+            }
+
+            foreach (var vm in PveVms.Values.Where(v => v.Running))
+            {
+                Note(vm.Name, "pve:" + vm.Node);
+            }
+
+            foreach (var (vm, where) in places.Where(p => p.Value.Count > 1))
+            {
+                violations.Add($"VM {vm} runs in {where.Count} places: {string.Join(", ", where)}");
             }
 
             violations.AddRange(LostVms.Select(vm => $"VM {vm} was running on a host that got reinstalled"));

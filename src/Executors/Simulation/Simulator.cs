@@ -108,7 +108,8 @@ public static class Simulator
                 }
 
                 var keyed = steps.ToDictionary(s => PlanCompiler.Key(s.Subject, s.StepType), StringComparer.Ordinal);
-                var (step, at) = ready.Select(s => (Step: s, At: EarliestStart(s, steps, keyed, ends, notBefore, slots, slotsPerHost, waveStart)))
+                var bySubject = steps.ToLookup(s => s.Subject, StringComparer.Ordinal);
+                var (step, at) = ready.Select(s => (Step: s, At: EarliestStart(s, bySubject[s.Subject], keyed, ends, notBefore, slots, slotsPerHost, waveStart)))
                     .OrderBy(x => x.At).ThenBy(x => x.Step.StepId).First();
 
                 var lane = clock.EnterLane(at);
@@ -127,7 +128,7 @@ public static class Simulator
                 ends[step.StepId] = end;
                 if (IsCopy(step))
                 {
-                    foreach (var host in StepEngine.CopyHosts(StepInput.FromJson(step.InputJson)))
+                    foreach (var host in StepEngine.CopyHosts(StepInput.Cached(step.InputJson)))
                     {
                         Occupy(slots, host, at, end);
                     }
@@ -144,7 +145,7 @@ public static class Simulator
 
                 if (outcome == StepRunOutcome.WaitingForGate)
                 {
-                    var host = StepInput.FromJson(step.InputJson).Host!;
+                    var host = StepInput.Cached(step.InputJson).Host!;
                     clock.AdvanceGlobalTo(end + options.ReinstallTime);
                     if (options.Faults.Any(f => f.StepType == StepTypes.GateReinstall && f.Target == host && f.Kind == FaultKind.Permanent))
                     {
@@ -217,12 +218,12 @@ public static class Simulator
     private static bool IsCopy(StepRecord step) => step.StepType is StepTypes.CopyDisks or StepTypes.FinalSync or StepTypes.PveMoveDisk;
 
     /// <summary>When a ready step may start: after its pipeline predecessors and awaited steps end, a confirmed gate, and a free copy slot.</summary>
-    private static DateTimeOffset EarliestStart(StepRecord step, IReadOnlyList<StepRecord> wave, Dictionary<string, StepRecord> keyed,
+    private static DateTimeOffset EarliestStart(StepRecord step, IEnumerable<StepRecord> pipeline, Dictionary<string, StepRecord> keyed,
         Dictionary<long, DateTimeOffset> ends, Dictionary<long, DateTimeOffset> notBefore, Dictionary<string, List<DateTimeOffset>> slots, int slotsPerHost, DateTimeOffset waveStart)
     {
         var at = waveStart;
-        var input = StepInput.FromJson(step.InputJson);
-        var deps = wave.Where(s => s.Subject == step.Subject && s.Sequence < step.Sequence)
+        var input = StepInput.Cached(step.InputJson);
+        var deps = pipeline.Where(s => s.Sequence < step.Sequence)
             .Concat(input.WaitFor.Concat(input.WaitForSettled).Select(k => keyed.GetValueOrDefault(k)).OfType<StepRecord>());
         foreach (var dep in deps)
         {

@@ -60,7 +60,7 @@ public sealed partial class NetworkStep : StepBase
             return;
         }
 
-        var restore = context.Step.Checkpoint.Where(kv => kv.Key.StartsWith("before.", StringComparison.Ordinal))
+        var restore = context.CheckpointValues.Where(kv => kv.Key.StartsWith("before.", StringComparison.Ordinal))
             .ToDictionary(kv => kv.Key["before.".Length..], kv => kv.Value, StringComparer.Ordinal);
         if (restore.Count > 0)
         {

@@ -58,6 +58,9 @@ public sealed class StepContext
 
     public string? Checkpoint(string key) => _checkpoint.GetValueOrDefault(key);
 
+    /// <summary>The step's checkpoint as saved so far (including what this run saved).</summary>
+    public IReadOnlyDictionary<string, string> CheckpointValues => _checkpoint;
+
     /// <summary>Saves a checkpoint value; durable when it returns. Save BEFORE waiting on what it names.</summary>
     public async Task SaveAsync(string key, string? value)
     {

@@ -52,6 +52,11 @@ public sealed record StepInput
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<string, StepInput> Parsed = [];
+
+    /// <summary>Like <see cref="FromJson"/>, parsed once per JSON string instance (inputs never change once written).</summary>
+    public static StepInput Cached(string? json) => json is null ? new StepInput() : Parsed.GetValue(json, FromJson);
+
     public static StepInput FromJson(string? json)
         => string.IsNullOrWhiteSpace(json) ? new StepInput() : JsonSerializer.Deserialize<StepInput>(json, Json) ?? new StepInput();
 }
