@@ -35,7 +35,11 @@ public sealed class SimulatorScaleTests(ITestOutputHelper output)
         {
             hosts.Add(new HostSpec
             {
-                Name = $"p{p}", RamBytes = 1024 * ByteSize.GiB, Cores = 64, NicGbits = 25, AlreadyPve = true,
+                Name = $"p{p}",
+                RamBytes = 1024 * ByteSize.GiB,
+                Cores = 64,
+                NicGbits = 25,
+                AlreadyPve = true,
                 Disks = [new HostDiskGroup("nvme", 2, 16 * ByteSize.TiB, DiskRole.None, DiskRole.Zfs)],
             });
         }
@@ -46,7 +50,10 @@ public sealed class SimulatorScaleTests(ITestOutputHelper output)
             var host = $"h{h}";
             hosts.Add(new HostSpec
             {
-                Name = host, RamBytes = 512 * ByteSize.GiB, Cores = 64, NicGbits = 10,
+                Name = host,
+                RamBytes = 512 * ByteSize.GiB,
+                Cores = 64,
+                NicGbits = 10,
                 Disks = [new HostDiskGroup("ssd", 4, 8 * ByteSize.TiB, DiskRole.OldCephOsd, DiskRole.Zfs)],
             });
             for (var i = 0; i < vmsPerHost; i++, n++)
@@ -57,7 +64,10 @@ public sealed class SimulatorScaleTests(ITestOutputHelper output)
                 {
                     Domain = new LibvirtDomain
                     {
-                        Name = name, Uuid = Guid.NewGuid(), MemoryBytes = 4 * ByteSize.GiB, VcpuMax = 2,
+                        Name = name,
+                        Uuid = Guid.NewGuid(),
+                        MemoryBytes = 4 * ByteSize.GiB,
+                        VcpuMax = 2,
                         Disks = [new DiskDevice { SourceKind = DiskSourceKind.Network, Protocol = "rbd", NetworkName = $"libvirt/{name}", TargetDev = "vda", Bus = "virtio" }],
                         Interfaces = [new InterfaceDevice { Type = "ethernet", Mac = "52:54:00:00:" + (n / 100).ToString("00", CultureInfo.InvariantCulture) + ":" + (n % 100).ToString("00", CultureInfo.InvariantCulture) }],
                     },
@@ -76,7 +86,10 @@ public sealed class SimulatorScaleTests(ITestOutputHelper output)
 
         var inventory = new FleetInventory
         {
-            Root = "/scale", Digest = "scale", Vms = vms, Volumes = new VolumeCatalog(),
+            Root = "/scale",
+            Digest = "scale",
+            Vms = vms,
+            Volumes = new VolumeCatalog(),
             Fleet = new Fleet
             {
                 Hosts = hosts,
