@@ -245,6 +245,14 @@ public sealed class StepEngine(
                 continue;
             }
 
+            if (impl.Policy.PointOfNoReturn)
+            {
+                // Past this step the earlier ones cannot be undone (source retired, host reinstalled): stop here.
+                await journal.AppendLogAsync(cause.StepId, $"rollback stopped at {step.StepType}: the steps before it stay done", ct);
+                await journal.AppendEventAsync(Event(cause.RunId, actor, "rollback-stopped", cause.Subject, $"{step.StepType} is a point of no return ({reason})"), ct);
+                return false;
+            }
+
             if (!impl.Policy.CanCompensate)
             {
                 await MoveAsync(step, StepState.Succeeded, StepState.RolledBack, $"rolled back ({reason}): {step.StepType} has nothing to undo", actor, ct);
@@ -349,9 +357,9 @@ public sealed class StepEngine(
             throw new InvalidOperationException($"{subject} has no steps in wave {wave}");
         }
 
-        if (steps.Any(s => s.StepType == StepTypes.Commit && s.State == StepState.Succeeded))
+        if (steps.FirstOrDefault(s => s.State == StepState.Succeeded && registry.Get(s.StepType).Policy.PointOfNoReturn) is { } noReturn)
         {
-            throw new InvalidOperationException($"{subject} is committed in wave {wave}: its source is retired, there is nothing to roll back to");
+            throw new InvalidOperationException($"{subject} is past {noReturn.StepType} in wave {wave} (a point of no return: source retired or host reinstalled); there is nothing to roll back to");
         }
 
         if (steps.Any(s => StepStateMachine.IsActive(s.State) && s.State != StepState.WaitingForGate))

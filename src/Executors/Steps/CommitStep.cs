@@ -9,7 +9,7 @@ namespace Taquin.Executors.Steps;
 public sealed class CommitStep : StepBase
 {
     public override string Type => StepTypes.Commit;
-    public override StepPolicy Policy { get; } = new(TimeSpan.FromHours(12), new RetryPolicy(4, TimeSpan.FromSeconds(15)), CanCompensate: false);
+    public override StepPolicy Policy { get; } = new(TimeSpan.FromHours(12), new RetryPolicy(4, TimeSpan.FromSeconds(15)), CanCompensate: false, PointOfNoReturn: true);
     public override string PreconditionText => "the target VM is verified; nothing of the source is needed any more";
 
     public override async Task<StepResult> ExecuteAsync(StepContext context)

@@ -7,7 +7,7 @@ namespace Taquin.Executors.Steps;
 public sealed class GateReinstallStep : StepBase
 {
     public override string Type => StepTypes.GateReinstall;
-    public override StepPolicy Policy { get; } = new(TimeSpan.FromMinutes(1), new RetryPolicy(1, TimeSpan.Zero), CanCompensate: false);
+    public override StepPolicy Policy { get; } = new(TimeSpan.FromMinutes(1), new RetryPolicy(1, TimeSpan.Zero), CanCompensate: false, PointOfNoReturn: true);
     public override string PreconditionText => "the host is empty and its OSDs are out of the old Ceph";
 
     public override Task<StepResult> ExecuteAsync(StepContext context)

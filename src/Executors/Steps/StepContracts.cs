@@ -15,7 +15,8 @@ public sealed record RetryPolicy(int MaxAttempts, TimeSpan InitialBackoff, doubl
 /// <param name="Timeout">Longest one attempt may take.</param>
 /// <param name="CanCompensate">Whether the step knows how to undo itself (declared, shown to operators).</param>
 /// <param name="UsesCopySlots">Holds one copy slot on the source and target hosts while it runs.</param>
-public sealed record StepPolicy(TimeSpan Timeout, RetryPolicy Retry, bool CanCompensate, bool UsesCopySlots = false);
+/// <param name="PointOfNoReturn">Once it succeeded, the steps before it are not undone any more (the source is retired, the host reinstalled).</param>
+public sealed record StepPolicy(TimeSpan Timeout, RetryPolicy Retry, bool CanCompensate, bool UsesCopySlots = false, bool PointOfNoReturn = false);
 
 public enum StepOutcomeKind
 {

@@ -315,7 +315,34 @@ public sealed class StepEngineTests
         await h.RunPipelineAsync(run, "vm:web-01");
 
         var error = await Assert.ThrowsAsync<InvalidOperationException>(() => h.Engine().RollBackAsync(run, 1, "vm:web-01", "erin", "too late"));
-        Assert.Contains("committed", error.Message, StringComparison.Ordinal);
+        Assert.Contains("point of no return", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_host_failing_after_its_reinstall_is_not_put_back_into_the_old_Ceph()
+    {
+        var h = new TestFleet.Harness();
+        var run = await h.CreateRunAsync();
+        await h.RunPipelineAsync(run, "vm:web-01");
+        await h.RunPipelineAsync(run, "vm:db-01");
+        await h.RunPipelineAsync(run, "host:h1", stopBefore: StepTypes.GateReinstall);
+        var engine = h.Engine();
+        var gate = await h.StepAsync(run, "host:h1", StepTypes.GateReinstall);
+        await engine.RunStepAsync(gate.StepId);
+        h.Twin.ReinstallAsPve("h1");
+        await engine.ConfirmGateAsync(gate.StepId, "alice");
+        await engine.RunStepAsync(gate.StepId);
+        h.Twin.Faults.Add(new FaultSpec(StepTypes.JoinCluster, "h1", FaultKind.Permanent));
+
+        await engine.RunStepAsync((await h.StepAsync(run, "host:h1", StepTypes.VerifyNode)).StepId);
+        var outcome = await engine.RunStepAsync((await h.StepAsync(run, "host:h1", StepTypes.JoinCluster)).StepId);
+
+        Assert.Equal(StepRunOutcome.Failed, outcome);
+        Assert.Equal(StepState.RolledBack, (await h.StepAsync(run, "host:h1", StepTypes.VerifyNode)).State);
+        Assert.Equal(StepState.Succeeded, (await h.StepAsync(run, "host:h1", StepTypes.GateReinstall)).State);
+        Assert.Equal(StepState.Succeeded, (await h.StepAsync(run, "host:h1", StepTypes.CephOsdsOut)).State);
+        Assert.All(h.Twin.Osds.Where(o => o.Host == "h1"), o => Assert.False(o.In));
+        Assert.Contains(await h.Journal.GetEventsAsync(run), e => e.Kind == "rollback-stopped" && e.Subject == "host:h1");
     }
 
     [Fact]
