@@ -26,6 +26,13 @@ public sealed record EngineOptions
     /// <summary>How long a lease lives without renewal: a crashed worker's steps are resumed after that.</summary>
     public TimeSpan LeaseTtl { get; init; } = TimeSpan.FromMinutes(2);
     public int CopySlotsPerHost { get; init; } = 2;
+
+    /// <summary>Options for a worker of the given fleet: copy slots come from its policy.</summary>
+    public static EngineOptions For(Planner.Inventory.Fleet fleet, string workerId) => new()
+    {
+        WorkerId = workerId,
+        CopySlotsPerHost = Math.Max(1, fleet.Policy.CopySlotsPerHost),
+    };
 }
 
 /// <summary>
@@ -50,7 +57,7 @@ public sealed class StepEngine(
     public async Task<StepRunOutcome> RunStepAsync(long stepId, CancellationToken ct = default)
     {
         var step = await journal.GetStepAsync(stepId, ct) ?? throw new KeyNotFoundException($"step {stepId} does not exist");
-        if (step.State is not (StepState.Pending or StepState.Running))
+        if (step.State is not (StepState.Pending or StepState.Running or StepState.Compensating))
         {
             return StepRunOutcome.NotRunnable;
         }
@@ -111,6 +118,28 @@ public sealed class StepEngine(
 
     private async Task<StepRunOutcome> RunLeasedAsync(StepRecord step, IStep impl, CancellationToken ct)
     {
+        if (step.State == StepState.Compensating)
+        {
+            // A worker died while undoing this step: compensation is idempotent, finish it and the rest of the rollback.
+            EngineLog.Resumed(_logger, step.StepId, step.StepType, step.Subject, "compensation interrupted, finishing it");
+            using (Scope(step, compensating: true))
+            {
+                try
+                {
+                    await impl.CompensateAsync(NewContext(step, impl, ct));
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    await MoveAsync(step, StepState.Compensating, StepState.Failed, "compensation failed after resume, an operator must take over: " + ex.Message, WorkerId, ct);
+                    return StepRunOutcome.Failed;
+                }
+            }
+
+            await MoveAsync(step, StepState.Compensating, StepState.RolledBack, "compensated (resumed after its worker left)", WorkerId, ct);
+            await CompensateSubjectAsync(step, WorkerId, "rollback resumed after its worker left", ct);
+            return StepRunOutcome.Failed;
+        }
+
         if (step.State == StepState.Running)
         {
             // We hold the lease, so the worker that set Running is gone. Only redo what is not verified done.

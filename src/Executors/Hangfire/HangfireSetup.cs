@@ -1,5 +1,4 @@
 using global::Hangfire;
-using global::Hangfire.Common;
 using global::Hangfire.InMemory;
 using global::Hangfire.PostgreSql;
 using global::Hangfire.PostgreSql.Factories;
@@ -44,6 +43,4 @@ public static class HangfireSetup
     /// <summary>True when Hangfire will not retry a failed job on its own.</summary>
     public static bool AutomaticRetriesAreOff()
         => GlobalJobFilters.Filters.Select(f => f.Instance).OfType<AutomaticRetryAttribute>().All(a => a.Attempts == 0);
-
-    internal static JobFilter[] Snapshot() => [.. GlobalJobFilters.Filters];
 }

@@ -10,7 +10,7 @@ namespace Taquin.Executors.Hangfire;
 /// </summary>
 public sealed class StepJob(StepJobRunner runner, IBackgroundJobClient client)
 {
-    public static TimeSpan BusyDelay { get; set; } = TimeSpan.FromSeconds(5);
+    public static readonly TimeSpan BusyDelay = TimeSpan.FromSeconds(5);
 
     [AutomaticRetry(Attempts = 0)]
     public async Task RunAsync(string runId, long stepId, CancellationToken cancellationToken)

@@ -103,6 +103,20 @@ public sealed class RunOrchestrator(IRunJournal journal, IStepDispatcher dispatc
         return ready.Count;
     }
 
+    /// <summary>
+    /// After a worker restart: dispatches the steps left Running or Compensating (the engine takes each once the
+    /// dead worker's lease expired, verifies before redoing, finishes interrupted rollbacks), then the ready ones.
+    /// </summary>
+    public async Task ResumeAsync(string runId, CancellationToken ct = default)
+    {
+        foreach (var step in (await journal.GetStepsAsync(runId, ct: ct)).Where(s => s.State is StepState.Running or StepState.Compensating))
+        {
+            await dispatcher.DispatchAsync(runId, step.StepId, ct);
+        }
+
+        await DispatchReadyAsync(runId, ct);
+    }
+
     public async Task<IReadOnlyList<StepRecord>> GetReadyStepsAsync(string runId, CancellationToken ct = default)
     {
         var started = await StartedWavesAsync(runId, ct);

@@ -213,15 +213,11 @@ public sealed class SimulatedCephCluster(ClusterTwin twin) : ICephCluster
     public async Task<string> ChecksumAsync(string image, string snapshot, CancellationToken ct = default)
     {
         await twin.EnterAsync("rbd.checksum", ct);
-        TimeSpan readTime;
         lock (twin.Gate)
         {
-            var img = Image(image);
-            RequireSnapshot(img, snapshot);
-            readTime = TimeSpan.Zero;
+            RequireSnapshot(Image(image), snapshot);
         }
 
-        await twin.Clock.WaitAsync(readTime, ct);
         return ClusterTwin.ContentChecksum($"{image}@{snapshot}");
     }
 

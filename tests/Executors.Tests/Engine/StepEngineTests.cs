@@ -210,6 +210,40 @@ public sealed class StepEngineTests
     }
 
     [Fact]
+    public async Task A_rollback_interrupted_by_a_crash_is_finished_by_the_next_worker()
+    {
+        var h = new TestFleet.Harness();
+        h.Twin.Faults.Add(new FaultSpec(StepTypes.FinalSync, "web-01", FaultKind.Permanent));
+        var run = await h.CreateRunAsync();
+        await h.RunPipelineAsync(run, "vm:web-01", stopBefore: StepTypes.FinalSync);
+        using var crash = new CancellationTokenSource();
+        h.Twin.BeforeAdapterCall = (op, _) =>
+        {
+            if (op == "pve.delete")
+            {
+                crash.Cancel();
+            }
+
+            return Task.CompletedTask;
+        };
+        var sync = await h.StepAsync(run, "vm:web-01", StepTypes.FinalSync);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => h.Engine("w1").RunStepAsync(sync.StepId, crash.Token));
+        h.Twin.BeforeAdapterCall = null;
+        var create = await h.StepAsync(run, "vm:web-01", StepTypes.CreateTargetVm);
+        Assert.Equal(StepState.Compensating, create.State);
+
+        h.Clock.Advance(TimeSpan.FromMinutes(3));
+        var dispatcher = new Executors.Orchestration.InProcessStepDispatcher(new Executors.Orchestration.StepJobRunner(h.Engine("w2")));
+        await new Executors.Orchestration.RunOrchestrator(h.Journal, dispatcher, h.Clock).ResumeAsync(run);
+        await dispatcher.WhenIdleAsync();
+
+        Assert.Equal(StepState.RolledBack, (await h.Journal.GetStepAsync(create.StepId))!.State);
+        Assert.Equal(StepState.RolledBack, (await h.StepAsync(run, "vm:web-01", StepTypes.Preflight)).State);
+        Assert.Empty(h.Twin.PveVms);
+        Assert.Equal(["libvirt:h1"], h.Twin.WhereRunning("web-01"));
+    }
+
+    [Fact]
     public async Task A_gate_waits_for_confirmation_and_then_completes_with_the_confirmer_audited()
     {
         var h = new TestFleet.Harness();
