@@ -127,7 +127,7 @@ public sealed class RunOrchestrator(IRunJournal journal, IStepDispatcher dispatc
     /// <summary>Steps of one wave that may run now.</summary>
     public static IEnumerable<StepRecord> ReadySteps(IReadOnlyList<StepRecord> wave)
     {
-        var byKey = wave.ToDictionary(s => PlanCompiler.Key(s.Subject, s.StepType), StringComparer.Ordinal);
+        var byKey = wave.ToDictionary(s => (s.Subject, s.StepType));
         var bySubject = wave.ToLookup(s => s.Subject, StringComparer.Ordinal);
         foreach (var step in wave.Where(s => s.State == StepState.Pending))
         {
@@ -143,18 +143,25 @@ public sealed class RunOrchestrator(IRunJournal journal, IStepDispatcher dispatc
             }
 
             var input = StepInput.Cached(step.InputJson);
-            if (input.WaitFor.Any(k => byKey.TryGetValue(k, out var dep) && !StepStateMachine.IsDone(dep.State)))
+            if (input.WaitFor.Any(k => byKey.TryGetValue(SplitKey(k), out var dep) && !StepStateMachine.IsDone(dep.State)))
             {
                 continue;
             }
 
-            if (input.WaitForSettled.Any(k => byKey.TryGetValue(k, out var dep) && !StepStateMachine.IsSettled(dep.State)))
+            if (input.WaitForSettled.Any(k => byKey.TryGetValue(SplitKey(k), out var dep) && !StepStateMachine.IsSettled(dep.State)))
             {
                 continue;
             }
 
             yield return step;
         }
+    }
+
+    /// <summary>"subject/step-type" (see <see cref="PlanCompiler.Key"/>) back into its parts.</summary>
+    public static (string Subject, string StepType) SplitKey(string key)
+    {
+        var slash = key.LastIndexOf('/');
+        return (key[..slash], key[(slash + 1)..]);
     }
 
     public async Task<WaveStatus> GetWaveStatusAsync(string runId, int wave, CancellationToken ct = default)

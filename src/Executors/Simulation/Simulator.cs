@@ -107,7 +107,7 @@ public static class Simulator
                     break;
                 }
 
-                var keyed = steps.ToDictionary(s => PlanCompiler.Key(s.Subject, s.StepType), StringComparer.Ordinal);
+                var keyed = steps.ToDictionary(s => (s.Subject, s.StepType));
                 var bySubject = steps.ToLookup(s => s.Subject, StringComparer.Ordinal);
                 var (step, at) = ready.Select(s => (Step: s, At: EarliestStart(s, bySubject[s.Subject], keyed, ends, notBefore, slots, slotsPerHost, waveStart)))
                     .OrderBy(x => x.At).ThenBy(x => x.Step.StepId).First();
@@ -218,13 +218,13 @@ public static class Simulator
     private static bool IsCopy(StepRecord step) => step.StepType is StepTypes.CopyDisks or StepTypes.FinalSync or StepTypes.PveMoveDisk;
 
     /// <summary>When a ready step may start: after its pipeline predecessors and awaited steps end, a confirmed gate, and a free copy slot.</summary>
-    private static DateTimeOffset EarliestStart(StepRecord step, IEnumerable<StepRecord> pipeline, Dictionary<string, StepRecord> keyed,
+    private static DateTimeOffset EarliestStart(StepRecord step, IEnumerable<StepRecord> pipeline, Dictionary<(string, string), StepRecord> keyed,
         Dictionary<long, DateTimeOffset> ends, Dictionary<long, DateTimeOffset> notBefore, Dictionary<string, List<DateTimeOffset>> slots, int slotsPerHost, DateTimeOffset waveStart)
     {
         var at = waveStart;
         var input = StepInput.Cached(step.InputJson);
         var deps = pipeline.Where(s => s.Sequence < step.Sequence)
-            .Concat(input.WaitFor.Concat(input.WaitForSettled).Select(k => keyed.GetValueOrDefault(k)).OfType<StepRecord>());
+            .Concat(input.WaitFor.Concat(input.WaitForSettled).Select(k => keyed.GetValueOrDefault(RunOrchestrator.SplitKey(k))).OfType<StepRecord>());
         foreach (var dep in deps)
         {
             if (ends.TryGetValue(dep.StepId, out var end) && end > at)
