@@ -1,0 +1,31 @@
+namespace Taquin.Executors.Adapters;
+
+/// <summary>virsh domstate values Taquin cares about.</summary>
+public enum DomainRunState
+{
+    Running,
+    Paused,
+    ShutOff,
+    /// <summary>The domain is not defined on that host.</summary>
+    Undefined,
+}
+
+/// <summary>libvirt on the old hypervisors (virsh over SSH in the real adapter).</summary>
+public interface ILibvirtHost
+{
+    Task<IReadOnlyList<string>> ListDomainsAsync(string host, CancellationToken ct = default);
+    Task<DomainRunState> GetDomainStateAsync(string host, string domain, CancellationToken ct = default);
+    Task<string> DumpXmlAsync(string host, string domain, CancellationToken ct = default);
+    /// <summary>ACPI shutdown request; returns at once (the guest may ignore it).</summary>
+    Task ShutdownAsync(string host, string domain, CancellationToken ct = default);
+    /// <summary>Hard power-off.</summary>
+    Task DestroyAsync(string host, string domain, CancellationToken ct = default);
+    Task StartAsync(string host, string domain, CancellationToken ct = default);
+    Task<bool> GetAutostartAsync(string host, string domain, CancellationToken ct = default);
+    Task SetAutostartAsync(string host, string domain, bool enabled, CancellationToken ct = default);
+    /// <summary>Undefines the domain and returns its XML so it can be defined again.</summary>
+    Task<string> UndefineAsync(string host, string domain, CancellationToken ct = default);
+    Task DefineAsync(string host, string xml, CancellationToken ct = default);
+    /// <summary>Live migration to another libvirt host (shared storage: RBD disks stay where they are).</summary>
+    Task LiveMigrateAsync(string host, string domain, string targetHost, CancellationToken ct = default);
+}

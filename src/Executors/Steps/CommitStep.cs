@@ -1,0 +1,78 @@
+using Taquin.Executors.Adapters;
+
+namespace Taquin.Executors.Steps;
+
+/// <summary>
+/// The point of no return: moves attached disks off the old Ceph (attach-and-move), then retires the source —
+/// domain undefined (its XML kept in the checkpoint), snapshots and RBD images removed so the old Ceph shrinks.
+/// </summary>
+public sealed class CommitStep : StepBase
+{
+    public override string Type => StepTypes.Commit;
+    public override StepPolicy Policy { get; } = new(TimeSpan.FromHours(12), new RetryPolicy(4, TimeSpan.FromSeconds(15)), CanCompensate: false, PointOfNoReturn: true);
+    public override string PreconditionText => "the target VM is verified; nothing of the source is needed any more";
+
+    public override async Task<StepResult> ExecuteAsync(StepContext context)
+    {
+        var ct = context.CancellationToken;
+        var host = context.Input.FromHost!;
+        if (context.Input.Strategy == "attach-and-move")
+        {
+            var vmId = await context.RequireTargetVmIdAsync();
+            var storage = Simulation.PveStorageIds.FromPlan(context.Input.ToStorage ?? "");
+            foreach (var disk in context.Input.Disks.Where(d => d.IsRbd))
+            {
+                var volume = await VmStepHelpers.TargetVolumeAsync(context, vmId, disk.PveKey);
+                if (!volume.StartsWith(storage + ":", StringComparison.Ordinal))
+                {
+                    var upid = await context.Pve.MoveDiskAsync(context.Input.ToHost!, vmId, disk.PveKey, storage, deleteSource: false, ct);
+                    await context.SaveAsync("move." + disk.PveKey, upid);
+                    await WaitTaskAsync(context, context.Input.ToHost!, upid, $"move {disk.PveKey} of VM {vmId} to {storage}");
+                }
+            }
+        }
+
+        if (await context.Libvirt.GetDomainStateAsync(host, context.Vm, ct) != DomainRunState.Undefined)
+        {
+            await context.SaveAsync("sourceXml", await context.Libvirt.DumpXmlAsync(host, context.Vm, ct));
+            await context.Libvirt.UndefineAsync(host, context.Vm, ct);
+        }
+
+        foreach (var disk in context.Input.Disks.Where(d => d.IsRbd))
+        {
+            if (!await context.Ceph.ImageExistsAsync(disk.Key, ct))
+            {
+                continue;
+            }
+
+            foreach (var snapshot in await context.Ceph.ListSnapshotsAsync(disk.Key, ct))
+            {
+                await context.Ceph.RemoveSnapshotAsync(disk.Key, snapshot, ct);
+            }
+
+            await context.Ceph.RemoveImageAsync(disk.Key, ct);
+            await context.LogAsync($"removed old image {disk.Key}");
+        }
+
+        return StepResult.Done($"{context.Vm} committed: source undefined on {host}, old images removed");
+    }
+
+    public override async Task<bool> VerifyAsync(StepContext context)
+    {
+        var ct = context.CancellationToken;
+        if (await context.Libvirt.GetDomainStateAsync(context.Input.FromHost!, context.Vm, ct) != DomainRunState.Undefined)
+        {
+            return false;
+        }
+
+        foreach (var disk in context.Input.Disks.Where(d => d.IsRbd))
+        {
+            if (await context.Ceph.ImageExistsAsync(disk.Key, ct))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}

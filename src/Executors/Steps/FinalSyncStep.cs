@@ -1,0 +1,89 @@
+namespace Taquin.Executors.Steps;
+
+/// <summary>
+/// With the source off: snapshot, then bring every target volume to that exact snapshot — incremental for warm
+/// RBD disks (export-diff/import-diff), full for cold and file disks. Verified by checksums on both sides.
+/// </summary>
+public sealed class FinalSyncStep : StepBase
+{
+    public override string Type => StepTypes.FinalSync;
+    public override StepPolicy Policy { get; } = new(TimeSpan.FromHours(12), new RetryPolicy(3, TimeSpan.FromSeconds(30)), CanCompensate: true, UsesCopySlots: true);
+    public override string PreconditionText => "the source is shut off (its disks no longer change)";
+
+    public override Task<Precondition> CheckPreconditionAsync(StepContext context) => VmStepHelpers.SourceIsOffAsync(context);
+
+    public override async Task<StepResult> ExecuteAsync(StepContext context)
+    {
+        if (context.Input.Strategy == "attach-and-move")
+        {
+            await context.SaveAsync("mode", "attach-and-move");
+            return StepResult.Done("attach-and-move: the target starts on the old-Ceph images; commit moves them");
+        }
+
+        var vmId = await context.RequireTargetVmIdAsync();
+        foreach (var disk in context.Input.Disks)
+        {
+            if (context.Checkpoint("synced." + disk.PveKey) is not null)
+            {
+                continue;
+            }
+
+            var volume = await VmStepHelpers.TargetVolumeAsync(context, vmId, disk.PveKey);
+            if (disk.IsRbd)
+            {
+                await VmStepHelpers.EnsureSnapshotAsync(context, disk.Key, VmStepHelpers.FinalSnapshot);
+                if (context.Input.Strategy == "warm")
+                {
+                    await VmStepHelpers.CopyDiffAsync(context, disk, VmStepHelpers.BaseSnapshot, VmStepHelpers.FinalSnapshot, volume);
+                }
+                else
+                {
+                    await VmStepHelpers.CopyFullAsync(context, disk, VmStepHelpers.FinalSnapshot, volume);
+                }
+            }
+            else
+            {
+                await VmStepHelpers.CopyFullAsync(context, disk, null, volume);
+            }
+
+            await context.SaveAsync("synced." + disk.PveKey, "yes");
+            await context.LogAsync($"synced {disk.Key} to {volume}");
+        }
+
+        await context.SaveAsync("mode", context.Input.Strategy ?? "cold");
+        return StepResult.Done($"{context.Input.Disks.Count} disk(s) synced to the final state");
+    }
+
+    public override async Task<bool> VerifyAsync(StepContext context)
+    {
+        if (context.Input.Strategy == "attach-and-move")
+        {
+            return context.Checkpoint("mode") is not null;
+        }
+
+        var vmId = await context.TargetVmIdAsync();
+        if (vmId is null)
+        {
+            return false;
+        }
+
+        foreach (var disk in context.Input.Disks)
+        {
+            var volume = await VmStepHelpers.TargetVolumeAsync(context, vmId.Value, disk.PveKey);
+            if (!await VmStepHelpers.TargetMatchesAsync(context, disk, volume))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    public override async Task CompensateAsync(StepContext context)
+    {
+        foreach (var disk in context.Input.Disks.Where(d => d.IsRbd))
+        {
+            await VmStepHelpers.RemoveSnapshotIfPresentAsync(context, disk.Key, VmStepHelpers.FinalSnapshot);
+        }
+    }
+}

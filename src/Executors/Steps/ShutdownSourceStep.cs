@@ -1,0 +1,74 @@
+using Taquin.Executors.Adapters;
+
+namespace Taquin.Executors.Steps;
+
+/// <summary>Autostart off, ACPI shutdown, and a hard power-off when the guest ignores it past the grace time.</summary>
+public sealed class ShutdownSourceStep : StepBase
+{
+    /// <summary>How long a guest gets to honour ACPI before it is destroyed.</summary>
+    public static readonly TimeSpan AcpiGrace = TimeSpan.FromMinutes(3);
+    private static readonly TimeSpan Poll = TimeSpan.FromSeconds(5);
+
+    public override string Type => StepTypes.ShutdownSource;
+    public override StepPolicy Policy { get; } = new(TimeSpan.FromMinutes(10), new RetryPolicy(3, TimeSpan.FromSeconds(10)), CanCompensate: true);
+
+    public override async Task<StepResult> ExecuteAsync(StepContext context)
+    {
+        var ct = context.CancellationToken;
+        var host = context.Input.FromHost!;
+        if (context.Checkpoint("autostartWas") is null)
+        {
+            var autostart = await context.Libvirt.GetAutostartAsync(host, context.Vm, ct);
+            var state = await context.Libvirt.GetDomainStateAsync(host, context.Vm, ct);
+            await context.SaveAsync("autostartWas", autostart ? "on" : "off");
+            await context.SaveAsync("wasRunning", state == DomainRunState.Running ? "yes" : "no");
+        }
+
+        await context.Libvirt.SetAutostartAsync(host, context.Vm, false, ct);
+        if (await context.Libvirt.GetDomainStateAsync(host, context.Vm, ct) != DomainRunState.Running)
+        {
+            return StepResult.Done($"{context.Vm} is off on {host}, autostart off");
+        }
+
+        await context.Libvirt.ShutdownAsync(host, context.Vm, ct);
+        var giveUp = context.Time.GetUtcNow() + AcpiGrace;
+        while (context.Time.GetUtcNow() < giveUp)
+        {
+            await context.Time.WaitAsync(Poll, ct);
+            if (await context.Libvirt.GetDomainStateAsync(host, context.Vm, ct) == DomainRunState.ShutOff)
+            {
+                return StepResult.Done($"{context.Vm} shut down cleanly on {host}");
+            }
+        }
+
+        await context.LogAsync($"{context.Vm} ignored ACPI for {AcpiGrace.TotalSeconds:0} s: powering it off");
+        await context.Libvirt.DestroyAsync(host, context.Vm, ct);
+        return StepResult.Done($"{context.Vm} powered off on {host} after the ACPI grace time");
+    }
+
+    public override async Task<bool> VerifyAsync(StepContext context)
+        => (await VmStepHelpers.SourceIsOffAsync(context)).Met;
+
+    public override async Task CompensateAsync(StepContext context)
+    {
+        var ct = context.CancellationToken;
+        var host = context.Input.FromHost!;
+        if (await context.Libvirt.GetDomainStateAsync(host, context.Vm, ct) == DomainRunState.Undefined)
+        {
+            return;
+        }
+
+        if (context.Checkpoint("wasRunning") == "yes")
+        {
+            // Never two places: the target must be off before the source comes back.
+            if (await context.TargetVmIdAsync() is { } vmId && await context.Pve.FindVmAsync(vmId, ct) is { IsRunning: true } target)
+            {
+                throw Permanent($"refusing to restart {context.Vm} on {host}: the target VM {vmId} runs on {target.Node}");
+            }
+
+            await context.Libvirt.StartAsync(host, context.Vm, ct);
+        }
+
+        await context.Libvirt.SetAutostartAsync(host, context.Vm, context.Checkpoint("autostartWas") != "off", ct);
+    }
+}
