@@ -24,6 +24,9 @@ public static class Program
         TranslateCommands.Build(),
         SamplesCommands.Build(),
         PlanCommands.Build(solver: null),
+        SimulateCommands.Build(),
+        RunCommands.Build(),
+        WorkerCommands.Build(),
     ];
 
     internal static RootCommand BuildRoot(IEnumerable<Command> commands)

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text.Json;
 using Spectre.Console;
 using Taquin.Executors.Simulation;
 using Taquin.Planner.Inventory;
@@ -11,17 +10,10 @@ namespace Taquin.Cli.Commands;
 /// <summary>A user's input could not be read: the message names the file and what to do (exit code 2).</summary>
 internal sealed class InputException(string message) : Exception(message);
 
-/// <summary>
-/// How `simulate` reads its inputs. The plan and inventory loaders live on other branches (plan.json reader with
-/// validation, inventory folder loader); the lead wires them here at merge. Until then the plan is read with
-/// System.Text.Json and the inventory loader reports that it is not wired.
-/// </summary>
+/// <summary>How `simulate` (and `run`) read their inputs; tests pass their own.</summary>
 internal sealed record SimulationInputs(Func<string, (MigrationPlan Plan, string Json)> LoadPlan, Func<string, FleetInventory> LoadInventory)
 {
-    private static readonly JsonSerializerOptions PlanJson = new(JsonSerializerDefaults.Web);
-
-    public static SimulationInputs Default { get; } = new(ReadPlan,
-        folder => throw new InputException($"cannot load the inventory '{folder}': the inventory loader is not wired into `simulate` in this build"));
+    public static SimulationInputs Default { get; } = new(ReadPlan, ReadInventory);
 
     public static (MigrationPlan Plan, string Json) ReadPlan(string path)
     {
@@ -33,13 +25,27 @@ internal sealed record SimulationInputs(Func<string, (MigrationPlan Plan, string
         var json = File.ReadAllText(path);
         try
         {
-            var plan = JsonSerializer.Deserialize<MigrationPlan>(json, PlanJson) ?? throw new InputException($"{path}: the file is empty (null)");
-            return (plan, json);
+            return (PlanJson.Deserialize(json, path), json);
         }
-        catch (JsonException ex)
+        catch (PlanFileException ex)
         {
-            throw new InputException($"{path}: not a valid plan ({ex.Message}); regenerate it with `taquin plan`");
+            throw new InputException(ex.Message);
         }
+    }
+
+    /// <summary>Loads and validates an inventory folder; every error becomes part of one message.</summary>
+    public static FleetInventory ReadInventory(string folder)
+    {
+        var (inventory, diagnostics) = PlanCommands.LoadAndValidate(folder);
+        var errors = diagnostics.Where(d => d.Severity == Planner.Diagnostics.Severity.Error).ToList();
+        if (inventory is null || errors.Count > 0)
+        {
+            throw new InputException($"the inventory '{folder}' is not valid:{Environment.NewLine}  "
+                + string.Join(Environment.NewLine + "  ", errors.Select(e => e.ToString()))
+                + $"{Environment.NewLine}`taquin inventory validate {folder}` lists every problem.");
+        }
+
+        return inventory;
     }
 }
 

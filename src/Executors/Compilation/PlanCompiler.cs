@@ -88,7 +88,8 @@ public static class PlanCompiler
                 }
             }
 
-            var pveBefore = previous.Hosts.Where(h => h.Value == HostState.Pve).Select(h => h.Key).Order(StringComparer.Ordinal).ToList();
+            // Hosts converted in an earlier wave (converting at the previous stage or already PVE) are in the cluster by now.
+            var pveBefore = previous.Hosts.Where(h => h.Value is HostState.Pve or HostState.Converting).Select(h => h.Key).Order(StringComparer.Ordinal).ToList();
             var peer = pveBefore.Count > 0 ? pveBefore[0] : null;
             foreach (var host in converting)
             {
