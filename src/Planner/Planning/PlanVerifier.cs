@@ -490,7 +490,7 @@ public static class PlanVerifier
             if (h.LocalImagesUsedBytes > h.LocalImagesCapacityBytes)
             {
                 var spec = hosts[h.Host];
-                v.Add(new(t, h.Host, PlanRule.LocalImages, $"host {h.Host} local images {ByteSize.Format(h.LocalImagesUsedBytes)} provisioned (incl. file disks copied away in wave {t} and not yet deleted) > {ByteSize.Format(h.LocalImagesCapacityBytes)} ({(spec.LocalImagesBytes >= h.LocalImagesCapacityBytes ? "its local-images disks" : "no more than it holds at stage 0: add local-images disks in fleet.yaml to copy file disks onto it")})"));
+                v.Add(new(t, h.Host, PlanRule.LocalImages, $"host {h.Host} local images {ByteSize.Format(h.LocalImagesUsedBytes)} provisioned (incl. file disks copied away in wave {t} and not yet deleted) > {ByteSize.Format(h.LocalImagesCapacityBytes)} ({(spec.LocalImagesBytes > 0 && spec.LocalImagesBytes >= h.LocalImagesCapacityBytes ? "its local-images disks" : "no more than it holds at stage 0: add local-images disks in fleet.yaml to copy file disks onto it")})"));
             }
         }
 
