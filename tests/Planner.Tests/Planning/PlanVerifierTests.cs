@@ -161,6 +161,30 @@ public sealed class PlanVerifierTests
     }
 
     [Fact]
+    public void A_vm_with_rbd_and_file_disks_copies_only_its_file_part_and_keeps_its_rbd_on_the_old_ceph()
+    {
+        var inventory = MakeInventory(
+            [.. new[] { "h1", "h2", "h3", "h4" }.Select(n => Host(n, localImagesGib: 100))],
+            [MixedVm("mixed", "h3", 8, rbdGib: 30, fileGib: 20)]);
+        // h4 keeps its OSDs one wave longer: the RBD image copied in wave 2 is deleted only after it.
+        var plan = Build(inventory, CopyThenMove() with
+        {
+            ConversionStages = new Dictionary<string, int> { ["h1"] = 1, ["h2"] = 1, ["h3"] = 1, ["h4"] = 3 },
+            LiveMigrations = [new LiveMigrationDecision("mixed", 1, "h4")],
+            Moves = [new MoveDecision("mixed", 2, "h1", "zfs:h1")],
+        });
+
+        Assert.Empty(PlanVerifier.Verify(plan, inventory).Select(v => v.ToString()));
+        var copy = Assert.Single(plan.Stages[1].Actions, a => a.Vm == "mixed");
+        Assert.Equal(new Placement("h4", "file:h4"), copy.To);
+        Assert.Equal((8 + 20) * G, copy.Bytes);
+        Assert.Contains("RBD disks stay on the old Ceph", copy.Reason, StringComparison.Ordinal);
+        var stage1 = PlanVerifier.CapacityAt(plan, inventory, 1);
+        Assert.Equal(30 * G, stage1.OldCeph.UsedBytes);
+        Assert.Equal(20 * G, stage1.Hosts.Single(h => h.Host == "h4").LocalImagesUsedBytes);
+    }
+
+    [Fact]
     public void A_copy_beyond_the_local_image_capacity_of_the_target_is_a_violation()
     {
         var inventory = OneFileVm(localImagesGib: 15);

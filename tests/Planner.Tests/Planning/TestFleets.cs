@@ -33,6 +33,12 @@ internal static class TestFleets
     public static VmRecord FileVm(string name, string host, int ramGib, int diskGib, int usedGib = -1)
         => Vm(name, host, ramGib, new DiskDevice { SourceKind = DiskSourceKind.File, Format = "qcow2", Path = $"/var/lib/libvirt/images/{name}.qcow2", TargetDev = "vda", Bus = "virtio" }, diskGib, usedGib);
 
+    /// <summary>A VM with an RBD system disk and a local qcow2 data disk (fully used).</summary>
+    public static VmRecord MixedVm(string name, string host, int ramGib, int rbdGib, int fileGib)
+        => FileVm(name, host, ramGib, fileGib) is var file && RbdVm(name, host, ramGib, rbdGib) is var rbd
+            ? file with { Disks = [rbd.Disks[0], new VmDisk(file.Disks[0].Device with { TargetDev = "vdb" }, file.Disks[0].Volume)] }
+            : throw new InvalidOperationException();
+
     private static VmRecord Vm(string name, string host, int ramGib, DiskDevice disk, int diskGib, int usedGib)
         => new()
         {
