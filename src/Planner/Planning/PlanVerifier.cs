@@ -318,6 +318,9 @@ public static class PlanVerifier
         }
 
         HostState StateOf(string h) => stage.Hosts.TryGetValue(h, out var s) ? s : HostState.Libvirt;
+        var filesAtStart = inventory.Vms.Where(x => x.Storage == SourceStorage.LocalFile)
+            .GroupBy(x => x.Host, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.Sum(x => x.LocalFileProvisionedBytes), StringComparer.Ordinal);
         var hostRows = fleet.Hosts.Select(h => new HostCapacity(
             h.Name,
             StateOf(h.Name),
@@ -326,7 +329,7 @@ public static class PlanVerifier
             zfs.GetValueOrDefault(h.Name),
             StateOf(h.Name) == HostState.Pve ? ZfsCapacity(h, fleet.Policy) : 0,
             local.GetValueOrDefault(h.Name),
-            LocalImagesCapacity(h, inventory.Vms))).ToList();
+            Math.Max(h.LocalImagesBytes, filesAtStart.GetValueOrDefault(h.Name)))).ToList();
         return new StageCapacity(
             stage.Index,
             hostRows,
