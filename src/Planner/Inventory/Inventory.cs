@@ -30,6 +30,10 @@ public sealed record VmRecord
     public long RbdBytes => Disks.Where(d => d.Device.IsRbd).Sum(d => d.Volume?.BytesToCopy ?? 0);
     public long FileBytes => Disks.Where(d => !d.Device.IsRbd).Sum(d => d.Volume?.BytesToCopy ?? 0);
     public long DiskBytes => Disks.Sum(d => d.Volume?.BytesToCopy ?? 0);
+    /// <summary>Data of the local file disks (no RBD, no cdrom): what a live migration with storage copy sends.</summary>
+    public long LocalFileBytes => Disks.Where(d => !d.Device.IsRbd && !d.Device.IsCdrom).Sum(d => d.Volume?.BytesToCopy ?? 0);
+    /// <summary>Provisioned size of the local file disks: what they take on a host's local image storage.</summary>
+    public long LocalFileProvisionedBytes => Disks.Where(d => !d.Device.IsRbd && !d.Device.IsCdrom).Sum(d => d.Volume?.SizeBytes ?? 0);
     /// <summary>Provisioned size of every disk: what the target storage must be able to hold.</summary>
     public long ProvisionedBytes => Disks.Sum(d => d.Volume?.SizeBytes ?? 0);
     public SourceStorage Storage => Disks.Any(d => !d.Device.IsRbd && !d.Device.IsCdrom) ? SourceStorage.LocalFile : SourceStorage.OldCeph;

@@ -69,7 +69,17 @@ public sealed record DowntimeModel
         };
     }
 
-    /// <summary>libvirt → libvirt or PVE → PVE live migration: RAM crosses the network, no downtime.</summary>
+    /// <summary>
+    /// libvirt → libvirt live migration: RAM only for RBD disks; a VM with local file disks also sends their
+    /// data (<c>virsh migrate --live --copy-storage-all</c>) at the copy rate. No downtime either way.
+    /// </summary>
+    public MoveEstimate LibvirtLiveMigration(VmRecord vm)
+    {
+        ArgumentNullException.ThrowIfNull(vm);
+        return LiveMigration(vm, vm.Storage == SourceStorage.LocalFile ? vm.LocalFileBytes : 0);
+    }
+
+    /// <summary>libvirt → libvirt or PVE → PVE live migration: RAM crosses the network (and <paramref name="diskBytes"/> of disk data at the copy rate), no downtime.</summary>
     public MoveEstimate LiveMigration(VmRecord vm, long diskBytes = 0)
         => new(vm.RamBytes + diskBytes, (vm.RamBytes / LiveMigrationBytesPerSecond) + (diskBytes / CopyBytesPerSecond), 0);
 }

@@ -13,7 +13,7 @@ internal sealed class GreedyState
     private readonly Dictionary<string, int> _hostIndex;
     private readonly VmRecord[] _vms;
     private readonly bool[] _excluded;
-    private readonly long[] _ramCap, _zfsCap, _vmRam, _vmProv, _vmRbd, _vmMoveBytes, _vmLiveBytes;
+    private readonly long[] _ramCap, _zfsCap, _localCap, _vmRam, _vmProv, _vmRbd, _vmLocalProv, _vmLocalBytes, _vmMoveBytes, _vmLiveBytes;
     private readonly double[] _nicBudget;
     private readonly bool[] _vmFile;
     private readonly int?[] _pinnedHost, _pinnedStage;
@@ -25,6 +25,10 @@ internal sealed class GreedyState
     private int[] _vmHost;
     private byte[] _vmStore;
     private long[] _ramUsed, _zfsUsed, _nic;
+    // Local image use counts a file disk on its host until the end of the wave that copies it away, as the verifier does.
+    private long[] _localUsed;
+    // Per host, how late it converts in the order of the wave being planned: live migrations go to the latest.
+    private readonly int[] _stayRank;
     private bool[] _movedThisWave;
     private long _newCephUsed, _oldCephAtWave;
     private int _onPve, _wave;
@@ -46,8 +50,11 @@ internal sealed class GreedyState
         _vmProv = [.. _vms.Select(v => v.ProvisionedBytes)];
         _vmRbd = [.. _vms.Select(v => v.RbdBytes)];
         _vmFile = [.. _vms.Select(v => v.Storage == SourceStorage.LocalFile)];
+        _vmLocalProv = [.. _vms.Select(v => v.Storage == SourceStorage.LocalFile ? v.LocalFileProvisionedBytes : 0)];
+        _vmLocalBytes = [.. _vms.Select(v => v.Storage == SourceStorage.LocalFile ? v.LocalFileBytes : 0)];
+        _localCap = [.. _hosts.Select(h => PlanVerifier.LocalImagesCapacity(h, inventory.Vms))];
         _vmMoveBytes = [.. _vms.Select(v => options.Downtime.MoveToPve(v, StrategyChooser.Choose(v, policy, options.OldCephReachableFromPve).Strategy).Bytes)];
-        _vmLiveBytes = [.. _vms.Select(v => options.Downtime.LiveMigration(v).Bytes)];
+        _vmLiveBytes = [.. _vms.Select(v => options.Downtime.LibvirtLiveMigration(v).Bytes)];
         _pinnedHost = [.. _vms.Select(v => options.PinnedHosts.TryGetValue(v.Name, out var h) && _hostIndex.TryGetValue(h, out var i) ? (int?)i : null)];
         _pinnedStage = [.. _vms.Select(v => options.PinnedStages.TryGetValue(v.Name, out var s) ? (int?)s : null)];
         _state = [.. _hosts.Select(h => h.AlreadyPve ? HostState.Pve : HostState.Libvirt)];
@@ -56,6 +63,8 @@ internal sealed class GreedyState
         _ramUsed = new long[_hosts.Length];
         _zfsUsed = new long[_hosts.Length];
         _nic = new long[_hosts.Length];
+        _localUsed = new long[_hosts.Length];
+        _stayRank = new int[_hosts.Length];
         _movedThisWave = new bool[_vms.Length];
         for (var v = 0; v < _vms.Length; v++)
         {
@@ -179,11 +188,17 @@ internal sealed class GreedyState
         _candidateFailures.Clear();
         WaveDidSomething = false;
         _oldCephAtWave = 0;
+        Array.Clear(_localUsed);
         for (var v = 0; v < _vms.Length; v++)
         {
             if (!OnPve(v))
             {
                 _oldCephAtWave += _vmRbd[v];
+            }
+
+            if (_vmStore[v] == File)
+            {
+                _localUsed[_vmHost[v]] += _vmLocalProv[v];
             }
         }
     }
@@ -233,8 +248,8 @@ internal sealed class GreedyState
         }
 
         var hostRank = ConversionCandidates().Select((h, i) => (h, i)).ToDictionary(x => x.h, x => x.i);
-        // VMs with a file disk can only ever leave their host to PVE: they go first, and RBD VMs
-        // (which could live-migrate instead) leave them the PVE RAM they still need.
+        // VMs with a file disk go first: any later live migration would copy their disks. RBD VMs
+        // (which live-migrate with their RAM only) leave them the PVE RAM they still need.
         var order = Enumerable.Range(0, _vms.Length)
             .Where(v => !OnPve(v) && !_movedThisWave[v] && (_pinnedStage[v] is null || _pinnedStage[v] == _wave))
             .OrderBy(v => _vmFile[v] ? 0 : 1)
@@ -279,7 +294,7 @@ internal sealed class GreedyState
         return reasons.Count > 0 ? reasons : ["no host can convert and no VM can move"];
     }
 
-    private IEnumerable<int> ConversionCandidates()
+    private List<int> ConversionCandidates()
     {
         var remaining = Enumerable.Range(0, _hosts.Length).Where(h => _state[h] == HostState.Libvirt && !_excluded[h]).ToList();
         var fixedOrder = _options.ConversionOrder.Where(_hostIndex.ContainsKey).Select(n => _hostIndex[n]).Where(remaining.Contains).ToList();
@@ -288,7 +303,7 @@ internal sealed class GreedyState
         {
             if (_vmFile[v] && _vmHost[v] >= 0 && !OnPve(v))
             {
-                fileBytes[_vmHost[v]] += _vms[v].FileBytes;
+                fileBytes[_vmHost[v]] += _vmLocalBytes[v];
             }
         }
 
@@ -309,6 +324,13 @@ internal sealed class GreedyState
         }
 
         var snapshot = Save();
+        var order = ConversionCandidates();
+        Array.Fill(_stayRank, -1);
+        for (var i = 0; i < order.Count; i++)
+        {
+            _stayRank[order[i]] = i;
+        }
+
         _state[host] = HostState.Converting;
         var onHost = Enumerable.Range(0, _vms.Length).Where(v => _vmHost[v] == host)
             .OrderByDescending(v => _vmRam[v]).ThenBy(v => _vms[v].Name, StringComparer.Ordinal).ToList();
@@ -407,9 +429,10 @@ internal sealed class GreedyState
     private int LessFilled(int h, int best)
         => best < 0 || (_ramUsed[h] / (double)Math.Max(1, _ramCap[h])) < (_ramUsed[best] / (double)Math.Max(1, _ramCap[best])) ? h : best;
 
+    /// <summary>libvirt → libvirt live migration; a file-disk VM takes its disks along (storage copy) and needs local image room.</summary>
     private bool TryLiveMigrate(int v)
     {
-        if (_vmFile[v] || _movedThisWave[v] || OnPve(v))
+        if (_movedThisWave[v] || OnPve(v))
         {
             return false;
         }
@@ -425,13 +448,14 @@ internal sealed class GreedyState
         for (var h = 0; h < _hosts.Length; h++)
         {
             if (h == from || _state[h] != HostState.Libvirt || _excluded[h]
-                || _ramUsed[h] + _vmRam[v] > _ramCap[h] || _nic[h] + bytes > _nicBudget[h])
+                || _ramUsed[h] + _vmRam[v] > _ramCap[h] || _nic[h] + bytes > _nicBudget[h]
+                || (_vmFile[v] && _localUsed[h] + _vmLocalProv[v] > _localCap[h]))
             {
                 continue;
             }
 
-            // The fullest host converts last: moving there avoids moving the VM twice.
-            if (best < 0 || _ramUsed[h] > _ramUsed[best])
+            // The host that stays libvirt longest: moving there avoids moving (and copying) the VM twice.
+            if (best < 0 || _stayRank[h] > _stayRank[best])
             {
                 best = h;
             }
@@ -446,6 +470,12 @@ internal sealed class GreedyState
         _ramUsed[best] += _vmRam[v];
         _nic[from] += bytes;
         _nic[best] += bytes;
+        if (_vmFile[v])
+        {
+            // The source file still counts on its host until the wave is committed (see BeginWave).
+            _localUsed[best] += _vmLocalProv[v];
+        }
+
         _vmHost[v] = best;
         _movedThisWave[v] = true;
         _liveMigrations.Add(new LiveMigrationDecision(_vms[v].Name, _wave, _hosts[best].Name));
@@ -479,22 +509,20 @@ internal sealed class GreedyState
         }
 
         string libvirtPart;
-        if (_vmFile[v])
+        var others = Enumerable.Range(0, _hosts.Length).Where(h => h != _vmHost[v] && _state[h] == HostState.Libvirt && !_excluded[h]).ToList();
+        if (others.Count == 0)
         {
-            libvirtPart = "a VM with a local file disk cannot live-migrate";
+            libvirtPart = "no other libvirt host is left for a live migration";
+        }
+        else if (_vmFile[v])
+        {
+            var roomiest = others.MaxBy(h => _localCap[h] - _localUsed[h]);
+            libvirtPart = $"a live migration with storage copy needs {ByteSize.Format(_vmLocalProv[v])} of local image storage: the libvirt host with most, {_hosts[roomiest].Name}, has {ByteSize.Format(Math.Max(0, _localCap[roomiest] - _localUsed[roomiest]))} free (of {ByteSize.Format(_localCap[roomiest])}) and {Gib(_ramCap[roomiest] - _ramUsed[roomiest])} RAM free";
         }
         else
         {
-            var others = Enumerable.Range(0, _hosts.Length).Where(h => h != _vmHost[v] && _state[h] == HostState.Libvirt && !_excluded[h]).ToList();
-            if (others.Count == 0)
-            {
-                libvirtPart = "no other libvirt host is left for a live migration";
-            }
-            else
-            {
-                var roomiest = others.MaxBy(h => _ramCap[h] - _ramUsed[h]);
-                libvirtPart = $"the libvirt host with most room, {_hosts[roomiest].Name}, has {Gib(_ramCap[roomiest] - _ramUsed[roomiest])} free";
-            }
+            var roomiest = others.MaxBy(h => _ramCap[h] - _ramUsed[h]);
+            libvirtPart = $"the libvirt host with most room, {_hosts[roomiest].Name}, has {Gib(_ramCap[roomiest] - _ramUsed[roomiest])} free";
         }
 
         return $"{_vms[v].Name} needs {Gib(_vmRam[v])} RAM; {pvePart}; {libvirtPart}";
@@ -535,7 +563,7 @@ internal sealed class GreedyState
     }
 
     private Snapshot Save() => new(
-        (int[])_vmHost.Clone(), (byte[])_vmStore.Clone(), (long[])_ramUsed.Clone(), (long[])_zfsUsed.Clone(), (long[])_nic.Clone(),
+        (int[])_vmHost.Clone(), (byte[])_vmStore.Clone(), (long[])_ramUsed.Clone(), (long[])_zfsUsed.Clone(), (long[])_nic.Clone(), (long[])_localUsed.Clone(),
         (bool[])_movedThisWave.Clone(), _newCephUsed, _onPve, _moves.Count, _liveMigrations.Count, WaveDidSomething);
 
     private void Restore(Snapshot s)
@@ -545,6 +573,7 @@ internal sealed class GreedyState
         _ramUsed = s.RamUsed;
         _zfsUsed = s.ZfsUsed;
         _nic = s.Nic;
+        _localUsed = s.LocalUsed;
         _movedThisWave = s.Moved;
         _newCephUsed = s.NewCephUsed;
         _onPve = s.OnPve;
@@ -555,5 +584,5 @@ internal sealed class GreedyState
 
     private static string Gib(long bytes) => PlanVerifier.Gib(bytes);
 
-    private sealed record Snapshot(int[] VmHost, byte[] VmStore, long[] RamUsed, long[] ZfsUsed, long[] Nic, bool[] Moved, long NewCephUsed, int OnPve, int Moves, int LiveMigrations, bool DidSomething);
+    private sealed record Snapshot(int[] VmHost, byte[] VmStore, long[] RamUsed, long[] ZfsUsed, long[] Nic, long[] LocalUsed, bool[] Moved, long NewCephUsed, int OnPve, int Moves, int LiveMigrations, bool DidSomething);
 }

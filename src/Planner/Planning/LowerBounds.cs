@@ -15,14 +15,14 @@ public static class LowerBounds
         var fleet = inventory.Fleet;
         var policy = fleet.Policy;
         var vms = inventory.Vms;
-        var liveMigrations = LiveMigrations(inventory, options);
+        var (liveMigrations, firstHostCopies) = FirstHostEvacuation(inventory, options);
         var downtime = vms.Sum(v => options.Downtime.MoveToPve(v, StrategyChooser.Choose(v, policy, options.OldCephReachableFromPve).Strategy).DowntimeSeconds);
         return new PlanMetrics
         {
             Stages = Stages(inventory, options),
             Reboots = vms.Count,
             DowntimeSeconds = downtime,
-            BytesCopied = vms.Sum(v => v.DiskBytes),
+            BytesCopied = vms.Sum(v => v.DiskBytes) + firstHostCopies,
             LiveMigrations = liveMigrations,
             Moves = vms.Count + liveMigrations,
             RamImbalance = 0,
@@ -71,7 +71,7 @@ public static class LowerBounds
 
         // The first conversion stage starts with every RBD byte on the old Ceph: the hosts converting then must leave enough OSDs.
         // (Only without a PVE host at stage 0: otherwise data can leave before the first conversion.)
-        var k1 = MaxConvertingAtStageOne(inventory, options, convertible);
+        var k1 = Math.Min(MaxConvertingAtStageOne(inventory, options, convertible), MaxConvertingWithFilesAtStageOne(inventory, convertible));
         if (alreadyPve == 0 && k1 < k)
         {
             bound = Math.Max(bound, 1 + Ceil(h - k1, k));
@@ -132,19 +132,50 @@ public static class LowerBounds
         return k1;
     }
 
-    private static int LiveMigrations(FleetInventory inventory, PlannerOptions options)
+    /// <summary>
+    /// Until the first conversion nothing is PVE, so every file-disk VM is on a libvirt host with its files:
+    /// the hosts converting first must leave enough local image capacity for all of them.
+    /// </summary>
+    private static int MaxConvertingWithFilesAtStageOne(FleetInventory inventory, List<HostSpec> convertible)
+    {
+        var files = inventory.Vms.Where(v => v.Storage == SourceStorage.LocalFile).Sum(v => v.LocalFileProvisionedBytes);
+        var capacity = inventory.Fleet.Hosts.Where(x => !x.AlreadyPve).Sum(x => PlanVerifier.LocalImagesCapacity(x, inventory.Vms));
+        var k1 = 0;
+        foreach (var host in convertible.Select(x => PlanVerifier.LocalImagesCapacity(x, inventory.Vms)).Order())
+        {
+            if (capacity - host < files)
+            {
+                break;
+            }
+
+            capacity -= host;
+            k1++;
+        }
+
+        return k1;
+    }
+
+    /// <summary>
+    /// The first host to convert has no PVE host to send its VMs to: every VM on it at stage 0 must live-migrate,
+    /// and the file-disk ones copy their disks. Minimum over the hosts that could go first of (VM count, file data).
+    /// </summary>
+    private static (int LiveMigrations, long Copies) FirstHostEvacuation(FleetInventory inventory, PlannerOptions options)
     {
         var fleet = inventory.Fleet;
         if (fleet.Hosts.Any(h => h.AlreadyPve && !options.IsExcluded(h)))
         {
-            return 0;
+            return (0, 0);
         }
 
-        // The first host to convert has no PVE host to send its VMs to: every VM on it at stage 0 must live-migrate.
-        var counts = fleet.Hosts.Where(h => !options.IsExcluded(h))
-            .Select(h => inventory.Vms.Count(v => v.Host == h.Name))
-            .ToList();
-        return counts.Count == 0 ? 0 : counts.Min();
+        var first = fleet.Hosts.Where(h => !options.IsExcluded(h)).ToList();
+        if (first.Count == 0)
+        {
+            return (0, 0);
+        }
+
+        var count = first.Min(h => inventory.Vms.Count(v => v.Host == h.Name));
+        var copies = first.Min(h => inventory.Vms.Where(v => v.Host == h.Name && v.Storage == SourceStorage.LocalFile).Sum(v => v.LocalFileBytes));
+        return (count, copies);
     }
 
     private static int Ceil(int a, int b) => (a + b - 1) / b;

@@ -46,7 +46,9 @@ public static class PlanBuilder
 
         foreach (var m in decisions.LiveMigrations)
         {
-            Add(m.Vm, m.Stage, ActionKind.LiveMigrate, new Placement(m.Host, StorageIds.OldCeph));
+            // A file-disk VM live-migrates with its storage copied: its files land on the new host.
+            var storage = vms.TryGetValue(m.Vm, out var migrated) && migrated.Storage == SourceStorage.LocalFile ? StorageIds.File(m.Host) : StorageIds.OldCeph;
+            Add(m.Vm, m.Stage, ActionKind.LiveMigrate, new Placement(m.Host, storage));
         }
 
         foreach (var m in decisions.Moves)
@@ -196,7 +198,10 @@ public static class PlanBuilder
         {
             case ActionKind.LiveMigrate:
                 {
-                    var e = model.LiveMigration(vm);
+                    var e = model.LibvirtLiveMigration(vm);
+                    var how = vm.Storage != SourceStorage.LocalFile ? "RAM only, disks stay on the old Ceph"
+                        : vm.RbdBytes > 0 ? $"with storage copy of {ByteSize.Format(vm.LocalFileBytes)} of file disks to {to.Storage}, RBD disks stay on the old Ceph"
+                        : $"with storage copy of {ByteSize.Format(vm.LocalFileBytes)} of file disks to {to.Storage}";
                     return new PlanAction
                     {
                         Kind = kind,
@@ -205,7 +210,7 @@ public static class PlanBuilder
                         To = to,
                         Bytes = e.Bytes,
                         EstimatedSeconds = e.Seconds,
-                        Reason = $"{context}: live migration to {to.Host} (RAM only, disks stay on the old Ceph, no downtime)",
+                        Reason = $"{context}: live migration to {to.Host} ({how}, no downtime)",
                     };
                 }
 

@@ -24,13 +24,10 @@ public static class PlanMetricsCalculator
                     bytes += action.Bytes;
                     break;
                 case ActionKind.LiveMigrate:
-                    liveMigrations++;
-                    moves++;
-                    break;
                 case ActionKind.PveLiveMigrate:
                     liveMigrations++;
                     moves++;
-                    // Bytes carry the RAM too; only the disk part is copied data.
+                    // Bytes carry the RAM too; only the disk part (a storage copy) is copied data.
                     bytes += Math.Max(0, action.Bytes - (action.Vm is { } v ? ram.GetValueOrDefault(v) : 0));
                     break;
                 case ActionKind.PveMoveDisk:

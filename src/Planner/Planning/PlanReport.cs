@@ -67,7 +67,7 @@ public static class PlanReport
                     ["VM", "Action", "From", "To", "Strategy", "Bytes", "Est. duration", "Downtime", "Why"],
                     [.. vmActions.Select(a => (IReadOnlyList<string>)
                     [
-                        a.Vm!, PlanVerifier.Kind(a.Kind), Where(a.From), Where(a.To), a.Strategy ?? "—",
+                        a.Vm!, ActionLabel(a), Where(a.From), Where(a.To), a.Strategy ?? "—",
                         ByteSize.Format(a.Bytes), Duration(a.EstimatedSeconds), Duration(a.DowntimeSeconds), a.Reason ?? "",
                     ])]));
                 blocks.Add(new ReportParagraph(
@@ -119,6 +119,7 @@ public static class PlanReport
 
         var moves = stage.Actions.Count(a => a.Kind == ActionKind.MoveToPve);
         var live = stage.Actions.Count(a => a.Kind is ActionKind.LiveMigrate or ActionKind.PveLiveMigrate);
+        var withCopy = stage.Actions.Count(IsLiveMigrationWithStorageCopy);
         if (moves > 0)
         {
             parts.Add($"{moves} move(s) to PVE");
@@ -126,11 +127,22 @@ public static class PlanReport
 
         if (live > 0)
         {
-            parts.Add($"{live} live migration(s)");
+            parts.Add($"{live} live migration(s)" + (withCopy > 0 ? $" ({withCopy} with storage copy)" : ""));
         }
 
         return $"Wave {stage.Index}" + (parts.Count > 0 ? " — " + string.Join("; ", parts) : "");
     }
+
+    /// <summary>A libvirt live migration that copies the VM's local file disks to the new host.</summary>
+    public static bool IsLiveMigrationWithStorageCopy(PlanAction action)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        return action.Kind == ActionKind.LiveMigrate && action.To is { } to && StorageIds.IsFile(to.Storage);
+    }
+
+    /// <summary>The action kind as an admin reads it; a live migration with storage copy says so.</summary>
+    public static string ActionLabel(PlanAction action)
+        => IsLiveMigrationWithStorageCopy(action) ? "live-migrate + storage copy" : PlanVerifier.Kind(action.Kind);
 
     private static ReportTable SummaryTable(MigrationPlan plan)
     {
@@ -151,13 +163,14 @@ public static class PlanReport
     }
 
     private static ReportTable CapacityTable(StageCapacity c) => new(
-        ["Host", "State", "RAM used / usable", "RAM fill", "ZFS used / usable"],
+        ["Host", "State", "RAM used / usable", "RAM fill", "ZFS used / usable", "Local images used / usable"],
         [.. c.Hosts.Select(h => (IReadOnlyList<string>)
         [
             h.Host, PlanVerifier.Name(h.State),
             $"{PlanVerifier.Gib(h.RamUsedBytes)} / {PlanVerifier.Gib(h.RamCapacityBytes)}",
             Percent(h.RamUsedBytes / (double)Math.Max(1, h.RamCapacityBytes)),
             h.State == HostState.Pve ? $"{ByteSize.Format(h.ZfsUsedBytes)} / {ByteSize.Format(h.ZfsCapacityBytes)}" : "—",
+            h.State != HostState.Pve && (h.LocalImagesUsedBytes > 0 || h.LocalImagesCapacityBytes > 0) ? $"{ByteSize.Format(h.LocalImagesUsedBytes)} / {ByteSize.Format(h.LocalImagesCapacityBytes)}" : "—",
         ])]);
 
     private static ReportParagraph ClusterLine(StageCapacity c) => new(

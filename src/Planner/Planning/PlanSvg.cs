@@ -13,18 +13,19 @@ namespace Taquin.Planner.Planning;
 public static class PlanSvg
 {
     private static readonly XNamespace Svg = "http://www.w3.org/2000/svg";
-    private const int Margin = 20, LegendHeight = 64, TitleHeight = 24, HeaderHeight = 30, ColumnHeight = 220, Gap = 8, MaxBlocksPerHost = 24;
+    private const int Margin = 20, LegendHeight = 82, TitleHeight = 24, HeaderHeight = 30, ColumnHeight = 220, Gap = 8, MaxBlocksPerHost = 24;
 
     private enum VmState
     {
         Untouched,
         LiveMigrated,
+        LiveMigratedWithCopy,
         OnPve,
         MovingNow,
     }
 
-    private static readonly string[] VmColors = ["#8fa7c4", "#9b7fcf", "#4caf50", "#f5a623"];
-    private static readonly string[] VmLabels = ["untouched (libvirt)", "live-migrated (libvirt)", "on PVE", "moving in this wave"];
+    private static readonly string[] VmColors = ["#8fa7c4", "#9b7fcf", "#c25fb0", "#4caf50", "#f5a623"];
+    private static readonly string[] VmLabels = ["untouched (libvirt)", "live-migrated (libvirt)", "live-migrate + storage copy (libvirt)", "on PVE", "moving in this wave"];
 
     public static string Render(MigrationPlan plan, FleetInventory inventory)
     {
@@ -61,7 +62,8 @@ public static class PlanSvg
     {
         var g = new XElement(Svg + "g", new XAttribute("class", "legend"));
         (string Color, string Label)[] hostStates = [("#dbe8f6", "libvirt host"), ("#fde2c4", "converting host"), ("#d8f0d8", "PVE host")];
-        (string Color, string Label)[][] rows = [hostStates, [.. VmColors.Zip(VmLabels)]];
+        var vmStates = VmColors.Zip(VmLabels).ToList();
+        (string Color, string Label)[][] rows = [hostStates, [.. vmStates.Take(3)], [.. vmStates.Skip(3)]];
         for (var r = 0; r < rows.Length; r++)
         {
             var cx = x;
@@ -72,7 +74,7 @@ public static class PlanSvg
             }
         }
 
-        g.Add(Text(x, y + 50, "Column = RAM − reserve, blocks = VMs sized by RAM, bar under a PVE host = ZFS fill.", 11));
+        g.Add(Text(x, y + 68, "Column = RAM − reserve, blocks = VMs sized by RAM, bar under a PVE host = ZFS fill.", 11));
         return g;
     }
 
@@ -140,7 +142,7 @@ public static class PlanSvg
             var p = stage.Placements[n];
             var state = movingNow.Contains(n) ? VmState.MovingNow
                 : stage.Hosts.GetValueOrDefault(p.Host) == HostState.Pve ? VmState.OnPve
-                : p.Host != vm.Host ? VmState.LiveMigrated
+                : p.Host != vm.Host ? (StorageIds.IsFile(p.Storage) ? VmState.LiveMigratedWithCopy : VmState.LiveMigrated)
                 : VmState.Untouched;
             return (Label: n, Ram: vm.RamBytes, State: state, Tooltip: $"{n}: {PlanVerifier.Gib(vm.RamBytes)} RAM, {p.Storage}, {VmLabels[(int)state]}");
         }).OrderBy(b => b.State).ThenByDescending(b => b.Ram).ThenBy(b => b.Label, StringComparer.Ordinal).ToList();

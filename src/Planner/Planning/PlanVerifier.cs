@@ -23,6 +23,7 @@ public enum PlanRule
     Actions,
     Metrics,
     Completeness,
+    LocalImages,
 }
 
 /// <summary>One broken rule: where (stage, host or VM), which rule, and the numbers.</summary>
@@ -31,7 +32,8 @@ public sealed record PlanViolation(int? Stage, string Subject, PlanRule Rule, st
     public override string ToString() => Stage is { } s ? $"stage {s}: {Message}" : Message;
 }
 
-public sealed record HostCapacity(string Host, HostState State, long RamUsedBytes, long RamCapacityBytes, long ZfsUsedBytes, long ZfsCapacityBytes);
+/// <summary>Use and capacity of one host at a stage; local images count file disks copied away in the stage's wave until it is committed.</summary>
+public sealed record HostCapacity(string Host, HostState State, long RamUsedBytes, long RamCapacityBytes, long ZfsUsedBytes, long ZfsCapacityBytes, long LocalImagesUsedBytes = 0, long LocalImagesCapacityBytes = 0);
 
 public sealed record ClusterCapacity(bool Exists, long UsedBytes, long CapacityBytes);
 
@@ -94,6 +96,25 @@ public static class PlanVerifier
         ArgumentNullException.ThrowIfNull(host);
         ArgumentNullException.ThrowIfNull(policy);
         return (long)(host.ZfsUsableBytes * policy.ZfsFillRatio);
+    }
+
+    /// <summary>
+    /// What a libvirt host's local image storage can hold: its <c>local-images</c> disks, or what it already
+    /// holds at stage 0 when that is more (a host without such disks can receive no copy).
+    /// </summary>
+    public static long LocalImagesCapacity(HostSpec host, IEnumerable<VmRecord> vms)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        ArgumentNullException.ThrowIfNull(vms);
+        var already = vms.Where(v => v.Host == host.Name && v.Storage == SourceStorage.LocalFile).Sum(v => v.LocalFileProvisionedBytes);
+        return Math.Max(host.LocalImagesBytes, already);
+    }
+
+    /// <summary>Bytes a live migration of <paramref name="vm"/> must move at least: its RAM, plus its file disks' data when they are copied.</summary>
+    public static long MinimumLiveMigrationBytes(VmRecord vm)
+    {
+        ArgumentNullException.ThrowIfNull(vm);
+        return vm.RamBytes + (vm.Storage == SourceStorage.LocalFile ? vm.LocalFileBytes : 0);
     }
 
     /// <summary>Bytes per second a host's NIC moves (Gbit/s ÷ 8).</summary>
@@ -222,7 +243,7 @@ public static class PlanVerifier
             var previous = t > 0 ? plan.Stages[t - 1] : null;
             var capacity = CapacityAt(stage, previous, inventory, vms);
             CheckHosts(stage, previous, fleet, hosts, plan.Stages, v);
-            CheckStorage(stage, v);
+            CheckStorage(stage, vms, v);
             CheckCapacity(stage, capacity, fleet, hosts, v);
             if (previous is not null)
             {
@@ -254,6 +275,7 @@ public static class PlanVerifier
         var fleet = inventory.Fleet;
         var ram = new Dictionary<string, long>(StringComparer.Ordinal);
         var zfs = new Dictionary<string, long>(StringComparer.Ordinal);
+        var local = new Dictionary<string, long>(StringComparer.Ordinal);
         long newCephUsed = 0, oldCephUsed = 0;
         foreach (var (name, p) in stage.Placements)
         {
@@ -274,21 +296,40 @@ public static class PlanVerifier
             }
 
             // A copied image is deleted only once its wave is committed: it counts at t if it was there at t-1.
-            var wasOld = previous is not null && previous.Placements.TryGetValue(name, out var before) && IsOnLibvirtSide(before.Storage);
+            var before = previous?.Placements.GetValueOrDefault(name);
+            var wasOld = before is not null && IsOnLibvirtSide(before.Storage);
             if (IsOnLibvirtSide(p.Storage) || wasOld)
             {
                 oldCephUsed += vm.RbdBytes;
             }
+
+            // Same for local file images: the source file stays until the wave is committed.
+            if (StorageIds.IsFile(p.Storage))
+            {
+                var h = StorageIds.HostOf(p.Storage)!;
+                local[h] = local.GetValueOrDefault(h) + vm.LocalFileProvisionedBytes;
+            }
+
+            if (before is not null && StorageIds.IsFile(before.Storage) && before.Storage != p.Storage)
+            {
+                var h = StorageIds.HostOf(before.Storage)!;
+                local[h] = local.GetValueOrDefault(h) + vm.LocalFileProvisionedBytes;
+            }
         }
 
         HostState StateOf(string h) => stage.Hosts.TryGetValue(h, out var s) ? s : HostState.Libvirt;
+        var filesAtStart = inventory.Vms.Where(x => x.Storage == SourceStorage.LocalFile)
+            .GroupBy(x => x.Host, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.Sum(x => x.LocalFileProvisionedBytes), StringComparer.Ordinal);
         var hostRows = fleet.Hosts.Select(h => new HostCapacity(
             h.Name,
             StateOf(h.Name),
             ram.GetValueOrDefault(h.Name),
             RamCapacity(h, fleet.Policy),
             zfs.GetValueOrDefault(h.Name),
-            StateOf(h.Name) == HostState.Pve ? ZfsCapacity(h, fleet.Policy) : 0)).ToList();
+            StateOf(h.Name) == HostState.Pve ? ZfsCapacity(h, fleet.Policy) : 0,
+            local.GetValueOrDefault(h.Name),
+            Math.Max(h.LocalImagesBytes, filesAtStart.GetValueOrDefault(h.Name)))).ToList();
         return new StageCapacity(
             stage.Index,
             hostRows,
@@ -400,12 +441,20 @@ public static class PlanVerifier
         }
     }
 
-    private static void CheckStorage(PlanStage stage, List<PlanViolation> v)
+    private static void CheckStorage(PlanStage stage, Dictionary<string, VmRecord> vms, List<PlanViolation> v)
     {
         var t = stage.Index;
         foreach (var (vm, p) in stage.Placements)
         {
             var state = stage.Hosts[p.Host];
+            // On the libvirt side a VM's storage is fixed by its disks: file:<its host> with a local file disk, else old-ceph.
+            var isFileVm = vms[vm].Storage == SourceStorage.LocalFile;
+            if ((isFileVm && p.Storage == StorageIds.OldCeph) || (!isFileVm && StorageIds.IsFile(p.Storage)))
+            {
+                v.Add(new(t, vm, PlanRule.Storage, $"VM {vm} on {p.Host}/{p.Storage}: {(isFileVm ? "it has a local file disk, so on libvirt its storage is file:<host>" : "it has no local file disk, so on libvirt its storage is old-ceph")}"));
+                continue;
+            }
+
             string? problem = p.Storage switch
             {
                 StorageIds.OldCeph => state == HostState.Libvirt ? null : $"old-ceph only on a libvirt host, {p.Host} is {Name(state)}",
@@ -439,6 +488,12 @@ public static class PlanVerifier
             {
                 var spec = hosts[h.Host];
                 v.Add(new(t, h.Host, PlanRule.Zfs, $"host {h.Host} ZFS {ByteSize.Format(h.ZfsUsedBytes)} > {ByteSize.Format(h.ZfsCapacityBytes)} ({ByteSize.Format(spec.ZfsUsableBytes)} usable × {Num(fleet.Policy.ZfsFillRatio)} zfsFillRatio)"));
+            }
+
+            if (h.LocalImagesUsedBytes > h.LocalImagesCapacityBytes)
+            {
+                var spec = hosts[h.Host];
+                v.Add(new(t, h.Host, PlanRule.LocalImages, $"host {h.Host} local images {ByteSize.Format(h.LocalImagesUsedBytes)} provisioned (incl. file disks copied away in wave {t} and not yet deleted) > {ByteSize.Format(h.LocalImagesCapacityBytes)} ({(spec.LocalImagesBytes > 0 && spec.LocalImagesBytes >= h.LocalImagesCapacityBytes ? "its local-images disks" : "no more than it holds at stage 0: add local-images disks in fleet.yaml to copy file disks onto it")})"));
             }
         }
 
@@ -498,9 +553,10 @@ public static class PlanVerifier
                 v.Add(new(t, name, PlanRule.Crossing, $"VM {name} crosses libvirt → PVE a second time (first in wave {crossed[name]}): one reboot per VM"));
             }
 
-            if (beforeState == HostState.Libvirt && nowState == HostState.Libvirt && vm.Storage == SourceStorage.LocalFile)
+            // A file-disk VM may live-migrate only with its storage copied: its file disks land on the new host.
+            if (beforeState == HostState.Libvirt && nowState == HostState.Libvirt && vm.Storage == SourceStorage.LocalFile && now.Storage != StorageIds.File(now.Host))
             {
-                v.Add(new(t, name, PlanRule.FileDiskLiveMigration, $"VM {name} has a local file disk and cannot live-migrate {before.Host} → {now.Host}: it stays on its host until it moves to PVE"));
+                v.Add(new(t, name, PlanRule.FileDiskLiveMigration, $"VM {name} has a local file disk: it live-migrates {before.Host} → {now.Host} only with a storage copy to {StorageIds.File(now.Host)}, not to {now.Storage}"));
             }
 
             if (actions.Count != 1)
@@ -520,9 +576,10 @@ public static class PlanVerifier
                 v.Add(new(t, name, PlanRule.Actions, $"VM {name} goes {Name(beforeState)} {before.Host} → {Name(nowState)} {now.Host}, which is a {Kind(k)}, but the action is {Kind(a.Kind)}"));
             }
 
-            if (a.Kind == ActionKind.LiveMigrate && vm.Storage == SourceStorage.LocalFile && beforeState != HostState.Libvirt)
+            if (a.Kind == ActionKind.LiveMigrate && a.Bytes < MinimumLiveMigrationBytes(vm))
             {
-                v.Add(new(t, name, PlanRule.FileDiskLiveMigration, $"VM {name} has a local file disk and cannot live-migrate"));
+                var what = vm.Storage == SourceStorage.LocalFile ? $"RAM {Gib(vm.RamBytes)} + file disks {ByteSize.Format(vm.LocalFileBytes)}" : $"RAM {Gib(vm.RamBytes)}";
+                v.Add(new(t, name, PlanRule.CopyBudget, $"live-migrate of {name} claims {ByteSize.Format(a.Bytes)} but moves at least {ByteSize.Format(MinimumLiveMigrationBytes(vm))} ({what})"));
             }
 
             if (hosts.TryGetValue(now.Host, out var target) && target.Excluded)

@@ -1,4 +1,6 @@
+using Taquin.Planner.Inventory;
 using Taquin.Planner.Planning;
+using Taquin.Planner.Tests.Support;
 using static Taquin.Planner.Tests.Planning.TestFleets;
 
 namespace Taquin.Planner.Tests.Planning;
@@ -62,7 +64,9 @@ public sealed class GreedyPlannerTests
 
         var wave1 = plan.Stages[1];
         Assert.Equal(HostState.Converting, wave1.Hosts["h1"]);
-        Assert.Equal(2, wave1.Actions.Count(a => a.Kind == ActionKind.LiveMigrate));
+        var migrated = wave1.Actions.Where(a => a.Kind == ActionKind.LiveMigrate).Select(a => a.Vm).ToList();
+        Assert.Contains("a", migrated);
+        Assert.Contains("b", migrated);
         Assert.Equal(2, LowerBounds.Compute(inventory, new PlannerOptions()).LiveMigrations);
         Assert.Empty(PlanVerifier.Verify(plan, inventory));
     }
@@ -78,14 +82,66 @@ public sealed class GreedyPlannerTests
     }
 
     [Fact]
-    public void A_file_vm_that_cannot_leave_the_first_host_blocks_with_an_explanation()
+    public void A_file_vm_with_no_local_image_room_elsewhere_blocks_with_an_explanation()
     {
-        // Two hosts, each with a file-disk VM: nothing is PVE at wave 1 and file disks cannot live-migrate.
+        // Two hosts without local-image disks, each full with its own file-disk VM: nothing is PVE at wave 1
+        // and neither host can take the other's copy.
         var inventory = MakeInventory([Host("h1"), Host("h2")], [FileVm("legacy-1", "h1", 8, 20), FileVm("legacy-2", "h2", 8, 20)]);
 
         var error = Assert.Throws<PlanInfeasibleException>(() => GreedyPlanner.Plan(inventory, new PlannerOptions()));
 
-        Assert.Contains(error.Blockers, b => b.Contains("no PVE host exists yet", StringComparison.Ordinal) && b.Contains("local file disk cannot live-migrate", StringComparison.Ordinal));
+        Assert.Contains(error.Blockers, b => b.Contains("no PVE host exists yet", StringComparison.Ordinal)
+            && b.Contains("a live migration with storage copy needs 20 GiB of local image storage", StringComparison.Ordinal)
+            && b.Contains("has 0 B free (of 20 GiB)", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void File_vms_of_the_first_host_are_copied_to_the_host_that_stays_libvirt_longest()
+    {
+        // Every host has a file-disk VM, so the first host to convert must copy its file disks away.
+        var inventory = MakeInventory(
+            [Host("h1", localImagesGib: 500), Host("h2", localImagesGib: 500), Host("h3", localImagesGib: 500)],
+            [FileVm("legacy-1", "h1", 8, 100, 40), RbdVm("web-1", "h1", 4, 20), FileVm("legacy-2", "h2", 16, 100), RbdVm("web-2", "h2", 16, 20), FileVm("legacy-3", "h3", 24, 100), RbdVm("web-3", "h3", 24, 20)]);
+
+        var plan = GreedyPlanner.Plan(inventory, new PlannerOptions());
+
+        Assert.Empty(PlanVerifier.Verify(plan, inventory).Select(v => v.ToString()));
+        var copy = Assert.Single(plan.Stages[1].Actions, a => a.Vm == "legacy-1");
+        Assert.Equal(ActionKind.LiveMigrate, copy.Kind);
+        Assert.Equal(new Placement("h1", "file:h1"), copy.From);
+        // h3 holds the most RAM and file data: it converts last, so the copy lands there and is not moved again.
+        Assert.Equal(new Placement("h3", "file:h3"), copy.To);
+        Assert.Equal((8 + 40) * G, copy.Bytes);
+        Assert.Contains("storage copy", copy.Reason, StringComparison.Ordinal);
+        int ConversionStage(string host) => plan.Stages.First(s => s.Hosts[host] == HostState.Converting).Index;
+        Assert.True(ConversionStage("h3") > ConversionStage("h1"));
+        Assert.Single(plan.Stages.SelectMany(s => s.Actions), a => a.Vm == "legacy-1" && a.Kind == ActionKind.LiveMigrate);
+        // Bytes copied = the moves to PVE + the file data of every storage copy.
+        var actions = plan.Stages.SelectMany(s => s.Actions).ToList();
+        var copied = actions.Where(PlanReport.IsLiveMigrationWithStorageCopy).Sum(a => inventory.Vms.Single(v => v.Name == a.Vm).LocalFileBytes);
+        Assert.Equal(actions.Where(a => a.Kind == ActionKind.MoveToPve).Sum(a => a.Bytes) + copied, plan.Metrics.BytesCopied);
+    }
+
+    [Theory]
+    [InlineData("fleet-216", true)]
+    [InlineData("fleet-tiny", false)]
+    public void Greedy_plans_the_bundled_samples_copying_file_disks_off_the_first_hosts(string sample, bool fileVmsOnEveryHost)
+    {
+        var inventory = Assert.IsType<FleetInventory>(InventoryLoader.Load(RepositoryPaths.Sample(sample)).Inventory);
+
+        var plan = GreedyPlanner.Plan(inventory, new PlannerOptions());
+
+        Assert.Empty(PlanVerifier.Verify(plan, inventory).Select(v => v.ToString()));
+        Assert.Equal(inventory.Vms.Count, plan.Metrics.Reboots);
+        var bound = LowerBounds.Compute(inventory, new PlannerOptions());
+        Assert.InRange(bound.Stages, 1, plan.Metrics.Stages);
+        Assert.InRange(bound.BytesCopied, 0, plan.Metrics.BytesCopied);
+        Assert.InRange(bound.LiveMigrations, 0, plan.Metrics.LiveMigrations);
+        // The hosts converting first hold file-disk VMs and nothing is PVE yet: they leave by live migration with storage copy.
+        var first = plan.Stages[1].Actions.Where(a => a.Kind == ActionKind.ConvertHost).Select(a => a.Host!).ToList();
+        var firstFileVms = first.SelectMany(inventory.VmsOn).Where(v => v.Storage == SourceStorage.LocalFile).Select(v => v.Name).ToList();
+        Assert.Equal(fileVmsOnEveryHost, firstFileVms.Count > 0);
+        Assert.All(firstFileVms, vm => Assert.Contains(plan.Stages[1].Actions, a => a.Vm == vm && PlanReport.IsLiveMigrationWithStorageCopy(a) && a.To!.Storage == "file:" + a.To.Host));
     }
 
     [Fact]

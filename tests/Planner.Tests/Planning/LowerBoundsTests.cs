@@ -31,6 +31,43 @@ public sealed class LowerBoundsTests
     }
 
     [Fact]
+    public void Local_image_room_limits_how_many_hosts_can_leave_first()
+    {
+        // Four hosts, 200 GiB of VM RAM: two can be out at once. But 250 GiB of file disks need three of the
+        // four 100 GiB local-image stores while nothing is PVE: only one host can convert first, so 1 + ⌈3 / 2⌉ stages.
+        var hosts = Enumerable.Range(1, 4).Select(i => Host($"h{i}", localImagesGib: 100)).ToList();
+        var inventory = MakeInventory(hosts,
+        [
+            FileVm("f1", "h1", 25, 100), RbdVm("r1", "h1", 25, 10),
+            FileVm("f2", "h2", 25, 100), RbdVm("r2", "h2", 25, 10),
+            FileVm("f3", "h3", 25, 50), RbdVm("r3", "h3", 25, 10),
+            RbdVm("r4", "h4", 50, 10),
+        ]);
+
+        var bound = LowerBounds.Compute(inventory, new PlannerOptions());
+        var plan = GreedyPlanner.Plan(inventory, new PlannerOptions());
+
+        Assert.Equal(2, LowerBounds.MaxConvertingAtOnce(inventory, new PlannerOptions()));
+        Assert.Equal(3, bound.Stages);
+        Assert.InRange(plan.Metrics.Stages, 3, int.MaxValue);
+        Assert.Empty(PlanVerifier.Verify(plan, inventory));
+    }
+
+    [Fact]
+    public void The_first_host_copies_its_file_disks_so_the_bytes_bound_counts_the_smallest_such_copy()
+    {
+        var inventory = MakeInventory(
+            [Host("h1", localImagesGib: 500), Host("h2", localImagesGib: 500)],
+            [FileVm("f1", "h1", 8, 100, 60), FileVm("f2", "h2", 8, 100, 30), RbdVm("r2", "h2", 8, 20)]);
+
+        var bound = LowerBounds.Compute(inventory, new PlannerOptions());
+
+        // Every byte reaches PVE once (60 + 30 + 20), plus h2's 30 GiB copied away if h2 goes first (h1 would cost 60).
+        Assert.Equal((60 + 30 + 20 + 30) * G, bound.BytesCopied);
+        Assert.Equal(1, bound.LiveMigrations);
+    }
+
+    [Fact]
     public void A_spare_pve_host_removes_the_forced_live_migrations()
     {
         var inventory = MakeInventory([Host("h1"), Host("h2"), Host("spare", alreadyPve: true)], [RbdVm("a", "h1", 8, 20), RbdVm("b", "h2", 8, 20)]);

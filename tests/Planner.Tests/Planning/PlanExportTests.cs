@@ -30,6 +30,45 @@ public sealed class PlanExportTests
     }
 
     [Fact]
+    public void A_live_migration_with_storage_copy_is_named_as_such_in_markdown_and_on_the_board()
+    {
+        var inventory = MakeInventory(
+            [Host("h1", localImagesGib: 500), Host("h2", localImagesGib: 500), Host("h3", localImagesGib: 500)],
+            [FileVm("legacy-1", "h1", 8, 100, 40), FileVm("legacy-2", "h2", 16, 100), RbdVm("web-2", "h2", 16, 20), FileVm("legacy-3", "h3", 24, 100), RbdVm("web-3", "h3", 24, 20)]);
+        var plan = GreedyPlanner.Plan(inventory, new PlannerOptions());
+        var copy = plan.Stages[1].Actions.First(PlanReport.IsLiveMigrationWithStorageCopy);
+
+        var md = PlanMarkdown.Render(plan, inventory);
+        var svg = XDocument.Parse(PlanSvg.Render(plan, inventory));
+
+        Assert.Contains($"| {copy.Vm} | live-migrate + storage copy | {copy.From!.Host} ({copy.From.Storage}) | {copy.To!.Host} ({copy.To.Storage}) |", md, StringComparison.Ordinal);
+        Assert.Contains("with storage copy)", md.Split('\n').Single(l => l.StartsWith("## Wave 1 ", StringComparison.Ordinal)), StringComparison.Ordinal);
+        Assert.Contains("| Local images used / usable |", md, StringComparison.Ordinal);
+        Assert.Contains("live-migrate + storage copy (libvirt)", svg.Descendants(Svg + "text").Select(t => t.Value));
+    }
+
+    [Fact]
+    public void The_board_draws_a_copied_vm_waiting_on_its_new_host_in_its_own_state()
+    {
+        // legacy is copied h3 → h4 in wave 1 and waits there during wave 2.
+        var inventory = MakeInventory(
+            [.. new[] { "h1", "h2", "h3", "h4" }.Select(n => Host(n, localImagesGib: 100))],
+            [FileVm("legacy", "h3", 8, 20, 10)]);
+        var plan = PlanBuilder.Build(inventory, new PlanDecisions
+        {
+            ConversionStages = new Dictionary<string, int> { ["h1"] = 1, ["h2"] = 1, ["h3"] = 1, ["h4"] = 3 },
+            LiveMigrations = [new LiveMigrationDecision("legacy", 1, "h4")],
+            Moves = [new MoveDecision("legacy", 3, "h1", "zfs:h1")],
+        }, new PlannerOptions(), new SolverReport { Status = "FEASIBLE" });
+        Assert.Empty(PlanVerifier.Verify(plan, inventory));
+
+        var svg = XDocument.Parse(PlanSvg.Render(plan, inventory));
+
+        var stage2 = svg.Descendants(Svg + "g").Single(g => (string?)g.Attribute("data-stage") == "2");
+        Assert.Contains("legacy: 8 GiB RAM, file:h4, live-migrate + storage copy (libvirt)", stage2.Descendants(Svg + "title").Select(t => t.Value));
+    }
+
+    [Fact]
     public void Markdown_flags_a_plan_that_does_not_verify()
     {
         var inventory = Random(9, hostCount: 4, vmsPerHost: 5);

@@ -127,15 +127,123 @@ public sealed class PlanVerifierTests
         Assert.Contains(crossing, v => v.Stage == 4 && v.Message.Contains("crosses libvirt → PVE a second time (first in wave 2)", StringComparison.Ordinal));
     }
 
-    [Fact]
-    public void A_vm_with_a_file_disk_must_not_live_migrate()
+    // One file-disk VM on h3; every host has local-image disks of the given size.
+    private static FleetInventory OneFileVm(int localImagesGib, int diskGib = 20, int usedGib = 10, double nic = 10)
+        => MakeInventory(
+            [.. new[] { "h1", "h2", "h3", "h4" }.Select(n => Host(n, nic: nic, localImagesGib: localImagesGib))],
+            [FileVm("legacy", "h3", 8, diskGib, usedGib)],
+            p => p with { WaveWindowHours = 1 });
+
+    // Wave 1: h1..h3 convert, legacy is copied to h4; wave 2: legacy moves to PVE h1 and h4 converts.
+    private static PlanDecisions CopyThenMove() => new()
     {
-        var inventory = Four(FileVm("legacy", "h3", 8, 20));
-        var plan = Build(inventory, new PlanDecisions { LiveMigrations = [new LiveMigrationDecision("legacy", 1, "h4")] });
+        ConversionStages = new Dictionary<string, int> { ["h1"] = 1, ["h2"] = 1, ["h3"] = 1, ["h4"] = 2 },
+        LiveMigrations = [new LiveMigrationDecision("legacy", 1, "h4")],
+        Moves = [new MoveDecision("legacy", 2, "h1", "zfs:h1")],
+    };
+
+    [Fact]
+    public void A_file_vm_live_migrates_with_its_storage_copied_to_the_new_host()
+    {
+        var inventory = OneFileVm(localImagesGib: 100);
+        var plan = Build(inventory, CopyThenMove());
+
+        Assert.Empty(PlanVerifier.Verify(plan, inventory).Select(v => v.ToString()));
+        var copy = Assert.Single(plan.Stages[1].Actions, a => a.Vm == "legacy");
+        Assert.Equal(new Placement("h4", "file:h4"), copy.To);
+        Assert.Equal((8 + 10) * G, copy.Bytes);
+        Assert.Equal(0, copy.DowntimeSeconds);
+        Assert.Equal("live-migrate + storage copy", PlanReport.ActionLabel(copy));
+        Assert.Equal(1, plan.Metrics.LiveMigrations);
+        var moveBytes = plan.Stages[2].Actions.Single(a => a.Kind == ActionKind.MoveToPve).Bytes;
+        Assert.Equal((10 * G) + moveBytes, plan.Metrics.BytesCopied);
+        Assert.Equal(20 * G, PlanVerifier.CapacityAt(plan, inventory, 1).Hosts.Single(h => h.Host == "h4").LocalImagesUsedBytes);
+    }
+
+    [Fact]
+    public void A_vm_with_rbd_and_file_disks_copies_only_its_file_part_and_keeps_its_rbd_on_the_old_ceph()
+    {
+        var inventory = MakeInventory(
+            [.. new[] { "h1", "h2", "h3", "h4" }.Select(n => Host(n, localImagesGib: 100))],
+            [MixedVm("mixed", "h3", 8, rbdGib: 30, fileGib: 20)]);
+        // h4 keeps its OSDs one wave longer: the RBD image copied in wave 2 is deleted only after it.
+        var plan = Build(inventory, CopyThenMove() with
+        {
+            ConversionStages = new Dictionary<string, int> { ["h1"] = 1, ["h2"] = 1, ["h3"] = 1, ["h4"] = 3 },
+            LiveMigrations = [new LiveMigrationDecision("mixed", 1, "h4")],
+            Moves = [new MoveDecision("mixed", 2, "h1", "zfs:h1")],
+        });
+
+        Assert.Empty(PlanVerifier.Verify(plan, inventory).Select(v => v.ToString()));
+        var copy = Assert.Single(plan.Stages[1].Actions, a => a.Vm == "mixed");
+        Assert.Equal(new Placement("h4", "file:h4"), copy.To);
+        Assert.Equal((8 + 20) * G, copy.Bytes);
+        Assert.Contains("RBD disks stay on the old Ceph", copy.Reason, StringComparison.Ordinal);
+        var stage1 = PlanVerifier.CapacityAt(plan, inventory, 1);
+        Assert.Equal(30 * G, stage1.OldCeph.UsedBytes);
+        Assert.Equal(20 * G, stage1.Hosts.Single(h => h.Host == "h4").LocalImagesUsedBytes);
+    }
+
+    [Fact]
+    public void A_copy_beyond_the_local_image_capacity_of_the_target_is_a_violation()
+    {
+        var inventory = OneFileVm(localImagesGib: 15);
+        var plan = Build(inventory, CopyThenMove());
+
+        var full = Violations(plan, inventory, PlanRule.LocalImages);
+
+        // Stage 2 too: h4's copy is deleted only once wave 2 (its move to PVE) is committed.
+        Assert.Equal([1, 2], full.Select(v => v.Stage));
+        Assert.Contains("host h4 local images 20 GiB provisioned", full[0].Message, StringComparison.Ordinal);
+        Assert.Contains("> 15 GiB (its local-images disks)", full[0].Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_host_without_local_image_disks_can_receive_no_copy()
+    {
+        var inventory = OneFileVm(localImagesGib: 0);
+        var plan = Build(inventory, CopyThenMove());
+
+        var full = Violations(plan, inventory, PlanRule.LocalImages)[0];
+
+        Assert.Equal(1, full.Stage);
+        Assert.Contains("> 0 B (no more than it holds at stage 0", full.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_file_vm_that_leaves_its_files_behind_is_a_violation()
+    {
+        var inventory = OneFileVm(localImagesGib: 100);
+        var plan = Build(inventory, CopyThenMove());
+        var stranded = new Placement("h4", "file:h3");
+        var stage1 = plan.Stages[1] with
+        {
+            Placements = new Dictionary<string, Placement>(plan.Stages[1].Placements) { ["legacy"] = stranded },
+            Actions = [.. plan.Stages[1].Actions.Select(a => a.Vm == "legacy" ? a with { To = stranded } : a)],
+        };
+        var stage2 = plan.Stages[2] with { Actions = [.. plan.Stages[2].Actions.Select(a => a.Vm == "legacy" ? a with { From = stranded } : a)] };
+        plan = plan with { Stages = [plan.Stages[0], stage1, stage2] };
 
         var file = Assert.Single(Violations(plan, inventory, PlanRule.FileDiskLiveMigration));
 
-        Assert.Contains("VM legacy has a local file disk and cannot live-migrate h3 → h4", file.Message, StringComparison.Ordinal);
+        Assert.Contains("VM legacy has a local file disk: it live-migrates h3 → h4 only with a storage copy to file:h4, not to file:h3", file.Message, StringComparison.Ordinal);
+        Assert.Contains(Violations(plan, inventory, PlanRule.Storage), v => v.Message.Contains("file:h3 is not on host h4", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_storage_copy_charges_both_nics_and_cannot_understate_its_bytes()
+    {
+        // 1 Gbit/s × 1 h = 450 GB; copying 600 GiB of file disk does not fit on either host.
+        var inventory = OneFileVm(localImagesGib: 1000, diskGib: 700, usedGib: 600, nic: 1);
+        var plan = Build(inventory, CopyThenMove());
+
+        var budget = Violations(plan, inventory, PlanRule.CopyBudget).Where(v => v.Stage == 1).ToList();
+
+        Assert.Equal(["h3", "h4"], budget.Select(v => v.Subject).Order(StringComparer.Ordinal));
+        Assert.All(budget, v => Assert.Contains("moves 608 GiB in wave 1", v.Message, StringComparison.Ordinal));
+
+        var understated = plan with { Stages = [plan.Stages[0], plan.Stages[1] with { Actions = [.. plan.Stages[1].Actions.Select(a => a.Vm == "legacy" ? a with { Bytes = 8 * G } : a)] }, plan.Stages[2]] };
+        Assert.Contains(Violations(understated, inventory, PlanRule.CopyBudget), v => v.Message.Contains("live-migrate of legacy claims 8 GiB but moves at least 608 GiB (RAM 8 GiB + file disks 600 GiB)", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -8,7 +8,7 @@ internal static class TestFleets
 {
     public const long G = ByteSize.GiB;
 
-    public static HostSpec Host(string name, int ramGib = 128, int oldOsdGib = 3000, int zfsGib = 2000, int newOsdGib = 3000, double nic = 10, bool alreadyPve = false, bool excluded = false)
+    public static HostSpec Host(string name, int ramGib = 128, int oldOsdGib = 3000, int zfsGib = 2000, int newOsdGib = 3000, double nic = 10, bool alreadyPve = false, bool excluded = false, int localImagesGib = 0)
         => new()
         {
             Name = name,
@@ -23,6 +23,7 @@ internal static class TestFleets
                 new HostDiskGroup("osd", 1, oldOsdGib * G, DiskRole.OldCephOsd, DiskRole.NewCephOsd),
                 new HostDiskGroup("zfs", 1, zfsGib * G, DiskRole.None, DiskRole.Zfs),
                 new HostDiskGroup("spare-osd", 1, newOsdGib * G, DiskRole.None, DiskRole.NewCephOsd),
+                .. localImagesGib > 0 ? [new HostDiskGroup("images", 1, localImagesGib * G, DiskRole.LocalImages, DiskRole.Zfs)] : Array.Empty<HostDiskGroup>(),
             ],
         };
 
@@ -31,6 +32,12 @@ internal static class TestFleets
 
     public static VmRecord FileVm(string name, string host, int ramGib, int diskGib, int usedGib = -1)
         => Vm(name, host, ramGib, new DiskDevice { SourceKind = DiskSourceKind.File, Format = "qcow2", Path = $"/var/lib/libvirt/images/{name}.qcow2", TargetDev = "vda", Bus = "virtio" }, diskGib, usedGib);
+
+    /// <summary>A VM with an RBD system disk and a local qcow2 data disk (fully used).</summary>
+    public static VmRecord MixedVm(string name, string host, int ramGib, int rbdGib, int fileGib)
+        => FileVm(name, host, ramGib, fileGib) is var file && RbdVm(name, host, ramGib, rbdGib) is var rbd
+            ? file with { Disks = [rbd.Disks[0], new VmDisk(file.Disks[0].Device with { TargetDev = "vdb" }, file.Disks[0].Volume)] }
+            : throw new InvalidOperationException();
 
     private static VmRecord Vm(string name, string host, int ramGib, DiskDevice disk, int diskGib, int usedGib)
         => new()
@@ -57,18 +64,23 @@ internal static class TestFleets
             Digest = "sha256:test-" + hosts.Count + "-" + vms.Count,
         };
 
-    /// <summary>A random fleet with room to breathe: hosts run at most 60 % of their usable RAM.</summary>
+    /// <summary>
+    /// A random fleet with room to breathe: hosts run at most 60 % of their usable RAM, and every host has
+    /// local-image disks and some file-disk VMs (the first host to convert must copy them away). Varied
+    /// fleets leave the first host without local-image disks: it can receive no copy.
+    /// </summary>
     public static FleetInventory Random(int seed, int hostCount = 5, int vmsPerHost = 6, bool varied = false)
     {
         var rng = new Random(seed);
         var hosts = Enumerable.Range(1, hostCount)
-            .Select(i => Host($"h{i}", ramGib: rng.Next(6, 13) * 32, oldOsdGib: rng.Next(4, 9) * 1000, zfsGib: rng.Next(2, 5) * 2000, nic: rng.Next(0, 2) == 0 ? 10 : 25))
+            .Select(i => Host($"h{i}", ramGib: rng.Next(6, 13) * 32, oldOsdGib: rng.Next(4, 9) * 1000, zfsGib: rng.Next(2, 5) * 2000, nic: rng.Next(0, 2) == 0 ? 10 : 25, localImagesGib: 2000))
             .ToList();
         if (varied)
         {
             // A spare already on PVE, an excluded host, smaller ZFS pools, slow NICs.
             hosts[^1] = hosts[^1] with { AlreadyPve = seed % 3 == 0 };
             hosts[^2] = hosts[^2] with { Excluded = seed % 4 == 1 };
+            hosts[0] = hosts[0] with { Disks = [.. hosts[0].Disks.Where(d => d.Now != DiskRole.LocalImages)] };
             hosts = [.. hosts.Select(h => h with
             {
                 NicGbits = seed % 2 == 0 ? 1 : h.NicGbits,
@@ -91,8 +103,8 @@ internal static class TestFleets
                 budget -= ram;
                 var name = $"vm-{h.Name}-{j:00}";
                 var disk = rng.Next(1, 20) * 20;
-                // Local file disks only from the third host on: a fleet where every host ties a VM down has no plan.
-                vms.Add(hosts.IndexOf(h) >= 2 && rng.Next(0, 4) == 0 ? FileVm(name, h.Name, ram, disk, disk / 2) : RbdVm(name, h.Name, ram, disk, disk / 2));
+                // The first VM of every host has a file disk, the others one time in four.
+                vms.Add(j == 0 || rng.Next(0, 4) == 0 ? FileVm(name, h.Name, ram, disk, disk / 2) : RbdVm(name, h.Name, ram, disk, disk / 2));
             }
         }
 
