@@ -26,6 +26,10 @@ public interface ILibvirtHost
     /// <summary>Undefines the domain and returns its XML so it can be defined again.</summary>
     Task<string> UndefineAsync(string host, string domain, CancellationToken ct = default);
     Task DefineAsync(string host, string xml, CancellationToken ct = default);
-    /// <summary>Live migration to another libvirt host (shared storage: RBD disks stay where they are).</summary>
+    /// <summary>
+    /// Moves a domain to another libvirt host: live when it runs (<c>virsh migrate --live --persistent --undefinesource</c>),
+    /// offline when it is shut off. RBD disks stay on the shared old Ceph; local file disks are copied with it
+    /// (<c>--copy-storage-all</c>), so no downtime either way.
+    /// </summary>
     Task LiveMigrateAsync(string host, string domain, string targetHost, CancellationToken ct = default);
 }

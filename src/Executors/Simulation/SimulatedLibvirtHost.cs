@@ -147,24 +147,33 @@ public sealed partial class SimulatedLibvirtHost(ClusterTwin twin) : ILibvirtHos
             var source = LibvirtHost(host);
             var target = LibvirtHost(targetHost);
             var d = Domain(host, domain);
-            if (!d.Running)
-            {
-                throw new LibvirtException($"domain {domain} is not running on {host}: nothing to live-migrate", isTransient: false);
-            }
-
-            if (twin.FileImages.Keys.Any(k => k.Host == host && twin.Inventory.Vms.Any(v => v.Name == domain && v.Disks.Any(x => x.Device.VolumeKey == k.Path))))
-            {
-                throw new LibvirtException($"domain {domain} has a local file disk on {host}: live migration needs shared storage", isTransient: false);
-            }
-
             if (target.Domains.ContainsKey(domain))
             {
                 throw new LibvirtException($"domain {domain} is already defined on {targetHost}", isTransient: false);
             }
 
+            // Local file disks travel with the domain (virsh migrate --copy-storage-all); RBD disks stay on the shared old Ceph.
+            var vm = twin.Inventory.Vms.FirstOrDefault(v => v.Name == domain);
+            var localImages = twin.FileImages.Where(f => f.Key.Host == host && vm is not null && vm.Disks.Any(x => x.Device.VolumeKey == f.Key.Path)).ToList();
+            foreach (var (key, image) in localImages)
+            {
+                if (twin.FileImages.ContainsKey((targetHost, key.Path)))
+                {
+                    throw new LibvirtException($"cannot copy {key.Path} of {domain} to {targetHost}: the file already exists there", isTransient: false);
+                }
+            }
+
+            foreach (var (key, image) in localImages)
+            {
+                twin.FileImages.Remove(key);
+                twin.FileImages[(targetHost, key.Path)] = image;
+            }
+
             source.Domains.Remove(domain);
             target.Domains[domain] = d;
-            duration = TimeSpan.FromSeconds(d.RamBytes / Math.Min(twin.NicRate(host), twin.NicRate(targetHost)));
+            var rate = Math.Min(twin.NicRate(host), twin.NicRate(targetHost));
+            var bytes = (d.Running ? d.RamBytes : 0) + localImages.Sum(i => i.Value.UsedBytes);
+            duration = TimeSpan.FromSeconds(bytes / rate);
         }
 
         await twin.Clock.WaitAsync(duration, ct);

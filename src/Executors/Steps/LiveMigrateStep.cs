@@ -2,7 +2,7 @@ using Taquin.Executors.Adapters;
 
 namespace Taquin.Executors.Steps;
 
-/// <summary>libvirt → libvirt live migration (RBD disks stay on the old Ceph). A VM that is off is re-defined on the target instead.</summary>
+/// <summary>libvirt → libvirt live migration: RBD disks stay on the old Ceph, local file disks are copied along. A VM that is off moves offline.</summary>
 public sealed class LiveMigrateStep : StepBase
 {
     public override string Type => StepTypes.LiveMigrate;
@@ -43,17 +43,7 @@ public sealed class LiveMigrateStep : StepBase
             throw new AdapterException($"{vm} is on neither {from} nor {to}", isTransient: false);
         }
 
-        if (here == DomainRunState.Running)
-        {
-            await context.Libvirt.LiveMigrateAsync(from, vm, to, ct);
-            return $"{vm} live-migrated {from} → {to}";
-        }
-
-        var autostart = await context.Libvirt.GetAutostartAsync(from, vm, ct);
-        var xml = await context.Libvirt.DumpXmlAsync(from, vm, ct);
-        await context.Libvirt.DefineAsync(to, xml, ct);
-        await context.Libvirt.SetAutostartAsync(to, vm, autostart, ct);
-        await context.Libvirt.UndefineAsync(from, vm, ct);
-        return $"{vm} (shut off) re-defined {from} → {to}";
+        await context.Libvirt.LiveMigrateAsync(from, vm, to, ct);
+        return here == DomainRunState.Running ? $"{vm} live-migrated {from} → {to}" : $"{vm} (shut off) migrated {from} → {to}";
     }
 }

@@ -14,6 +14,7 @@ public sealed class SamplePlanSimulationTests
 {
     [Theory]
     [InlineData("fleet-tiny")]
+    [InlineData("fleet-216")]
     public async Task The_greedy_plan_of_a_sample_simulates_to_the_end_with_every_vm_on_pve(string sample)
     {
         var inventory = Assert.IsType<FleetInventory>(InventoryLoader.Load(RepositoryPaths.Sample(sample)).Inventory);

@@ -239,16 +239,24 @@ public sealed class VmStepsTests
     }
 
     [Fact]
-    public async Task Live_migrate_refuses_a_VM_with_a_local_file_disk()
+    public async Task Live_migrate_copies_a_local_file_disk_along_with_the_VM()
     {
         var run = await _h.CreateRunAsync();
         var input = new StepInput { Vm = "file-01", FromHost = "h2", ToHost = "h3" };
         var context = await _h.ContextAsync(await _h.AddStepAsync(run, 9, "vm:file-01", StepTypes.LiveMigrate, input));
+        var images = _h.Twin.FileImages.Keys.Where(k => k.Host == "h2").Select(k => k.Path).ToList();
+        Assert.NotEmpty(images);
 
-        var error = await Assert.ThrowsAsync<LibvirtException>(() => new LiveMigrateStep().ExecuteAsync(context));
+        await new LiveMigrateStep().ExecuteAsync(context);
 
-        Assert.Contains("local file disk", error.Message, StringComparison.Ordinal);
-        Assert.Equal(["libvirt:h2"], _h.Twin.WhereRunning("file-01"));
+        Assert.True(await new LiveMigrateStep().VerifyAsync(context));
+        Assert.Equal(["libvirt:h3"], _h.Twin.WhereRunning("file-01"));
+        // --copy-storage-all: the file now lives on the destination only.
+        Assert.All(images, path =>
+        {
+            Assert.True(_h.Twin.FileImages.ContainsKey(("h3", path)), path);
+            Assert.False(_h.Twin.FileImages.ContainsKey(("h2", path)), path);
+        });
     }
 
     [Fact]
