@@ -46,6 +46,8 @@ public sealed record FleetInventory
     public required VolumeCatalog Volumes { get; init; }
     /// <summary>SHA-256 over the inventory's files, so a plan can tell it was made from this exact input.</summary>
     public required string Digest { get; init; }
+    /// <summary>Names of the folders under domains/ (hosts that have an XML folder, even empty); null when not loaded from a folder.</summary>
+    public IReadOnlyList<string>? HostFolders { get; init; }
 
     public IEnumerable<VmRecord> VmsOn(string host) => Vms.Where(v => v.Host == host);
 }

@@ -135,6 +135,9 @@ public sealed record DiskDevice
     public string? AuthSecretType { get; init; }
     public string? AuthSecretUsage { get; init; }
     public string? AuthSecretUuid { get; init; }
+    /// <summary>source/@pool and source/@volume for type='volume' disks (a libvirt storage-pool volume).</summary>
+    public string? VolumePool { get; init; }
+    public string? VolumeName { get; init; }
 
     /// <summary>target/@dev, e.g. vda, sda, hdc.</summary>
     public required string TargetDev { get; init; }
