@@ -23,6 +23,8 @@ public sealed record MigrationPlan
     public required IReadOnlyList<PlanStage> Stages { get; init; }
     /// <summary>Per VM: chosen disk strategy, why, estimated downtime, translation warnings.</summary>
     public IReadOnlyDictionary<string, VmPlanInfo> Vms { get; init; } = new Dictionary<string, VmPlanInfo>();
+    /// <summary>Hosts the planner was told to leave alone on top of fleet.yaml's <c>excluded</c> (never converted, never a target).</summary>
+    public IReadOnlyList<string> ExcludedHosts { get; init; } = [];
     /// <summary>Plan-level warnings (approximations, pins that could not be honoured...).</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
 }

@@ -1,0 +1,533 @@
+using Taquin.Planner.Inventory;
+
+namespace Taquin.Planner.Planning;
+
+/// <summary>The greedy planner's board, stage by stage, indexed by host and VM number for speed.</summary>
+internal sealed class GreedyState
+{
+    private const byte OldCeph = 0, File = 1, Zfs = 2, PveCeph = 3;
+
+    private readonly PlannerOptions _options;
+    private readonly Fleet _fleet;
+    private readonly HostSpec[] _hosts;
+    private readonly Dictionary<string, int> _hostIndex;
+    private readonly VmRecord[] _vms;
+    private readonly bool[] _excluded;
+    private readonly long[] _ramCap, _zfsCap, _vmRam, _vmProv, _vmRbd, _vmMoveBytes, _vmLiveBytes;
+    private readonly double[] _nicBudget;
+    private readonly bool[] _vmFile;
+    private readonly int?[] _pinnedHost, _pinnedStage;
+    private readonly HostState[] _state;
+    private readonly List<MoveDecision> _moves = [];
+    private readonly List<LiveMigrationDecision> _liveMigrations = [];
+    private readonly Dictionary<string, int> _conversions = new(StringComparer.Ordinal);
+    private readonly List<string> _candidateFailures = [];
+    private int[] _vmHost;
+    private byte[] _vmStore;
+    private long[] _ramUsed, _zfsUsed, _nic;
+    private bool[] _movedThisWave;
+    private long _newCephUsed, _oldCephAtWave;
+    private int _onPve, _wave;
+    private int? _pveCephStage;
+
+    public GreedyState(FleetInventory inventory, PlannerOptions options)
+    {
+        _options = options;
+        _fleet = inventory.Fleet;
+        _hosts = [.. _fleet.Hosts];
+        _hostIndex = _hosts.Select((h, i) => (h.Name, i)).ToDictionary(x => x.Name, x => x.i, StringComparer.Ordinal);
+        _vms = [.. inventory.Vms];
+        _excluded = [.. _hosts.Select(options.IsExcluded)];
+        var policy = _fleet.Policy;
+        _ramCap = [.. _hosts.Select(h => PlanVerifier.RamCapacity(h, policy))];
+        _zfsCap = [.. _hosts.Select(h => PlanVerifier.ZfsCapacity(h, policy))];
+        _nicBudget = [.. _hosts.Select(h => PlanVerifier.NicBytesPerSecond(h) * policy.WaveWindowHours * 3600)];
+        _vmRam = [.. _vms.Select(v => v.RamBytes)];
+        _vmProv = [.. _vms.Select(v => v.ProvisionedBytes)];
+        _vmRbd = [.. _vms.Select(v => v.RbdBytes)];
+        _vmFile = [.. _vms.Select(v => v.Storage == SourceStorage.LocalFile)];
+        _vmMoveBytes = [.. _vms.Select(v => options.Downtime.MoveToPve(v, StrategyChooser.Choose(v, policy, options.OldCephReachableFromPve).Strategy).Bytes)];
+        _vmLiveBytes = [.. _vms.Select(v => options.Downtime.LiveMigration(v).Bytes)];
+        _pinnedHost = [.. _vms.Select(v => options.PinnedHosts.TryGetValue(v.Name, out var h) && _hostIndex.TryGetValue(h, out var i) ? (int?)i : null)];
+        _pinnedStage = [.. _vms.Select(v => options.PinnedStages.TryGetValue(v.Name, out var s) ? (int?)s : null)];
+        _state = [.. _hosts.Select(h => h.AlreadyPve ? HostState.Pve : HostState.Libvirt)];
+        _vmHost = [.. _vms.Select(v => _hostIndex.TryGetValue(v.Host, out var i) ? i : -1)];
+        _vmStore = [.. _vms.Select((v, i) => _vmFile[i] ? File : OldCeph)];
+        _ramUsed = new long[_hosts.Length];
+        _zfsUsed = new long[_hosts.Length];
+        _nic = new long[_hosts.Length];
+        _movedThisWave = new bool[_vms.Length];
+        for (var v = 0; v < _vms.Length; v++)
+        {
+            if (_vmHost[v] >= 0)
+            {
+                _ramUsed[_vmHost[v]] += _vmRam[v];
+            }
+        }
+    }
+
+    public int HostCount => _hosts.Length;
+
+    public int VmCount => _vms.Length;
+
+    public bool WaveDidSomething { get; private set; }
+
+    public bool Done => _onPve == _vms.Length && !Enumerable.Range(0, _hosts.Length).Any(h => _state[h] == HostState.Libvirt && !_excluded[h]);
+
+    public bool WaitingForPins(int wave) => Enumerable.Range(0, _vms.Length).Any(v => !OnPve(v) && _pinnedStage[v] > wave);
+
+    public PlanDecisions Decisions() => new()
+    {
+        ConversionStages = _conversions,
+        Moves = _moves,
+        LiveMigrations = _liveMigrations,
+        PveCephStage = _pveCephStage,
+    };
+
+    /// <summary>What makes the input impossible before any wave: too-big VMs, a full cluster, unknown pins.</summary>
+    public IReadOnlyList<string> InitialBlockers()
+    {
+        var blockers = new List<string>();
+        var reserve = _fleet.Policy.RamReservePerHostBytes;
+        var targets = Enumerable.Range(0, _hosts.Length).Where(h => !_excluded[h]).ToList();
+        if (_vms.Length > 0 && targets.Count == 0)
+        {
+            blockers.Add("every host is excluded: no host can become a PVE target");
+            return blockers;
+        }
+
+        for (var v = 0; v < _vms.Length; v++)
+        {
+            var vm = _vms[v];
+            if (_vmHost[v] < 0)
+            {
+                blockers.Add($"{vm.Name} runs on host {vm.Host}, which is not in fleet.yaml");
+                continue;
+            }
+
+            var biggest = targets.MaxBy(h => _ramCap[h]);
+            if (_vmRam[v] > _ramCap[biggest])
+            {
+                blockers.Add($"{vm.Name} needs {Gib(_vmRam[v])} RAM, the largest PVE host {_hosts[biggest].Name} offers {Gib(_hosts[biggest].RamBytes)} − {Gib(reserve)} reserve = {Gib(_ramCap[biggest])}");
+            }
+
+            var maxZfs = targets.Max(h => _zfsCap[h]);
+            var newCephAll = PlanVerifier.NewCephCapacity(_fleet, n => _hostIndex.TryGetValue(n, out var i) && !_excluded[i] ? HostState.Pve : HostState.Libvirt);
+            var newCephPossible = targets.Count >= _fleet.NewCeph.MinHosts && newCephAll >= _vmProv[v];
+            if (_vmProv[v] > maxZfs && !newCephPossible)
+            {
+                blockers.Add($"{vm.Name} has {ByteSize.Format(_vmProv[v])} of disks: the largest ZFS pool holds {ByteSize.Format(maxZfs)} (× zfsFillRatio) and the new Ceph {(targets.Count < _fleet.NewCeph.MinHosts ? $"needs {_fleet.NewCeph.MinHosts} PVE hosts, only {targets.Count} can convert" : $"offers {ByteSize.Format(newCephAll)} at most")}");
+            }
+
+            var budget = targets.Max(h => _nicBudget[h]);
+            if (_vmMoveBytes[v] > budget)
+            {
+                blockers.Add($"{vm.Name} copies {ByteSize.Format(_vmMoveBytes[v])}, more than any host's NIC moves in a {_fleet.Policy.WaveWindowHours} h wave window ({ByteSize.Format((long)budget)}): widen policy.waveWindowHours");
+            }
+
+            if (_pinnedHost[v] is null && _options.PinnedHosts.TryGetValue(vm.Name, out var pinned))
+            {
+                blockers.Add($"{vm.Name} is pinned to host {pinned}, which is not in fleet.yaml");
+            }
+            else if (_pinnedHost[v] is { } ph && _excluded[ph])
+            {
+                blockers.Add($"{vm.Name} is pinned to host {_hosts[ph].Name}, which is excluded");
+            }
+        }
+
+        for (var h = 0; h < _hosts.Length; h++)
+        {
+            if (_ramUsed[h] > _ramCap[h])
+            {
+                blockers.Add($"host {_hosts[h].Name} already holds {Gib(_ramUsed[h])} of VM RAM > {Gib(_ramCap[h])} ({Gib(_hosts[h].RamBytes)} − {Gib(reserve)} reserve) at stage 0: lower policy.ramReservePerHost or the VMs' memory");
+            }
+        }
+
+        var rbd = _vmRbd.Sum();
+        var oldCap = PlanVerifier.OldCephCapacity(_fleet, n => _state[_hostIndex[n]]);
+        if (rbd > oldCap)
+        {
+            blockers.Add($"the old Ceph already holds {ByteSize.Format(rbd)} > {ByteSize.Format(oldCap)} usable at stage 0 (raw ÷ size × nearfull): check volumes.json and oldCeph in fleet.yaml");
+        }
+
+        foreach (var name in _options.ConversionOrder.Where(n => !_hostIndex.ContainsKey(n)))
+        {
+            blockers.Add($"the fixed conversion order names host {name}, which is not in fleet.yaml");
+        }
+
+        return blockers;
+    }
+
+    public void BeginWave(int wave)
+    {
+        _wave = wave;
+        for (var h = 0; h < _hosts.Length; h++)
+        {
+            if (_state[h] == HostState.Converting)
+            {
+                _state[h] = HostState.Pve;
+            }
+        }
+
+        if (_pveCephStage is null && PveCount() >= _fleet.NewCeph.MinHosts && NewCephCapacity() > 0)
+        {
+            _pveCephStage = wave;
+        }
+
+        Array.Clear(_nic);
+        Array.Clear(_movedThisWave);
+        _candidateFailures.Clear();
+        WaveDidSomething = false;
+        _oldCephAtWave = 0;
+        for (var v = 0; v < _vms.Length; v++)
+        {
+            if (!OnPve(v))
+            {
+                _oldCephAtWave += _vmRbd[v];
+            }
+        }
+    }
+
+    public bool MovePinned(out IReadOnlyList<string> blockers)
+    {
+        var failures = new List<string>();
+        for (var v = 0; v < _vms.Length; v++)
+        {
+            if (_pinnedStage[v] == _wave && !OnPve(v) && !TryMoveToPve(v))
+            {
+                failures.Add($"{_vms[v].Name} is pinned to wave {_wave} but cannot move then: {ExplainNoRoom(v)}");
+            }
+        }
+
+        blockers = failures;
+        return failures.Count == 0;
+    }
+
+    public int ConvertHosts(bool multiple)
+    {
+        var converted = 0;
+        foreach (var c in ConversionCandidates())
+        {
+            if (TryConvert(c))
+            {
+                converted++;
+                if (!multiple)
+                {
+                    break;
+                }
+            }
+            else if (converted > 0 || _options.ConversionOrder.Count > 0)
+            {
+                break;
+            }
+        }
+
+        return converted;
+    }
+
+    public void FillPve()
+    {
+        if (PveCount() == 0)
+        {
+            return;
+        }
+
+        var hostRank = ConversionCandidates().Select((h, i) => (h, i)).ToDictionary(x => x.h, x => x.i);
+        var order = Enumerable.Range(0, _vms.Length)
+            .Where(v => !OnPve(v) && !_movedThisWave[v] && (_pinnedStage[v] is null || _pinnedStage[v] == _wave))
+            .OrderBy(v => hostRank.TryGetValue(_vmHost[v], out var r) ? r : int.MaxValue)
+            .ThenByDescending(v => _vmRam[v])
+            .ThenBy(v => _vms[v].Name, StringComparer.Ordinal)
+            .ToList();
+        var maxFree = MaxFreePveRam();
+        foreach (var v in order)
+        {
+            if (_vmRam[v] > maxFree)
+            {
+                continue;
+            }
+
+            if (TryMoveToPve(v))
+            {
+                maxFree = MaxFreePveRam();
+                if (maxFree <= 0)
+                {
+                    break;
+                }
+            }
+        }
+    }
+
+    public IReadOnlyList<string> ExplainStuck()
+    {
+        if (_candidateFailures.Count > 0)
+        {
+            return [.. _candidateFailures.Take(3)];
+        }
+
+        var stuck = Enumerable.Range(0, _vms.Length).Where(v => !OnPve(v)).Take(3).ToList();
+        return stuck.Count > 0
+            ? [.. stuck.Select(v => $"{_vms[v].Name} cannot move to PVE: {ExplainNoRoom(v)}")]
+            : ["no host can convert and no VM can move"];
+    }
+
+    private IEnumerable<int> ConversionCandidates()
+    {
+        var remaining = Enumerable.Range(0, _hosts.Length).Where(h => _state[h] == HostState.Libvirt && !_excluded[h]).ToList();
+        var fixedOrder = _options.ConversionOrder.Where(_hostIndex.ContainsKey).Select(n => _hostIndex[n]).Where(remaining.Contains).ToList();
+        var fileBytes = new long[_hosts.Length];
+        for (var v = 0; v < _vms.Length; v++)
+        {
+            if (_vmFile[v] && _vmHost[v] >= 0 && !OnPve(v))
+            {
+                fileBytes[_vmHost[v]] += _vms[v].FileBytes;
+            }
+        }
+
+        var rest = remaining.Where(h => !fixedOrder.Contains(h))
+            .OrderBy(h => _ramUsed[h] + fileBytes[h])
+            .ThenBy(h => _hosts[h].Name, StringComparer.Ordinal);
+        return fixedOrder.Concat(rest).ToList();
+    }
+
+    private bool TryConvert(int host)
+    {
+        var name = _hosts[host].Name;
+        var capacity = PlanVerifier.OldCephCapacity(_fleet, n => _hostIndex[n] == host ? HostState.Converting : _state[_hostIndex[n]]);
+        if (_oldCephAtWave > capacity)
+        {
+            _candidateFailures.Add($"converting {name} in wave {_wave} would shrink the old Ceph to {ByteSize.Format(capacity)} usable while it still holds {ByteSize.Format(_oldCephAtWave)}");
+            return false;
+        }
+
+        var snapshot = Save();
+        _state[host] = HostState.Converting;
+        var onHost = Enumerable.Range(0, _vms.Length).Where(v => _vmHost[v] == host)
+            .OrderByDescending(v => _vmRam[v]).ThenBy(v => _vms[v].Name, StringComparer.Ordinal).ToList();
+        foreach (var v in onHost)
+        {
+            if (_movedThisWave[v] || !(TryMoveToPve(v) || TryLiveMigrate(v)))
+            {
+                var why = _movedThisWave[v] ? "it already moved in this wave" : ExplainNoRoom(v);
+                Restore(snapshot);
+                _state[host] = HostState.Libvirt;
+                _candidateFailures.Add($"{name} cannot convert in wave {_wave}: {_vms[v].Name} cannot leave it: {why}");
+                return false;
+            }
+        }
+
+        _conversions[name] = _wave;
+        WaveDidSomething = true;
+        return true;
+    }
+
+    private bool TryMoveToPve(int v)
+    {
+        if (OnPve(v) || _movedThisWave[v] || (_pinnedStage[v] is { } ps && ps != _wave))
+        {
+            return false;
+        }
+
+        var target = FindPveTarget(v);
+        if (target is not { } t)
+        {
+            return false;
+        }
+
+        var from = _vmHost[v];
+        var bytes = _vmMoveBytes[v];
+        _ramUsed[from] -= _vmRam[v];
+        _ramUsed[t.Host] += _vmRam[v];
+        _nic[t.Host] += bytes;
+        if (_vmStore[v] == File)
+        {
+            _nic[from] += bytes;
+        }
+
+        if (t.Store == Zfs)
+        {
+            _zfsUsed[t.Host] += _vmProv[v];
+        }
+        else
+        {
+            _newCephUsed += _vmProv[v];
+        }
+
+        _vmHost[v] = t.Host;
+        _vmStore[v] = t.Store;
+        _movedThisWave[v] = true;
+        _onPve++;
+        _moves.Add(new MoveDecision(_vms[v].Name, _wave, _hosts[t.Host].Name, t.Store == Zfs ? StorageIds.Zfs(_hosts[t.Host].Name) : StorageIds.PveCeph));
+        WaveDidSomething = true;
+        return true;
+    }
+
+    private (int Host, byte Store)? FindPveTarget(int v)
+    {
+        var from = _vmHost[v];
+        var bytes = _vmMoveBytes[v];
+        if (_vmStore[v] == File && _nic[from] + bytes > _nicBudget[from])
+        {
+            return null;
+        }
+
+        var newCephFree = _pveCephStage is not null ? NewCephCapacity() - _newCephUsed : -1;
+        (int, byte)? viaCeph = null;
+        for (var h = 0; h < _hosts.Length; h++)
+        {
+            if (_state[h] != HostState.Pve || _excluded[h] || (_pinnedHost[v] is { } ph && ph != h)
+                || _ramUsed[h] + _vmRam[v] > _ramCap[h] || _nic[h] + bytes > _nicBudget[h])
+            {
+                continue;
+            }
+
+            if (_zfsUsed[h] + _vmProv[v] <= _zfsCap[h])
+            {
+                return (h, Zfs);
+            }
+
+            if (viaCeph is null && _vmProv[v] <= newCephFree)
+            {
+                viaCeph = (h, PveCeph);
+            }
+        }
+
+        return viaCeph;
+    }
+
+    private bool TryLiveMigrate(int v)
+    {
+        if (_vmFile[v] || _movedThisWave[v] || OnPve(v))
+        {
+            return false;
+        }
+
+        var from = _vmHost[v];
+        var bytes = _vmLiveBytes[v];
+        if (_nic[from] + bytes > _nicBudget[from])
+        {
+            return false;
+        }
+
+        var best = -1;
+        for (var h = 0; h < _hosts.Length; h++)
+        {
+            if (h == from || _state[h] != HostState.Libvirt || _excluded[h]
+                || _ramUsed[h] + _vmRam[v] > _ramCap[h] || _nic[h] + bytes > _nicBudget[h])
+            {
+                continue;
+            }
+
+            // The fullest host converts last: moving there avoids moving the VM twice.
+            if (best < 0 || _ramUsed[h] > _ramUsed[best])
+            {
+                best = h;
+            }
+        }
+
+        if (best < 0)
+        {
+            return false;
+        }
+
+        _ramUsed[from] -= _vmRam[v];
+        _ramUsed[best] += _vmRam[v];
+        _nic[from] += bytes;
+        _nic[best] += bytes;
+        _vmHost[v] = best;
+        _movedThisWave[v] = true;
+        _liveMigrations.Add(new LiveMigrationDecision(_vms[v].Name, _wave, _hosts[best].Name));
+        WaveDidSomething = true;
+        return true;
+    }
+
+    private string ExplainNoRoom(int v)
+    {
+        var reserve = _fleet.Policy.RamReservePerHostBytes;
+        var pve = Enumerable.Range(0, _hosts.Length).Where(h => _state[h] == HostState.Pve && !_excluded[h]).ToList();
+        string pvePart;
+        if (_pinnedStage[v] is { } ps && ps != _wave)
+        {
+            pvePart = $"it is pinned to wave {ps}";
+        }
+        else if (pve.Count == 0)
+        {
+            pvePart = "no PVE host exists yet";
+        }
+        else
+        {
+            var roomiest = pve.MaxBy(h => _ramCap[h] - _ramUsed[h]);
+            var free = _ramCap[roomiest] - _ramUsed[roomiest];
+            var zfsBest = pve.MaxBy(h => _zfsCap[h] - _zfsUsed[h]);
+            pvePart = _vmRam[v] > free
+                ? $"the largest PVE host {_hosts[roomiest].Name} offers {Gib(_hosts[roomiest].RamBytes)} − {Gib(reserve)} reserve − {Gib(_ramUsed[roomiest])} in use = {Gib(free)}"
+                : FindPveTarget(v) is null && pve.All(h => _nic[h] + _vmMoveBytes[v] > _nicBudget[h] || _ramUsed[h] + _vmRam[v] > _ramCap[h])
+                    ? $"the PVE hosts with room have used their copy budget for wave {_wave} ({_fleet.Policy.WaveWindowHours} h window)"
+                    : $"its {ByteSize.Format(_vmProv[v])} of disks fit no ZFS pool (most free: {_hosts[zfsBest].Name}, {ByteSize.Format(_zfsCap[zfsBest] - _zfsUsed[zfsBest])}) and the new Ceph {(_pveCephStage is null ? $"does not exist yet ({PveCount()} of {_fleet.NewCeph.MinHosts} PVE hosts)" : $"has {ByteSize.Format(NewCephCapacity() - _newCephUsed)} free")}";
+        }
+
+        string libvirtPart;
+        if (_vmFile[v])
+        {
+            libvirtPart = "a VM with a local file disk cannot live-migrate";
+        }
+        else
+        {
+            var others = Enumerable.Range(0, _hosts.Length).Where(h => h != _vmHost[v] && _state[h] == HostState.Libvirt && !_excluded[h]).ToList();
+            if (others.Count == 0)
+            {
+                libvirtPart = "no other libvirt host is left for a live migration";
+            }
+            else
+            {
+                var roomiest = others.MaxBy(h => _ramCap[h] - _ramUsed[h]);
+                libvirtPart = $"the libvirt host with most room, {_hosts[roomiest].Name}, has {Gib(_ramCap[roomiest] - _ramUsed[roomiest])} free";
+            }
+        }
+
+        return $"{_vms[v].Name} needs {Gib(_vmRam[v])} RAM; {pvePart}; {libvirtPart}";
+    }
+
+    private bool OnPve(int v) => _vmStore[v] is Zfs or PveCeph;
+
+    private int PveCount() => _state.Count(s => s == HostState.Pve);
+
+    private long NewCephCapacity() => PlanVerifier.NewCephCapacity(_fleet, n => _state[_hostIndex[n]]);
+
+    private long MaxFreePveRam()
+    {
+        long best = 0;
+        for (var h = 0; h < _hosts.Length; h++)
+        {
+            if (_state[h] == HostState.Pve && !_excluded[h])
+            {
+                best = Math.Max(best, _ramCap[h] - _ramUsed[h]);
+            }
+        }
+
+        return best;
+    }
+
+    private Snapshot Save() => new(
+        (int[])_vmHost.Clone(), (byte[])_vmStore.Clone(), (long[])_ramUsed.Clone(), (long[])_zfsUsed.Clone(), (long[])_nic.Clone(),
+        (bool[])_movedThisWave.Clone(), _newCephUsed, _onPve, _moves.Count, _liveMigrations.Count, WaveDidSomething);
+
+    private void Restore(Snapshot s)
+    {
+        _vmHost = s.VmHost;
+        _vmStore = s.VmStore;
+        _ramUsed = s.RamUsed;
+        _zfsUsed = s.ZfsUsed;
+        _nic = s.Nic;
+        _movedThisWave = s.Moved;
+        _newCephUsed = s.NewCephUsed;
+        _onPve = s.OnPve;
+        _moves.RemoveRange(s.Moves, _moves.Count - s.Moves);
+        _liveMigrations.RemoveRange(s.LiveMigrations, _liveMigrations.Count - s.LiveMigrations);
+        WaveDidSomething = s.DidSomething;
+    }
+
+    private static string Gib(long bytes) => PlanVerifier.Gib(bytes);
+
+    private sealed record Snapshot(int[] VmHost, byte[] VmStore, long[] RamUsed, long[] ZfsUsed, long[] Nic, bool[] Moved, long NewCephUsed, int OnPve, int Moves, int LiveMigrations, bool DidSomething);
+}

@@ -1,0 +1,140 @@
+using Taquin.Planner.Inventory;
+
+namespace Taquin.Planner.Planning;
+
+/// <summary>
+/// Valid lower bounds on every metric of any plan that passes <see cref="PlanVerifier"/> for the same
+/// inventory and options (each field a bound on its own). The arguments are in docs/planner-model.md, "Bounds".
+/// </summary>
+public static class LowerBounds
+{
+    public static PlanMetrics Compute(FleetInventory inventory, PlannerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(inventory);
+        ArgumentNullException.ThrowIfNull(options);
+        var fleet = inventory.Fleet;
+        var policy = fleet.Policy;
+        var vms = inventory.Vms;
+        var liveMigrations = LiveMigrations(inventory, options);
+        var downtime = vms.Sum(v => options.Downtime.MoveToPve(v, StrategyChooser.Choose(v, policy, options.OldCephReachableFromPve).Strategy).DowntimeSeconds);
+        return new PlanMetrics
+        {
+            Stages = Stages(inventory, options),
+            Reboots = vms.Count,
+            DowntimeSeconds = downtime,
+            BytesCopied = vms.Sum(v => v.DiskBytes),
+            LiveMigrations = liveMigrations,
+            Moves = vms.Count + liveMigrations,
+            RamImbalance = 0,
+        };
+    }
+
+    /// <summary>Most hosts that can be converting at once: the others must hold all VM RAM.</summary>
+    public static int MaxConvertingAtOnce(FleetInventory inventory, PlannerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(inventory);
+        ArgumentNullException.ThrowIfNull(options);
+        var policy = inventory.Fleet.Policy;
+        var totalRam = inventory.Vms.Sum(v => v.RamBytes);
+        var capacity = inventory.Fleet.Hosts.Sum(h => Math.Max(0, PlanVerifier.RamCapacity(h, policy)));
+        var convertible = inventory.Fleet.Hosts.Where(h => !h.AlreadyPve && !options.IsExcluded(h))
+            .Select(h => Math.Max(0, PlanVerifier.RamCapacity(h, policy))).Order().ToList();
+        // Taking the smallest hosts out first leaves the most room: no larger set can be out at once.
+        var k = 0;
+        foreach (var c in convertible)
+        {
+            if (capacity - c < totalRam)
+            {
+                break;
+            }
+
+            capacity -= c;
+            k++;
+        }
+
+        return k;
+    }
+
+    private static int Stages(FleetInventory inventory, PlannerOptions options)
+    {
+        var fleet = inventory.Fleet;
+        var convertible = fleet.Hosts.Where(h => !h.AlreadyPve && !options.IsExcluded(h)).ToList();
+        var h = convertible.Count;
+        var alreadyPve = fleet.Hosts.Count(x => x.AlreadyPve && !options.IsExcluded(x));
+        if (h == 0)
+        {
+            return inventory.Vms.Count > 0 ? 1 : 0;
+        }
+
+        var k = Math.Max(1, MaxConvertingAtOnce(inventory, options));
+        var bound = Ceil(h, k);
+
+        // The first conversion stage starts with every RBD byte on the old Ceph: the hosts converting then must leave enough OSDs.
+        // (Only without a PVE host at stage 0: otherwise data can leave before the first conversion.)
+        var k1 = MaxConvertingAtStageOne(inventory, options, convertible);
+        if (alreadyPve == 0 && k1 < k)
+        {
+            bound = Math.Max(bound, 1 + Ceil(h - k1, k));
+        }
+
+        if (inventory.Vms.Count > 0 && alreadyPve == 0)
+        {
+            // Nothing is PVE before a first host has converted (stage ≥ 1), so VMs reach PVE in wave ≥ 2.
+            bound = Math.Max(bound, 2);
+        }
+
+        // A VM whose disks fit no ZFS pool needs the new Ceph: minHosts PVE hosts, each converted earlier.
+        var policy = fleet.Policy;
+        var maxZfs = fleet.Hosts.Where(x => !options.IsExcluded(x)).Select(x => PlanVerifier.ZfsCapacity(x, policy)).DefaultIfEmpty(0).Max();
+        if (inventory.Vms.Any(v => v.ProvisionedBytes > maxZfs))
+        {
+            var missing = fleet.NewCeph.MinHosts - alreadyPve;
+            if (missing > 0)
+            {
+                bound = Math.Max(bound, Ceil(missing, k) + 1);
+            }
+        }
+
+        var pinned = options.PinnedStages.Values.DefaultIfEmpty(0).Max();
+        return Math.Max(bound, pinned);
+    }
+
+    private static int MaxConvertingAtStageOne(FleetInventory inventory, PlannerOptions options, List<HostSpec> convertible)
+    {
+        var fleet = inventory.Fleet;
+        var rbd = inventory.Vms.Sum(v => v.RbdBytes);
+        var libvirt = fleet.Hosts.Where(x => !x.AlreadyPve).Select(x => x.Name).ToHashSet(StringComparer.Ordinal);
+        // Remove the hosts with the fewest OSD bytes first: that keeps the most capacity.
+        var k1 = 0;
+        foreach (var host in convertible.OrderBy(x => x.OldCephOsdRawBytes))
+        {
+            libvirt.Remove(host.Name);
+            if (PlanVerifier.OldCephCapacity(fleet, n => libvirt.Contains(n) ? HostState.Libvirt : HostState.Pve) < rbd)
+            {
+                break;
+            }
+
+            k1++;
+        }
+
+        _ = options;
+        return k1;
+    }
+
+    private static int LiveMigrations(FleetInventory inventory, PlannerOptions options)
+    {
+        var fleet = inventory.Fleet;
+        if (fleet.Hosts.Any(h => h.AlreadyPve && !options.IsExcluded(h)))
+        {
+            return 0;
+        }
+
+        // The first host to convert has no PVE host to send its VMs to: every VM on it at stage 0 must live-migrate.
+        var counts = fleet.Hosts.Where(h => !options.IsExcluded(h))
+            .Select(h => inventory.Vms.Count(v => v.Host == h.Name))
+            .ToList();
+        return counts.Count == 0 ? 0 : counts.Min();
+    }
+
+    private static int Ceil(int a, int b) => (a + b - 1) / b;
+}
