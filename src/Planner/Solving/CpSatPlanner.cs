@@ -34,15 +34,17 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null) : IPlanSolver
             return new PlanningResult { Infeasibility = new Infeasibility(quick), Log = log };
         }
 
-        var greedy = GreedyDecisions.Solve(problem);
-        if (greedy is not null && new PlanSimulation(problem, greedy).Violations().Count > 0)
+        // Two heuristics: ours and the baseline's; the better valid one is the hint and the upper bound.
+        var baseline = Baseline(inventory, options, cancellationToken);
+        var greedy = Valid(problem, GreedyDecisions.Solve(problem), "greedy", log);
+        var fromBaseline = Valid(problem, baseline is null ? null : FromPlan(problem, baseline), "baseline", log);
+        if (greedy is null || (fromBaseline is not null && ExactSearch.Worse(greedy, fromBaseline)))
         {
-            log.Add("greedy produced an invalid plan; ignored");
-            greedy = null;
+            greedy = fromBaseline;
         }
 
-        log.Add(greedy is null ? "greedy: no plan" : $"greedy: {greedy.Stages} stages, {greedy.LiveMigrations} live migrations");
-        var lower = StageLowerBound(problem);
+        var bounds = LowerBounds.Compute(inventory, options);
+        var lower = Math.Max(StageLowerBound(problem), bounds.Stages);
         var upper = greedy?.Stages ?? FallbackStageLimit(problem);
         var size = (long)problem.Vms.Count * problem.Hosts.Count * upper;
         var context = new SearchContext(problem, options, tuning, log, cancellationToken);
@@ -72,8 +74,99 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null) : IPlanSolver
             Workers = options.Workers,
             Model = outcome.Model,
         };
-        var plan = PlanBuilder.Build(inventory, ToPlanDecisions(problem, outcome.Decisions), options, report);
-        return new PlanningResult { Plan = plan, Log = log };
+        var plan = PlanBuilder.Build(inventory, ToPlanDecisions(problem, outcome.Decisions), options, report) with
+        {
+            Baseline = baseline?.Metrics,
+            LowerBound = bounds,
+            ExcludedHosts = [.. options.ExcludedHosts],
+        };
+        return new PlanningResult { Plan = plan, Log = log, StageLowerBound = lower };
+    }
+
+    private static MigrationPlan? Baseline(FleetInventory inventory, PlannerOptions options, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return GreedyPlanner.Plan(inventory, options, cancellationToken);
+        }
+        catch (PlanInfeasibleException)
+        {
+            return null;
+        }
+    }
+
+    private static SolverDecisions? Valid(PlanningProblem problem, SolverDecisions? decisions, string name, List<string> log)
+    {
+        if (decisions is null)
+        {
+            log.Add($"{name}: no plan");
+            return null;
+        }
+
+        var violations = new PlanSimulation(problem, decisions).Violations();
+        if (violations.Count > 0)
+        {
+            log.Add($"{name}: plan not usable in the MiB model ({violations[0]})");
+            return null;
+        }
+
+        log.Add($"{name}: {decisions.Stages} stages, {decisions.LiveMigrations} live migrations");
+        return decisions;
+    }
+
+    /// <summary>Reads the decisions back from a plan (null when it uses moves the model does not have).</summary>
+    internal static SolverDecisions? FromPlan(PlanningProblem problem, MigrationPlan plan)
+    {
+        var stages = plan.Stages.Count - 1;
+        var conversions = problem.Hosts.Select(h => plan.Stages.FirstOrDefault(s => s.Hosts.GetValueOrDefault(h.Name) == HostState.Converting)?.Index).ToList();
+        var decisions = new List<VmDecision>();
+        foreach (var vm in problem.Vms)
+        {
+            int? cross = null;
+            var hops = new List<LiveHop>();
+            var host = vm.Home;
+            var onCeph = false;
+            var target = -1;
+            foreach (var stage in plan.Stages.Skip(1))
+            {
+                if (!stage.Placements.TryGetValue(vm.Name, out var placement))
+                {
+                    return null;
+                }
+
+                var index = problem.Hosts.FirstOrDefault(h => h.Name == placement.Host)?.Index ?? -1;
+                if (index < 0)
+                {
+                    return null;
+                }
+
+                var onLibvirt = placement.Storage == StorageIds.OldCeph || StorageIds.IsFile(placement.Storage);
+                if (cross is null && onLibvirt && index != host)
+                {
+                    hops.Add(new LiveHop(stage.Index, index));
+                    host = index;
+                }
+                else if (cross is null && !onLibvirt)
+                {
+                    cross = stage.Index;
+                    target = index;
+                    onCeph = placement.Storage == StorageIds.PveCeph;
+                }
+                else if (cross is not null && (index != target || (placement.Storage == StorageIds.PveCeph) != onCeph))
+                {
+                    return null;
+                }
+            }
+
+            if (cross is null)
+            {
+                return null;
+            }
+
+            decisions.Add(new VmDecision(cross.Value, target, onCeph, hops));
+        }
+
+        return new SolverDecisions(stages, conversions, decisions);
     }
 
     internal static PlanDecisions ToPlanDecisions(PlanningProblem problem, SolverDecisions decisions)

@@ -265,6 +265,35 @@ internal sealed class CpSatStageModel
         AddRamSpread();
     }
 
+    /// <summary>1 when the VM live-migrates away from host h in wave s (its RAM leaves through h's NIC).</summary>
+    private BoolVar? Leaving(SolverVm vm, int h, int s)
+    {
+        if (vm.FileBacked || s >= Stages)
+        {
+            return null;
+        }
+
+        var wasHere = s == 1 ? (vm.Home == h ? LinearExpr.Constant(1) : null) : z[vm.Index][h, s - 1] is { } before ? (LinearExpr)before : null;
+        if (wasHere is null)
+        {
+            return null;
+        }
+
+        var stillHere = z[vm.Index][h, s] is { } now ? (LinearExpr)now : LinearExpr.Constant(0);
+        var crossing = new List<BoolVar>();
+        for (var p = 0; p < problem.Hosts.Count; p++)
+        {
+            if (x[vm.Index][p, s] is { } var)
+            {
+                crossing.Add(var);
+            }
+        }
+
+        var leaving = Model.NewBoolVar($"leave_{vm.Index}_{h}_{s}");
+        Model.Add(leaving >= wasHere - stillHere - LinearExpr.Sum(crossing));
+        return leaving;
+    }
+
     private void AddCapacity()
     {
         var hosts = problem.Hosts;
@@ -275,8 +304,7 @@ internal sealed class CpSatStageModel
             foreach (var h in hosts)
             {
                 var ram = LinearExpr.NewBuilder();
-                var received = LinearExpr.NewBuilder();
-                var sent = LinearExpr.NewBuilder();
+                var nic = LinearExpr.NewBuilder();
                 foreach (var vm in vms)
                 {
                     if (z[vm.Index][h.Index, s] is { } onIt)
@@ -294,7 +322,7 @@ internal sealed class CpSatStageModel
 
                     if (x[vm.Index][h.Index, s] is { } arriving && vm.CopyMiB > 0)
                     {
-                        received.AddTerm(arriving, vm.CopyMiB);
+                        nic.AddTerm(arriving, vm.CopyMiB);
                     }
 
                     if (vm.FileBacked && vm.Home == h.Index && vm.CopyMiB > 0)
@@ -303,15 +331,24 @@ internal sealed class CpSatStageModel
                         {
                             if (x[vm.Index][p, s] is { } leaving)
                             {
-                                sent.AddTerm(leaving, vm.CopyMiB);
+                                nic.AddTerm(leaving, vm.CopyMiB);
                             }
                         }
+                    }
+
+                    if (mig[vm.Index][h.Index, s] is { } arrivingLive)
+                    {
+                        nic.AddTerm(arrivingLive, vm.RamMiB);
+                    }
+
+                    if (Leaving(vm, h.Index, s) is { } leavingLive)
+                    {
+                        nic.AddTerm(leavingLive, vm.RamMiB);
                     }
                 }
 
                 Guard(Model.Add(ram <= h.RamCapacityMiB), ConstraintFamily.Ram, h.Index);
-                Guard(Model.Add(received <= h.CopyBudgetMiB), ConstraintFamily.CopyBudget, h.Index);
-                Guard(Model.Add(sent <= h.CopyBudgetMiB), ConstraintFamily.CopyBudget, h.Index);
+                Guard(Model.Add(nic <= h.CopyBudgetMiB), ConstraintFamily.CopyBudget, h.Index);
             }
 
             // Old Ceph: data of every VM not crossed before s (a copy made during wave s still counts).

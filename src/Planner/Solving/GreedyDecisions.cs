@@ -38,8 +38,8 @@ internal static class GreedyDecisions
         private readonly long[] zfsUsed = new long[problem.Hosts.Count];
         private long cephUsed;
         private long[] ram = [];
-        private long[] received = [];
-        private long[] sent = [];
+        // MiB on each host's NIC in the current wave (receiver, and sender for file images and live migrations).
+        private long[] charge = [];
         private readonly Dictionary<int, int> rank = order.Select((h, i) => (h, i)).ToDictionary(x => x.h, x => x.i);
         private int stage;
 
@@ -67,8 +67,7 @@ internal static class GreedyDecisions
                     ram[location[vm.Index]] += vm.RamMiB;
                 }
 
-                received = new long[problem.Hosts.Count];
-                sent = new long[problem.Hosts.Count];
+                charge = new long[problem.Hosts.Count];
                 var progress = false;
                 var usage = problem.Vms.Where(v => !Crossed(v.Index)).Sum(v => v.RbdMiB);
                 // Without planned stages one host per stage; with them (decomposition) every host due now.
@@ -122,7 +121,7 @@ internal static class GreedyDecisions
         {
             var snapshot = (location: (int[])location.Clone(), cross: (int[])crossStage.Clone(), ceph: (bool[])onCeph.Clone(),
                 hopCounts: hops.Select(h => h.Count).ToArray(), zfs: (long[])zfsUsed.Clone(), cephUsed, ram: (long[])ram.Clone(),
-                received: (long[])received.Clone(), sent: (long[])sent.Clone());
+                charge: (long[])charge.Clone());
             var residents = problem.Vms.Where(v => !Crossed(v.Index) && location[v.Index] == host)
                 .OrderByDescending(v => v.RamMiB).ThenBy(v => v.Index).ToList();
             foreach (var vm in residents)
@@ -135,8 +134,7 @@ internal static class GreedyDecisions
                     Array.Copy(snapshot.ceph, onCeph, onCeph.Length);
                     Array.Copy(snapshot.zfs, zfsUsed, zfsUsed.Length);
                     Array.Copy(snapshot.ram, ram, ram.Length);
-                    Array.Copy(snapshot.received, received, received.Length);
-                    Array.Copy(snapshot.sent, sent, sent.Length);
+                    Array.Copy(snapshot.charge, charge, charge.Length);
                     cephUsed = snapshot.cephUsed;
                     for (var i = 0; i < hops.Length; i++)
                     {
@@ -164,8 +162,12 @@ internal static class GreedyDecisions
                 .ThenBy(h => h.Index);
             foreach (var h in candidates)
             {
-                if (ram[h.Index] + vm.RamMiB <= h.RamCapacityMiB)
+                if (ram[h.Index] + vm.RamMiB <= h.RamCapacityMiB
+                    && charge[h.Index] + vm.RamMiB <= h.CopyBudgetMiB
+                    && charge[from] + vm.RamMiB <= problem.Hosts[from].CopyBudgetMiB)
                 {
+                    charge[h.Index] += vm.RamMiB;
+                    charge[from] += vm.RamMiB;
                     ram[from] -= vm.RamMiB;
                     ram[h.Index] += vm.RamMiB;
                     location[v] = h.Index;
@@ -188,7 +190,7 @@ internal static class GreedyDecisions
             var pveHosts = problem.Hosts.Where(h => IsPve(h.Index, stage) && !h.Excluded).ToList();
             var cephCapacity = pveHosts.Count >= problem.NewCephMinHosts ? problem.NewCephCapacityMiB(pveHosts) : 0;
             var source = location[v];
-            if (vm.FileBacked && sent[source] + vm.CopyMiB > problem.Hosts[source].CopyBudgetMiB)
+            if (vm.FileBacked && charge[source] + vm.CopyMiB > problem.Hosts[source].CopyBudgetMiB)
             {
                 return false;
             }
@@ -197,7 +199,7 @@ internal static class GreedyDecisions
             {
                 if ((problem.PinnedHost.TryGetValue(v, out var pinnedHost) && pinnedHost != h.Index)
                     || ram[h.Index] + vm.RamMiB > h.RamCapacityMiB
-                    || received[h.Index] + vm.CopyMiB > h.CopyBudgetMiB)
+                    || charge[h.Index] + vm.CopyMiB > h.CopyBudgetMiB)
                 {
                     continue;
                 }
@@ -220,10 +222,10 @@ internal static class GreedyDecisions
 
                 ram[source] -= vm.RamMiB;
                 ram[h.Index] += vm.RamMiB;
-                received[h.Index] += vm.CopyMiB;
+                charge[h.Index] += vm.CopyMiB;
                 if (vm.FileBacked)
                 {
-                    sent[source] += vm.CopyMiB;
+                    charge[source] += vm.CopyMiB;
                 }
 
                 location[v] = h.Index;

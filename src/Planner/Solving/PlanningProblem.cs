@@ -18,7 +18,7 @@ internal sealed record SolverHost(
     public bool Convertible => !Excluded && !AlreadyPve;
 }
 
-/// <summary>One VM as the solver sees it. Sizes in MiB, rounded up.</summary>
+/// <summary>One VM as the solver sees it. Sizes in MiB, rounded up. CopyMiB: bytes its move to PVE puts on the NICs.</summary>
 internal sealed record SolverVm(
     int Index,
     string Name,
@@ -104,13 +104,16 @@ internal sealed class PlanningProblem
 
             vmIndex[vm.Name] = vms.Count;
             var fileBacked = vm.Storage == SourceStorage.LocalFile;
+            // What the verifier charges to the NICs for the move: the strategy's bytes (warm copies a delta twice).
+            var strategy = StrategyChooser.Choose(vm, policy, options.OldCephReachableFromPve).Strategy;
+            var moveBytes = options.Downtime.MoveToPve(vm, strategy).Bytes;
             vms.Add(new SolverVm(
                 vms.Count,
                 vm.Name,
                 home,
                 UpMiB(vm.RamBytes),
                 fileBacked ? 0 : UpMiB(vm.RbdBytes),
-                UpMiB(vm.DiskBytes),
+                UpMiB(moveBytes),
                 UpMiB(Math.Max(vm.ProvisionedBytes, vm.DiskBytes)),
                 fileBacked));
         }

@@ -22,5 +22,8 @@ public sealed record PlanningResult
     /// <summary>How each phase went, for benchmarks and the review (stage probes, objective values).</summary>
     public IReadOnlyList<string> Log { get; init; } = [];
 
+    /// <summary>The stage lower bound the search started from (a plan with this many stages is optimal in stages).</summary>
+    public int StageLowerBound { get; init; }
+
     public bool IsFeasible => Plan is not null;
 }
