@@ -40,6 +40,18 @@ internal static class SamplesCommands
                 HostRamGiB = parseResult.GetValue(hostRam),
             };
 
+            // Generate first: a refused option must not cost the user the folder's previous inventory.
+            GeneratedInventory inventory;
+            try
+            {
+                inventory = FleetGenerator.Generate(options);
+            }
+            catch (ArgumentException e)
+            {
+                stderr.WriteLine($"error: {e.Message}");
+                return 2;
+            }
+
             if (File.Exists(folder))
             {
                 stderr.WriteLine($"error: {folder} is a file; give a folder to -o.");
@@ -55,17 +67,6 @@ internal static class SamplesCommands
                 }
 
                 RemovePreviousInventory(folder);
-            }
-
-            GeneratedInventory inventory;
-            try
-            {
-                inventory = FleetGenerator.Generate(options);
-            }
-            catch (ArgumentException e)
-            {
-                stderr.WriteLine($"error: {e.Message}");
-                return 2;
             }
 
             inventory.WriteTo(folder);
