@@ -233,18 +233,32 @@ internal sealed class GreedyState
         }
 
         var hostRank = ConversionCandidates().Select((h, i) => (h, i)).ToDictionary(x => x.h, x => x.i);
+        // VMs with a file disk can only ever leave their host to PVE: they go first, and RBD VMs
+        // (which could live-migrate instead) leave them the PVE RAM they still need.
         var order = Enumerable.Range(0, _vms.Length)
             .Where(v => !OnPve(v) && !_movedThisWave[v] && (_pinnedStage[v] is null || _pinnedStage[v] == _wave))
-            .OrderBy(v => hostRank.TryGetValue(_vmHost[v], out var r) ? r : int.MaxValue)
+            .OrderBy(v => _vmFile[v] ? 0 : 1)
+            .ThenBy(v => hostRank.TryGetValue(_vmHost[v], out var r) ? r : int.MaxValue)
             .ThenByDescending(v => _vmRam[v])
             .ThenBy(v => _vms[v].Name, StringComparer.Ordinal)
             .ToList();
         var maxFree = MaxFreePveRam();
+        var fileRamWaiting = order.Where(v => _vmFile[v]).Sum(v => _vmRam[v]);
         foreach (var v in order)
         {
             if (_vmRam[v] > maxFree)
             {
                 continue;
+            }
+
+            if (!_vmFile[v] && TotalFreePveRam() - _vmRam[v] < fileRamWaiting)
+            {
+                continue;
+            }
+
+            if (_vmFile[v])
+            {
+                fileRamWaiting -= _vmRam[v];
             }
 
             if (TryMoveToPve(v))
@@ -260,15 +274,9 @@ internal sealed class GreedyState
 
     public IReadOnlyList<string> ExplainStuck()
     {
-        if (_candidateFailures.Count > 0)
-        {
-            return [.. _candidateFailures.Take(3)];
-        }
-
-        var stuck = Enumerable.Range(0, _vms.Length).Where(v => !OnPve(v)).Take(3).ToList();
-        return stuck.Count > 0
-            ? [.. stuck.Select(v => $"{_vms[v].Name} cannot move to PVE: {ExplainNoRoom(v)}")]
-            : ["no host can convert and no VM can move"];
+        var stuck = Enumerable.Range(0, _vms.Length).Where(v => !OnPve(v)).OrderByDescending(v => _vmRam[v]).Take(2).ToList();
+        var reasons = _candidateFailures.Take(3).Concat(stuck.Select(v => $"{_vms[v].Name} cannot move to PVE in wave {_wave}: {ExplainNoRoom(v)}")).ToList();
+        return reasons.Count > 0 ? reasons : ["no host can convert and no VM can move"];
     }
 
     private IEnumerable<int> ConversionCandidates()
@@ -444,7 +452,7 @@ internal sealed class GreedyState
     private string ExplainNoRoom(int v)
     {
         var reserve = _fleet.Policy.RamReservePerHostBytes;
-        var pve = Enumerable.Range(0, _hosts.Length).Where(h => _state[h] == HostState.Pve && !_excluded[h]).ToList();
+        var pve = Enumerable.Range(0, _hosts.Length).Where(h => _state[h] == HostState.Pve && !_excluded[h] && (_pinnedHost[v] is not { } ph || ph == h)).ToList();
         string pvePart;
         if (_pinnedStage[v] is { } ps && ps != _wave)
         {
@@ -452,7 +460,7 @@ internal sealed class GreedyState
         }
         else if (pve.Count == 0)
         {
-            pvePart = "no PVE host exists yet";
+            pvePart = _pinnedHost[v] is { } ph ? $"it is pinned to {_hosts[ph].Name}, which is not PVE yet" : "no PVE host exists yet";
         }
         else
         {
@@ -506,6 +514,20 @@ internal sealed class GreedyState
         }
 
         return best;
+    }
+
+    private long TotalFreePveRam()
+    {
+        long free = 0;
+        for (var h = 0; h < _hosts.Length; h++)
+        {
+            if (_state[h] == HostState.Pve && !_excluded[h])
+            {
+                free += Math.Max(0, _ramCap[h] - _ramUsed[h]);
+            }
+        }
+
+        return free;
     }
 
     private Snapshot Save() => new(

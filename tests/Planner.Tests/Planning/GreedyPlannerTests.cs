@@ -1,0 +1,131 @@
+using Taquin.Planner.Planning;
+using static Taquin.Planner.Tests.Planning.TestFleets;
+
+namespace Taquin.Planner.Tests.Planning;
+
+public sealed class GreedyPlannerTests
+{
+    public static TheoryData<int> Seeds() => [.. Enumerable.Range(1, 40)];
+
+    [Theory]
+    [MemberData(nameof(Seeds))]
+    public void Greedy_plans_on_random_fleets_pass_the_verifier(int seed)
+    {
+        var inventory = Random(seed, hostCount: 3 + (seed % 5), vmsPerHost: 4 + (seed % 7));
+
+        var plan = GreedyPlanner.Plan(inventory, new PlannerOptions());
+
+        Assert.Empty(PlanVerifier.Verify(plan, inventory).Select(v => v.ToString()));
+        Assert.Equal("GREEDY", plan.Solver.Status);
+        Assert.All(plan.Stages[^1].Placements.Values, p => Assert.Equal(HostState.Pve, plan.Stages[^1].Hosts[p.Host]));
+    }
+
+    [Theory]
+    [MemberData(nameof(Seeds))]
+    public void Lower_bounds_never_exceed_the_greedy_metrics(int seed)
+    {
+        var inventory = Random(seed, hostCount: 3 + (seed % 5), vmsPerHost: 4 + (seed % 7));
+
+        var plan = GreedyPlanner.Plan(inventory, new PlannerOptions());
+        var bound = LowerBounds.Compute(inventory, new PlannerOptions());
+
+        Assert.InRange(bound.Stages, 1, plan.Metrics.Stages);
+        Assert.InRange(bound.Reboots, 0, plan.Metrics.Reboots);
+        Assert.InRange(bound.BytesCopied, 0, plan.Metrics.BytesCopied);
+        Assert.InRange(bound.LiveMigrations, 0, plan.Metrics.LiveMigrations);
+        Assert.InRange(bound.Moves, 0, plan.Metrics.Moves);
+        Assert.True(bound.DowntimeSeconds <= plan.Metrics.DowntimeSeconds + 1e-6);
+    }
+
+    [Fact]
+    public void Every_vm_on_the_first_host_live_migrates_because_nothing_is_pve_yet()
+    {
+        var inventory = MakeInventory(
+            [Host("h1"), Host("h2"), Host("h3")],
+            [RbdVm("a", "h1", 8, 20), RbdVm("b", "h1", 8, 20), RbdVm("c", "h2", 8, 20), RbdVm("d", "h2", 8, 20), RbdVm("e", "h2", 8, 20), RbdVm("f", "h3", 8, 20), RbdVm("g", "h3", 8, 20), RbdVm("i", "h3", 8, 20)]);
+
+        var plan = GreedyPlanner.Plan(inventory, new PlannerOptions());
+
+        var wave1 = plan.Stages[1];
+        Assert.Equal(HostState.Converting, wave1.Hosts["h1"]);
+        Assert.Equal(2, wave1.Actions.Count(a => a.Kind == ActionKind.LiveMigrate));
+        Assert.Equal(2, LowerBounds.Compute(inventory, new PlannerOptions()).LiveMigrations);
+        Assert.Empty(PlanVerifier.Verify(plan, inventory));
+    }
+
+    [Fact]
+    public void A_vm_bigger_than_any_host_is_reported_with_the_numbers()
+    {
+        var inventory = MakeInventory([Host("h1", ramGib: 128), Host("h2", ramGib: 64)], [RbdVm("vm-foo", "h1", 120, 20)]);
+
+        var error = Assert.Throws<PlanInfeasibleException>(() => GreedyPlanner.Plan(inventory, new PlannerOptions()));
+
+        Assert.Contains(error.Blockers, b => b.Contains("vm-foo needs 120 GiB RAM", StringComparison.Ordinal) && b.Contains("128 GiB − 16 GiB reserve = 112 GiB", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_file_vm_that_cannot_leave_the_first_host_blocks_with_an_explanation()
+    {
+        // Two hosts, each with a file-disk VM: nothing is PVE at wave 1 and file disks cannot live-migrate.
+        var inventory = MakeInventory([Host("h1"), Host("h2")], [FileVm("legacy-1", "h1", 8, 20), FileVm("legacy-2", "h2", 8, 20)]);
+
+        var error = Assert.Throws<PlanInfeasibleException>(() => GreedyPlanner.Plan(inventory, new PlannerOptions()));
+
+        Assert.Contains(error.Blockers, b => b.Contains("no PVE host exists yet", StringComparison.Ordinal) && b.Contains("local file disk cannot live-migrate", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_fixed_conversion_order_is_followed()
+    {
+        var inventory = Random(7, hostCount: 4, vmsPerHost: 5);
+        var options = new PlannerOptions { ConversionOrder = ["h2", "h1", "h4", "h3"] };
+
+        var plan = GreedyPlanner.Plan(inventory, options);
+
+        int ConversionStage(string host) => plan.Stages.First(s => s.Hosts[host] == HostState.Converting).Index;
+        var stages = options.ConversionOrder.Select(ConversionStage).ToList();
+        Assert.Equal(stages.Order(), stages);
+        Assert.True(ConversionStage("h2") < ConversionStage("h3"));
+        Assert.Empty(PlanVerifier.Verify(plan, inventory));
+    }
+
+    [Fact]
+    public void Pinned_host_and_stage_are_honoured()
+    {
+        // Unpinned, h1..h3 convert together in wave 1 and everything is on PVE by wave 2.
+        var inventory = MakeInventory(
+            [Host("h1", 256), Host("h2", 256), Host("h3", 256), Host("h4", 256)],
+            [RbdVm("a", "h1", 4, 20), RbdVm("b", "h2", 4, 20), RbdVm("c", "h3", 8, 20), RbdVm("d", "h4", 8, 20), RbdVm("e", "h4", 8, 20)]);
+        var options = new PlannerOptions { PinnedHosts = new Dictionary<string, string> { ["d"] = "h1" }, PinnedStages = new Dictionary<string, int> { ["d"] = 3 } };
+
+        var plan = GreedyPlanner.Plan(inventory, options);
+
+        Assert.Equal(3, plan.Vms["d"].MoveStage);
+        Assert.Equal(new Placement("h1", "zfs:h1"), plan.Stages[3].Placements["d"]);
+        Assert.Empty(PlanVerifier.Verify(plan, inventory));
+    }
+
+    [Fact]
+    public void Excluded_hosts_are_never_converted_nor_targets()
+    {
+        var inventory = Random(5, hostCount: 5, vmsPerHost: 4);
+        var options = new PlannerOptions { ExcludedHosts = ["h2"] };
+
+        var plan = GreedyPlanner.Plan(inventory, options);
+
+        Assert.All(plan.Stages, s => Assert.Equal(HostState.Libvirt, s.Hosts["h2"]));
+        Assert.DoesNotContain(plan.Stages.SelectMany(s => s.Actions), a => a.To?.Host == "h2");
+        Assert.Empty(PlanVerifier.Verify(plan, inventory));
+    }
+
+    [Fact]
+    public void Greedy_handles_a_thousand_vms_and_the_plan_verifies()
+    {
+        var inventory = Random(3, hostCount: 20, vmsPerHost: 50);
+
+        var plan = GreedyPlanner.Plan(inventory, new PlannerOptions());
+
+        Assert.Empty(PlanVerifier.Verify(plan, inventory));
+        Assert.Equal(inventory.Vms.Count, plan.Metrics.Reboots);
+    }
+}
