@@ -580,7 +580,8 @@ internal sealed class CpSatStageModel
         RamSpread = max - min;
     }
 
-    public void Hint(PlanningProblem p, SolverDecisions d)
+    /// <summary>Suggests a solution to the solver (or, with <paramref name="fix"/>, imposes it: tests use that to check the model accepts valid plans).</summary>
+    public void Hint(PlanningProblem p, SolverDecisions d, bool fix = false)
     {
         if (d.Stages != Stages)
         {
@@ -588,18 +589,30 @@ internal sealed class CpSatStageModel
         }
 
         var sim = new PlanSimulation(p, d);
+        void AddHint(BoolVar var, bool value)
+        {
+            if (fix)
+            {
+                Model.Add(var == (value ? 1 : 0));
+            }
+            else
+            {
+                Model.AddHint(var, value);
+            }
+        }
+
         foreach (var h in p.Hosts.Where(h => h.Convertible))
         {
             for (var s = 1; s <= Stages; s++)
             {
-                Model.AddHint(conv[h.Index, s]!, d.ConversionStage[h.Index] == s);
+                AddHint(conv[h.Index, s]!, d.ConversionStage[h.Index] == s);
             }
         }
 
         foreach (var vm in p.Vms)
         {
             var dv = d.Vms[vm.Index];
-            Model.AddHint(ceph[vm.Index], dv.OnPveCeph);
+            AddHint(ceph[vm.Index], dv.OnPveCeph);
             for (var s = 1; s <= Stages; s++)
             {
                 var (host, crossed) = sim.Where(vm.Index, s);
@@ -608,17 +621,17 @@ internal sealed class CpSatStageModel
                 {
                     if (x[vm.Index][h, s] is { } xv)
                     {
-                        Model.AddHint(xv, dv.CrossStage == s && dv.TargetHost == h);
+                        AddHint(xv, dv.CrossStage == s && dv.TargetHost == h);
                     }
 
                     if (z[vm.Index][h, s] is { } zv)
                     {
-                        Model.AddHint(zv, !crossed && host == h);
+                        AddHint(zv, !crossed && host == h);
                     }
 
                     if (mig[vm.Index][h, s] is { } mv)
                     {
-                        Model.AddHint(mv, !crossed && host == h && before != h);
+                        AddHint(mv, !crossed && host == h && before != h);
                     }
                 }
             }
@@ -627,7 +640,7 @@ internal sealed class CpSatStageModel
         var created = d.PveCephCreatedStage;
         for (var s = 1; s <= Stages; s++)
         {
-            Model.AddHint(cephExists[s], created is { } c && c <= s);
+            AddHint(cephExists[s], created is { } c && c <= s);
         }
     }
 

@@ -11,8 +11,43 @@ internal static class GreedyDecisions
 {
     public static SolverDecisions? Solve(PlanningProblem problem, IReadOnlyList<int>? conversionOrder = null, IReadOnlyList<int>? conversionStages = null)
     {
-        var order = conversionOrder ?? DefaultOrder(problem);
-        return new Run(problem, order, conversionStages).Execute();
+        if (conversionOrder is not null)
+        {
+            return new Run(problem, conversionOrder, conversionStages).Execute();
+        }
+
+        // A few cheap orders; the best valid result wins (fewest stages, then live migrations).
+        SolverDecisions? best = null;
+        foreach (var order in CandidateOrders(problem))
+        {
+            var result = new Run(problem, order, null).Execute();
+            if (result is not null && (best is null || result.Stages < best.Stages
+                || (result.Stages == best.Stages && result.LiveMigrations < best.LiveMigrations)))
+            {
+                best = result;
+            }
+        }
+
+        return best;
+    }
+
+    private static IEnumerable<IReadOnlyList<int>> CandidateOrders(PlanningProblem problem)
+    {
+        yield return DefaultOrder(problem);
+        // Big ZFS pools first: early PVE hosts take the data the shrinking old Ceph cannot keep.
+        yield return PinnedFirst(problem, problem.Hosts.Where(h => h.Convertible)
+            .OrderBy(h => problem.VmsOn(h.Index).Any(v => v.FileBacked) ? 1 : 0)
+            .ThenByDescending(h => h.ZfsCapacityMiB).ThenBy(h => h.Index).Select(h => h.Index));
+        // Small OSD sets first: the old Ceph keeps the most capacity.
+        yield return PinnedFirst(problem, problem.Hosts.Where(h => h.Convertible)
+            .OrderBy(h => problem.VmsOn(h.Index).Any(v => v.FileBacked) ? 1 : 0)
+            .ThenBy(h => h.OldCephRawMiB).ThenByDescending(h => h.ZfsCapacityMiB).ThenBy(h => h.Index).Select(h => h.Index));
+    }
+
+    private static List<int> PinnedFirst(PlanningProblem problem, IEnumerable<int> sorted)
+    {
+        var pinned = problem.PinnedOrder.Where(h => problem.Hosts[h].Convertible).ToList();
+        return [.. pinned, .. sorted.Where(h => !pinned.Contains(h))];
     }
 
     /// <summary>Hosts without file-backed VMs first, then by RAM to evacuate, honouring a pinned order.</summary>
@@ -24,8 +59,7 @@ internal static class GreedyDecisions
             .ThenBy(h => h.Index)
             .Select(h => h.Index)
             .ToList();
-        var pinned = problem.PinnedOrder.Where(h => problem.Hosts[h].Convertible).ToList();
-        return [.. pinned, .. sorted.Where(h => !pinned.Contains(h))];
+        return PinnedFirst(problem, sorted);
     }
 
     private sealed class Run(PlanningProblem problem, IReadOnlyList<int> order, IReadOnlyList<int>? plannedStages)

@@ -8,7 +8,7 @@ public sealed record CpSatTuning
     /// <summary>Give the greedy plan to CP-SAT as a starting point.</summary>
     public bool UseGreedyHint { get; init; } = true;
     /// <summary>Largest VM×host×stage product solved by the exact model; bigger fleets use the decomposition.</summary>
-    public long ExactModelLimit { get; init; } = 40_000;
+    public long ExactModelLimit { get; init; } = 6_000;
 }
 
 /// <summary>Why no plan exists: each reason names the VM, host, capacity or pin that blocks, with numbers.</summary>
