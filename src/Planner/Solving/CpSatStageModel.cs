@@ -262,7 +262,11 @@ internal sealed class CpSatStageModel
         AddPins();
         AddSymmetryBreaking();
         AddBounds();
-        AddRamSpread();
+        if (!explain)
+        {
+            // Its fill bounds restate RAM capacity without a switch: it would hide the real blocker.
+            AddRamSpread();
+        }
     }
 
     /// <summary>1 when the VM live-migrates away from host h in wave s (its RAM leaves through h's NIC).</summary>
