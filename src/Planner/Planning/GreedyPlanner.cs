@@ -5,8 +5,8 @@ namespace Taquin.Planner.Planning;
 
 /// <summary>
 /// The baseline: wave by wave, convert the cheapest host to evacuate (fewest RAM + file bytes, ties by
-/// name, or the admin's fixed order), send its VMs to PVE first-fit decreasing (ZFS first, the new Ceph
-/// once it exists) or live-migrate them to libvirt hosts, then fill PVE with VMs of the hosts next in
+/// name, or the admin's fixed order), send its VMs to PVE biggest first onto the least-filled host (ZFS
+/// first, the new Ceph once it exists) or live-migrate them to libvirt hosts, then fill PVE with VMs of the hosts next in
 /// line. Convert more hosts in the same wave while they fit. Every capacity rule of docs/plan-format.md
 /// is respected as the plan is built, so <see cref="PlanVerifier"/> accepts it.
 /// </summary>
@@ -29,7 +29,7 @@ public sealed class GreedyPlanner : IPlanSolver
             Status = "GREEDY",
             Seed = options.Seed,
             Workers = 1,
-            Model = "greedy: cheapest host first, first-fit decreasing onto PVE (ZFS, then new Ceph), live migration to libvirt otherwise",
+            Model = "greedy: cheapest host first, biggest VM first onto the least-filled PVE host (ZFS, then new Ceph), live migration to libvirt otherwise",
         });
         return plan with
         {

@@ -379,8 +379,10 @@ internal sealed class GreedyState
             return null;
         }
 
+        // ZFS first, the new Ceph otherwise; among the hosts that fit, the least RAM-filled one
+        // (VMs come biggest first, so this keeps the PVE hosts balanced without hurting the packing much).
         var newCephFree = _pveCephStage is not null ? NewCephCapacity() - _newCephUsed : -1;
-        (int, byte)? viaCeph = null;
+        int viaZfs = -1, viaCeph = -1;
         for (var h = 0; h < _hosts.Length; h++)
         {
             if (_state[h] != HostState.Pve || _excluded[h] || (_pinnedHost[v] is { } ph && ph != h)
@@ -391,17 +393,19 @@ internal sealed class GreedyState
 
             if (_zfsUsed[h] + _vmProv[v] <= _zfsCap[h])
             {
-                return (h, Zfs);
+                viaZfs = LessFilled(h, viaZfs);
             }
-
-            if (viaCeph is null && _vmProv[v] <= newCephFree)
+            else if (_vmProv[v] <= newCephFree)
             {
-                viaCeph = (h, PveCeph);
+                viaCeph = LessFilled(h, viaCeph);
             }
         }
 
-        return viaCeph;
+        return viaZfs >= 0 ? (viaZfs, Zfs) : viaCeph >= 0 ? (viaCeph, PveCeph) : null;
     }
+
+    private int LessFilled(int h, int best)
+        => best < 0 || (_ramUsed[h] / (double)Math.Max(1, _ramCap[h])) < (_ramUsed[best] / (double)Math.Max(1, _ramCap[best])) ? h : best;
 
     private bool TryLiveMigrate(int v)
     {

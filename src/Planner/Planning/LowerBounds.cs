@@ -95,6 +95,17 @@ public static class LowerBounds
             }
         }
 
+        // When the hosts that never convert cannot hold the RBD data, the last convertible host with OSDs
+        // can only leave once that data is on PVE: a wave after the first wave that can reach PVE.
+        var rbd = inventory.Vms.Sum(v => v.RbdBytes);
+        var keepers = fleet.Hosts.Where(x => !x.AlreadyPve && options.IsExcluded(x)).Select(x => x.Name).ToHashSet(StringComparer.Ordinal);
+        var keptCapacity = PlanVerifier.OldCephCapacity(fleet, n => keepers.Contains(n) ? HostState.Libvirt : HostState.Pve);
+        if (rbd > keptCapacity && convertible.Any(x => x.OldCephOsdRawBytes > 0))
+        {
+            var firstWaveToPve = alreadyPve > 0 ? 1 : 2;
+            bound = Math.Max(bound, firstWaveToPve + 1);
+        }
+
         var pinned = options.PinnedStages.Values.DefaultIfEmpty(0).Max();
         return Math.Max(bound, pinned);
     }

@@ -190,6 +190,11 @@ public static class PlanVerifier
                     v.Add(new(t, vm, PlanRule.Coverage, $"VM {vm} is not in the inventory"));
                     structurallyOk = false;
                 }
+                else if (p is null || p.Host is null || p.Storage is null)
+                {
+                    v.Add(new(t, vm, PlanRule.Coverage, $"VM {vm} has an incomplete placement (host and storage are both required)"));
+                    structurallyOk = false;
+                }
                 else if (!hosts.ContainsKey(p.Host))
                 {
                     v.Add(new(t, vm, PlanRule.Coverage, $"VM {vm} is placed on unknown host {p.Host}"));

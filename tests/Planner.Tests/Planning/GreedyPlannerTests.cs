@@ -22,6 +22,20 @@ public sealed class GreedyPlannerTests
 
     [Theory]
     [MemberData(nameof(Seeds))]
+    public void Greedy_plans_verify_with_spares_exclusions_small_pools_and_slow_nics(int seed)
+    {
+        var inventory = Random(seed, hostCount: 4 + (seed % 4), vmsPerHost: 3 + (seed % 6), varied: true);
+
+        var plan = GreedyPlanner.Plan(inventory, new PlannerOptions());
+
+        Assert.Empty(PlanVerifier.Verify(plan, inventory).Select(v => v.ToString()));
+        var bound = LowerBounds.Compute(inventory, new PlannerOptions());
+        Assert.InRange(bound.Stages, 1, plan.Metrics.Stages);
+        Assert.InRange(bound.LiveMigrations, 0, plan.Metrics.LiveMigrations);
+    }
+
+    [Theory]
+    [MemberData(nameof(Seeds))]
     public void Lower_bounds_never_exceed_the_greedy_metrics(int seed)
     {
         var inventory = Random(seed, hostCount: 3 + (seed % 5), vmsPerHost: 4 + (seed % 7));
@@ -72,6 +86,27 @@ public sealed class GreedyPlannerTests
         var error = Assert.Throws<PlanInfeasibleException>(() => GreedyPlanner.Plan(inventory, new PlannerOptions()));
 
         Assert.Contains(error.Blockers, b => b.Contains("no PVE host exists yet", StringComparison.Ordinal) && b.Contains("local file disk cannot live-migrate", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void An_old_ceph_that_cannot_lose_any_host_blocks_with_its_numbers()
+    {
+        // 3 × 300 GiB raw ÷ 3 × 0.85 = 255 GiB usable; 200 GiB of data leaves no room to lose a host (170 GiB).
+        var hosts = new[] { "h1", "h2", "h3" }.Select(n => Host(n, oldOsdGib: 300)).ToList();
+        var inventory = MakeInventory(hosts, [RbdVm("a", "h1", 8, 100, 100), RbdVm("b", "h2", 8, 100, 100)]);
+
+        var error = Assert.Throws<PlanInfeasibleException>(() => GreedyPlanner.Plan(inventory, new PlannerOptions()));
+
+        Assert.Contains("would shrink the old Ceph to 170 GiB usable while it still holds 200 GiB", error.Blockers[0], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_same_input_gives_the_same_plan()
+    {
+        var first = PlanJson.Serialize(GreedyPlanner.Plan(Random(21, hostCount: 6, vmsPerHost: 8), new PlannerOptions()) with { Solver = new SolverReport { Status = "GREEDY" } });
+        var second = PlanJson.Serialize(GreedyPlanner.Plan(Random(21, hostCount: 6, vmsPerHost: 8), new PlannerOptions()) with { Solver = new SolverReport { Status = "GREEDY" } });
+
+        Assert.Equal(first, second);
     }
 
     [Fact]

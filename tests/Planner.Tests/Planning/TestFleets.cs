@@ -58,14 +58,26 @@ internal static class TestFleets
         };
 
     /// <summary>A random fleet with room to breathe: hosts run at most 60 % of their usable RAM.</summary>
-    public static FleetInventory Random(int seed, int hostCount = 5, int vmsPerHost = 6)
+    public static FleetInventory Random(int seed, int hostCount = 5, int vmsPerHost = 6, bool varied = false)
     {
         var rng = new Random(seed);
         var hosts = Enumerable.Range(1, hostCount)
             .Select(i => Host($"h{i}", ramGib: rng.Next(6, 13) * 32, oldOsdGib: rng.Next(4, 9) * 1000, zfsGib: rng.Next(2, 5) * 2000, nic: rng.Next(0, 2) == 0 ? 10 : 25))
             .ToList();
+        if (varied)
+        {
+            // A spare already on PVE, an excluded host, smaller ZFS pools, slow NICs.
+            hosts[^1] = hosts[^1] with { AlreadyPve = seed % 3 == 0 };
+            hosts[^2] = hosts[^2] with { Excluded = seed % 4 == 1 };
+            hosts = [.. hosts.Select(h => h with
+            {
+                NicGbits = seed % 2 == 0 ? 1 : h.NicGbits,
+                Disks = [.. h.Disks.Select(d => d.After == DiskRole.Zfs ? d with { SizeBytes = rng.Next(2, 5) * 1000 * G } : d)],
+            })];
+        }
+
         var vms = new List<VmRecord>();
-        foreach (var h in hosts)
+        foreach (var h in hosts.Where(h => !h.AlreadyPve))
         {
             var budget = (h.RamBytes / G - 16) * 0.6;
             for (var j = 0; j < vmsPerHost; j++)
