@@ -15,9 +15,19 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null) : IPlanSolver
 {
     private readonly CpSatTuning tuning = tuning ?? new CpSatTuning();
 
+    /// <summary>IPlanSolver: the plan, or <see cref="PlanInfeasibleException"/> with the reasons (pins naming unknown VMs or hosts included).</summary>
     public MigrationPlan Solve(FleetInventory inventory, PlannerOptions options, CancellationToken cancellationToken)
     {
-        var result = Plan(inventory, options, cancellationToken);
+        PlanningResult result;
+        try
+        {
+            result = Plan(inventory, options, cancellationToken);
+        }
+        catch (PlanningInputException e)
+        {
+            throw new PlanInfeasibleException(e.Problems);
+        }
+
         return result.Plan ?? throw new PlanInfeasibleException(result.Infeasibility?.Reasons ?? ["no plan found"]);
     }
 
@@ -215,7 +225,7 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null) : IPlanSolver
     {
         var w = workers ?? Math.Max(1, options.Workers);
         return string.Create(CultureInfo.InvariantCulture,
-            $"num_workers:{w}, random_seed:{options.Seed}, max_deterministic_time:{Math.Max(0.01, deterministicSeconds):0.###}, relative_gap_limit:{options.RelativeGap:0.######}, log_search_progress:false");
+            $"num_workers:{w}, random_seed:{options.Seed}, max_deterministic_time:{Math.Max(0.01, deterministicSeconds):0.###}, relative_gap_limit:{options.RelativeGap:0.######}, log_search_progress:false, interleave_search:true");
     }
 }
 

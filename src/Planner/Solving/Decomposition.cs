@@ -18,6 +18,19 @@ internal sealed class Decomposition(SearchContext context)
     {
         var best = greedy;
         var budget = context.Options.TimeLimitSeconds;
+        // Same conversion stages as the best heuristic plan, repacked: often the same stages with fewer live migrations.
+        if (best is not null)
+        {
+            var stages = best.ConversionStage.Select(c => c ?? 0).ToArray();
+            var order = problem.Hosts.Where(h => h.Convertible).OrderBy(h => stages[h.Index]).ThenBy(h => h.Index).Select(h => h.Index).ToList();
+            var repacked = GreedyDecisions.Solve(problem, order, stages);
+            if (repacked is not null && new PlanSimulation(problem, repacked).Violations().Count == 0 && ExactSearch.Worse(best, repacked))
+            {
+                context.Log.Add($"repacking: {repacked.Stages} stages, {repacked.LiveMigrations} live migrations");
+                best = repacked;
+            }
+        }
+
         // Safety margins on the aggregate capacities: the fluid model ignores packing losses.
         double[] margins = [0.97, 0.9, 0.8, 0.7];
         var proven = false;
