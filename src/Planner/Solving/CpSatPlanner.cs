@@ -56,8 +56,9 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null) : IPlanSolver
         var bounds = LowerBounds.Compute(inventory, options);
         var lower = Math.Max(StageLowerBound(problem), bounds.Stages);
         var upper = greedy?.Stages ?? FallbackStageLimit(problem);
-        var size = (long)problem.Vms.Count * problem.Hosts.Count * upper;
         var context = new SearchContext(problem, options, tuning, log, cancellationToken);
+        lower = StageRelaxation.RaiseLowerBound(context, lower, upper);
+        var size = (long)problem.Vms.Count * problem.Hosts.Count * upper;
         var outcome = size <= tuning.ExactModelLimit
             ? new ExactSearch(context).Run(greedy, lower, upper)
             : new Decomposition(context).Run(greedy, lower, upper);

@@ -105,6 +105,7 @@ public class ConstraintFamilyTests
 
         Assert.Equal(3, roomy.Metrics.Stages);
         Assert.Equal(5, tight.Metrics.Stages);
+        Assert.Equal("OPTIMAL", tight.Solver.Status);
         Assert.All(tight.Stages, s => Assert.True(s.Actions.Count(a => a.Kind == ActionKind.MoveToPve) <= 1));
     }
 
