@@ -191,7 +191,9 @@ internal static class GreedyDecisions
             }
 
             // The host converted last keeps the VM longest: fewer second hops.
-            var candidates = problem.Hosts.Where(h => h.Index != from && !h.Excluded && IsLibvirt(h.Index, stage) && conversion[h.Index] is null)
+            // Never onto a host due to convert in this very wave (it would have to be emptied again).
+            var candidates = problem.Hosts.Where(h => h.Index != from && !h.Excluded && IsLibvirt(h.Index, stage) && conversion[h.Index] is null
+                    && (plannedStages is null || !h.Convertible || plannedStages[h.Index] > stage))
                 .OrderByDescending(h => rank.GetValueOrDefault(h.Index, int.MaxValue))
                 .ThenBy(h => h.Index);
             foreach (var h in candidates)
