@@ -23,10 +23,10 @@ public static class Program
         InventoryCommands.Build(),
     ];
 
-    internal static RootCommand BuildRoot()
+    internal static RootCommand BuildRoot(IEnumerable<Command> commands)
     {
         var root = new RootCommand("Taquin: plans and runs the in-place migration of a libvirt fleet to Proxmox VE.");
-        foreach (var command in Commands())
+        foreach (var command in commands)
         {
             root.Subcommands.Add(command);
         }
@@ -35,11 +35,14 @@ public static class Program
     }
 
     /// <summary>Runs the CLI in-process with the given writers; the exit code follows the project rule (0 ok, 1 failed, 2 invalid input).</summary>
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr) => Run(args, stdout, stderr, Commands());
+
+    /// <summary>Same, with a chosen set of command groups (tests exercise the error handling with their own).</summary>
+    internal static int Run(string[] args, TextWriter stdout, TextWriter stderr, IEnumerable<Command> commands)
     {
         try
         {
-            var parse = BuildRoot().Parse(args);
+            var parse = BuildRoot(commands).Parse(args);
             var configuration = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
             var exit = parse.Invoke(configuration);
             // A command line System.CommandLine rejects is the user's mistake, like any other invalid input.

@@ -24,7 +24,8 @@ internal static class Terminal
         });
         if (!isTerminal)
         {
-            console.Profile.Width = 120;
+            // No terminal to fit: never wrap, so each diagnostic stays on lines grep can find.
+            console.Profile.Width = 4096;
         }
 
         return console;

@@ -293,13 +293,26 @@ internal static class FleetYamlReader
                 return null;
             }
 
-            if (!ByteSize.TryParse(text, out var bytes) || bytes <= 0)
+            if (!TryParseSize(text, out var bytes) || bytes <= 0)
             {
                 ErrorAt(key, "Not a size.", "Write a positive size with a unit (128GiB, 3.84TB, 960G) or a plain byte count.", text);
                 return null;
             }
 
             return bytes;
+        }
+
+        private static bool TryParseSize(string text, out long bytes)
+        {
+            try
+            {
+                return ByteSize.TryParse(text, out bytes);
+            }
+            catch (OverflowException)
+            {
+                bytes = 0;
+                return false;
+            }
         }
 
         public int? Int(string key, bool required, int min = int.MinValue, int max = int.MaxValue)

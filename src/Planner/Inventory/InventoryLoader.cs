@@ -179,7 +179,7 @@ public static class InventoryLoader
 
     private static string Decode(byte[] bytes)
     {
-        // Strip a UTF-8 BOM: the XML reader would accept it, YAML and the digest readers of the text would not care.
+        // Editors on Windows write a UTF-8 BOM; drop it so every reader sees the text from its first real character.
         var offset = bytes.AsSpan().StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]) ? 3 : 0;
         return Encoding.UTF8.GetString(bytes, offset, bytes.Length - offset);
     }

@@ -220,7 +220,7 @@ public static class DomainXmlParser
             }
 
             var unit = Attr(el, "unit");
-            if (!ByteSize.TryFromLibvirt(el.Value, unit, out var bytes) || (required && bytes <= 0))
+            if (!TryLibvirtSize(el.Value, unit, out var bytes) || (required && bytes <= 0))
             {
                 Err(el, element, $"<{element}> is not a size libvirt understands (a positive integer with unit b, KB, k/KiB, MB, M/MiB, GB, G/GiB, TB, T/TiB).",
                     $"Write e.g. <{element} unit='GiB'>4</{element}>.", unit is null ? el.Value : $"{el.Value} {unit}");
@@ -228,6 +228,19 @@ public static class DomainXmlParser
             }
 
             return bytes;
+        }
+
+        private static bool TryLibvirtSize(string value, string? unit, out long bytes)
+        {
+            try
+            {
+                return ByteSize.TryFromLibvirt(value, unit, out bytes);
+            }
+            catch (OverflowException)
+            {
+                bytes = 0;
+                return false;
+            }
         }
 
         private (int? Max, int? Current) ReadVcpu(XElement root)

@@ -13,7 +13,7 @@ namespace Taquin.Planner.Planning;
 public static class PlanSvg
 {
     private static readonly XNamespace Svg = "http://www.w3.org/2000/svg";
-    private const int Margin = 20, LegendHeight = 46, TitleHeight = 24, HeaderHeight = 30, ColumnHeight = 220, Gap = 8, MaxBlocksPerHost = 24;
+    private const int Margin = 20, LegendHeight = 64, TitleHeight = 24, HeaderHeight = 30, ColumnHeight = 220, Gap = 8, MaxBlocksPerHost = 24;
 
     private enum VmState
     {
@@ -60,15 +60,19 @@ public static class PlanSvg
     private static XElement Legend(int x, int y)
     {
         var g = new XElement(Svg + "g", new XAttribute("class", "legend"));
-        var cx = x;
         (string Color, string Label)[] hostStates = [("#dbe8f6", "libvirt host"), ("#fde2c4", "converting host"), ("#d8f0d8", "PVE host")];
-        foreach (var (color, label) in hostStates.Concat(VmColors.Zip(VmLabels)))
+        (string Color, string Label)[][] rows = [hostStates, [.. VmColors.Zip(VmLabels)]];
+        for (var r = 0; r < rows.Length; r++)
         {
-            g.Add(Rect(cx, y, 14, 14, color, "#555555"), Text(cx + 18, y + 11, label, 11));
-            cx += 26 + (label.Length * 6);
+            var cx = x;
+            foreach (var (color, label) in rows[r])
+            {
+                g.Add(Rect(cx, y + (r * 18), 14, 14, color, "#555555"), Text(cx + 18, y + (r * 18) + 11, label, 11));
+                cx += 26 + (label.Length * 6);
+            }
         }
 
-        g.Add(Text(x, y + 34, "Column outline = RAM − reserve; blocks = VMs sized by RAM; bar under a PVE host = ZFS fill.", 11));
+        g.Add(Text(x, y + 50, "Column = RAM − reserve, blocks = VMs sized by RAM, bar under a PVE host = ZFS fill.", 11));
         return g;
     }
 

@@ -240,9 +240,9 @@ public static class FleetGenerator
             Class = vmClass,
             RamGiB = vmClass switch
             {
-                VmClass.Small => rng.PickWeighted([(1, 65), (2, 28), (4, 7)]),
-                VmClass.Medium => rng.PickWeighted([(6, 3), (8, 4), (12, 1)]),
-                VmClass.Big => rng.PickWeighted([(32, 2), (48, 1), (64, 1)]),
+                VmClass.Small => rng.PickWeighted([(1, 62), (2, 28), (4, 10)]),
+                VmClass.Medium => rng.PickWeighted([(4, 2), (6, 3), (8, 3), (12, 1)]),
+                VmClass.Big => rng.PickWeighted([(32, 3), (48, 1), (64, 1)]),
                 _ => rng.PickWeighted([(2, 2), (4, 1)]),
             },
             Vcpus = hotplug ? vcpus * 2 : vcpus,
@@ -315,22 +315,35 @@ public static class FleetGenerator
 
         var order = Enumerable.Range(0, vms.Count).ToList();
         rng.Shuffle(order);
-        (VmClass Class, int From, int To)[] trims =
+        // Trim round-robin over the rules of a tier so no single size class is wiped out;
+        // the big VMs only shrink when nothing else is left.
+        (VmClass Class, int From, int To)[][] tiers =
         [
-            (VmClass.Small, 2, 1), (VmClass.Small, 4, 2), (VmClass.Storage, 4, 2),
-            (VmClass.Medium, 12, 8), (VmClass.Medium, 8, 6), (VmClass.Medium, 6, 4), (VmClass.Big, 64, 32), (VmClass.Big, 48, 32),
+            [(VmClass.Small, 2, 1), (VmClass.Small, 4, 2), (VmClass.Storage, 4, 2), (VmClass.Medium, 12, 8)],
+            [(VmClass.Medium, 8, 6), (VmClass.Medium, 6, 4), (VmClass.Big, 64, 48), (VmClass.Big, 48, 32)],
         ];
-        foreach (var (vmClass, from, to) in trims)
+        foreach (var tier in tiers)
         {
-            foreach (var vm in order.Select(i => vms[i]).Where(v => v.Class == vmClass && v.RamGiB == from))
+            var cursors = new int[tier.Length];
+            var trimmed = true;
+            while (trimmed && total > Budget(hostRam))
             {
-                if (total <= Budget(hostRam))
+                trimmed = false;
+                for (var r = 0; r < tier.Length && total > Budget(hostRam); r++)
                 {
-                    return hostRam;
-                }
+                    var (vmClass, from, to) = tier[r];
+                    while (cursors[r] < order.Count && (vms[order[cursors[r]]].Class != vmClass || vms[order[cursors[r]]].RamGiB != from))
+                    {
+                        cursors[r]++;
+                    }
 
-                vm.RamGiB = to;
-                total -= from - to;
+                    if (cursors[r] < order.Count)
+                    {
+                        vms[order[cursors[r]]].RamGiB = to;
+                        total -= from - to;
+                        trimmed = true;
+                    }
+                }
             }
         }
 
@@ -850,7 +863,7 @@ public static class FleetGenerator
             {
                 var association = rng.Pick(Associations);
                 var name = Unique($"{prefix}{association}");
-                return (name, prefix == "nextcloud-asso-" ? $"Nextcloud de l'association {association}" : null);
+                return (name, prefix == "nextcloud-asso-" ? $"Nextcloud de l’association {association}" : null);
             }
 
             string numbered;

@@ -115,6 +115,7 @@ public class InventoryLoaderTests
     [InlineData("now: local-images", "now: ceph", "hosts[1].disks[1].now", "ceph", 19)]
     [InlineData("zfsLayout: raidz1", "zfsLayout: raid5", "hosts[1].zfsLayout", "raid5", 16)]
     [InlineData("size: 1TB", "size: 1 furlong", "hosts[2].disks[0].size", "1 furlong", 27)]
+    [InlineData("size: 1TB", "size: 99999999999PB", "hosts[2].disks[0].size", "99999999999PB", 27)]
     [InlineData("nearfullRatio: 0.85", "nearfullRatio: 1.5", "oldCeph.nearfullRatio", "1.5", 30)]
     [InlineData("to: 3999", "to: 5000", "policy.vlanRange.to", "5000", 37)]
     [InlineData("defaultStrategy: attach-and-move", "defaultStrategy: hot", "policy.defaultStrategy", "hot", 39)]
@@ -156,6 +157,19 @@ public class InventoryLoaderTests
         Assert.Equal(["hosts[0].ram", "policy.vlanRange"], result.Diagnostics.Where(d => d.File == "fleet.yaml").Select(d => d.Element));
         Assert.Contains("Add 'ram: 128GiB'", result.Diagnostics[0].Fix);
         Assert.Equal(2, result.Diagnostics[0].Line);
+    }
+
+    [Fact]
+    public void Duplicate_yaml_key_is_reported_with_its_line()
+    {
+        using var folder = TempInventory.Valid();
+        folder.Write("fleet.yaml", ReplaceFirst(TempInventory.FleetYaml, "    cores: 16", "    cores: 16\n    ram: 32GiB"));
+
+        var result = InventoryLoader.Load(folder.Root);
+
+        var error = Assert.Single(result.Diagnostics);
+        Assert.Equal(("fleet.yaml", 5), (error.File, error.Line));
+        Assert.Contains("ram", error.Message);
     }
 
     [Fact]

@@ -246,6 +246,14 @@ public class DomainXmlParserTests
     }
 
     [Fact]
+    public void Memory_too_large_to_count_is_an_error_not_a_crash()
+    {
+        var result = DomainXmlParser.Parse(Minimal("<memory unit='TiB'>99999999999</memory>"), "vm.xml");
+
+        Assert.Equal("memory", Assert.Single(result.Diagnostics).Element);
+    }
+
+    [Fact]
     public void Malformed_xml_is_one_error_with_line_and_column()
     {
         var result = LibvirtFixtures.Parse("malformed.xml");

@@ -39,11 +39,12 @@ public sealed class CommittedSamplesTests
         var facts = InventoryFacts.Read(FleetGenerator.Generate(new FleetGeneratorOptions { Seed = 5, Vms = 12, Hosts = 4, HostRamGiB = 32 }).Files);
         Assert.Equal(4, facts.Hosts.Count);
         Assert.Equal(12, facts.Vms.Count);
-        Assert.Equal(22L * 1024 * 1024 * 1024, facts.TotalVmRam);
+        Assert.Equal(21L * 1024 * 1024 * 1024, facts.TotalVmRam);
         // 3 hosts × (32 − 16) GiB = 48 GiB: any one host can be emptied.
         Assert.True(facts.TotalVmRam <= 0.75 * 3 * 16L * 1024 * 1024 * 1024);
         Assert.Single(facts.Files);
-        Assert.Single(facts.Vms, v => v.Ovmf);
+        Assert.Equal("h2", Assert.Single(facts.Vms, v => v.Ovmf).Host);
+        Assert.Equal("h4", Assert.Single(facts.Files.Keys).Host);
     }
 
     internal static string RepositoryRoot()
