@@ -46,7 +46,9 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null) : IPlanSolver
 
         // Two heuristics: ours and the baseline's; the better valid one is the hint and the upper bound.
         var baseline = Baseline(inventory, options, cancellationToken);
-        var greedy = Valid(problem, GreedyDecisions.Solve(problem), "greedy", log);
+        // One host per stage: never competitive on stages once hosts are many, and slow there.
+        var sequential = problem.Hosts.Count(h => h.Convertible) <= 30 ? GreedyDecisions.Solve(problem) : null;
+        var greedy = Valid(problem, sequential, "greedy", log);
         var fromBaseline = Valid(problem, baseline is null ? null : FromPlan(problem, baseline), "baseline", log);
         if (greedy is null || (fromBaseline is not null && ExactSearch.Worse(greedy, fromBaseline)))
         {
