@@ -34,37 +34,47 @@ internal sealed class Decomposition(SearchContext context)
         // Safety margins on the aggregate capacities: the fluid model ignores packing losses.
         double[] margins = [0.97, 0.9, 0.8, 0.7];
         var proven = false;
+        // First the fewest stages the fluid model allows, then, for each margin, schedules with exactly `target` stages, one stage fewer after each success:
+        // the least aggressive schedule first, since the packing loses what the fluid model does not see.
+        var tries = 0;
+        var fewest = HostLevel((best?.Stages ?? (upper + 1)) - 1, margins[0], budget / 16, out var fewestStatus, aggressive: true);
+        context.Log.Add($"host-level model, fewest stages: {fewestStatus}");
+        if (fewest is not null)
+        {
+            var order = problem.Hosts.Where(h => h.Convertible).OrderBy(h => fewest[h.Index]).ThenBy(h => h.Index).Select(h => h.Index).ToList();
+            var packed = GreedyDecisions.Solve(problem, order, fewest);
+            if (packed is not null && new PlanSimulation(problem, packed).Violations().Count == 0 && (best is null || ExactSearch.Worse(best, packed)))
+            {
+                context.Log.Add($"packing: {packed.Stages} stages, {packed.LiveMigrations} live migrations");
+                best = packed;
+            }
+        }
+
         foreach (var margin in margins)
         {
-            if (context.Cancellation.IsCancellationRequested)
+            for (var target = (best?.Stages ?? (upper + 1)) - 1; target >= lower && tries < 16; target = (best?.Stages ?? (upper + 1)) - 1)
             {
-                break;
-            }
-
-            var limit = (best?.Stages ?? upper) - 1;
-            if (limit < lower)
-            {
-                proven = best is not null && best.Stages == lower;
-                break;
-            }
-
-            var stages = HostLevel(limit, margin, budget / margins.Length, out var status);
-            context.Log.Add($"host-level model, margin {margin}: {status}");
-            if (stages is null)
-            {
-                if (status == CpSolverStatus.Infeasible && margin == margins[0])
+                if (context.Cancellation.IsCancellationRequested)
                 {
                     break;
                 }
 
-                continue;
-            }
+                tries++;
+                var stages = HostLevel(target, margin, budget / 16, out var status);
+                context.Log.Add($"host-level model, {target} stages, margin {margin}: {status}");
+                if (stages is null)
+                {
+                    break;
+                }
 
-            var order = problem.Hosts.Where(h => h.Convertible).OrderBy(h => stages[h.Index]).ThenBy(h => h.Index).Select(h => h.Index).ToList();
-            var packed = GreedyDecisions.Solve(problem, order, stages);
-            if (packed is not null && new PlanSimulation(problem, packed).Violations().Count == 0
-                && (best is null || ExactSearch.Worse(best, packed)))
-            {
+                var order = problem.Hosts.Where(h => h.Convertible).OrderBy(h => stages[h.Index]).ThenBy(h => h.Index).Select(h => h.Index).ToList();
+                var packed = GreedyDecisions.Solve(problem, order, stages);
+                if (packed is null || new PlanSimulation(problem, packed).Violations().Count > 0
+                    || (best is not null && !ExactSearch.Worse(best, packed)))
+                {
+                    break;
+                }
+
                 context.Log.Add($"packing: {packed.Stages} stages, {packed.LiveMigrations} live migrations");
                 best = packed;
             }
@@ -83,7 +93,7 @@ internal sealed class Decomposition(SearchContext context)
     }
 
     /// <summary>Conversion stage per host within <paramref name="stages"/> stages, fewest stages first; null if none found.</summary>
-    private int[]? HostLevel(int stages, double margin, double deterministicSeconds, out CpSolverStatus status)
+    private int[]? HostLevel(int stages, double margin, double deterministicSeconds, out CpSolverStatus status, bool aggressive = false)
     {
         var hosts = problem.Hosts;
         var vms = problem.Vms;
@@ -178,8 +188,15 @@ internal sealed class Decomposition(SearchContext context)
             }
         }
 
-        // Fewest stages; then spread conversions late (keeps old-Ceph capacity) - the packing decides moves.
-        model.Minimize(last);
+        if (aggressive)
+        {
+            model.Minimize(last);
+        }
+        else
+        {
+            // Exactly this many stages: spreading conversions over them leaves the packing the most room.
+            model.Add(last == stages);
+        }
         var (result, solver) = context.Solve(model, deterministicSeconds);
         status = result;
         if (result is not (CpSolverStatus.Optimal or CpSolverStatus.Feasible))
