@@ -109,5 +109,20 @@ public class ConstraintFamilyTests
         Assert.All(tight.Stages, s => Assert.True(s.Actions.Count(a => a.Kind == ActionKind.MoveToPve) <= 1));
     }
 
+    [Fact]
+    public void A_spare_pve_host_takes_the_first_vms_without_any_live_migration()
+    {
+        var inventory = new TestFleet()
+            .Host("spare", 128, alreadyPve: true, oldOsdGiB: 0).Host("h1", 64).Host("h2", 64)
+            .Vms("a", 3, "h1", 8).Vms("b", 3, "h2", 8)
+            .Build();
+
+        var plan = Planning.Verified(inventory);
+
+        Assert.Equal(0, plan.Metrics.LiveMigrations);
+        Assert.All(plan.Stages, s => Assert.Equal(HostState.Pve, s.Hosts["spare"]));
+        Assert.Equal("OPTIMAL", plan.Solver.Status);
+    }
+
     private sealed record TestFleetPlan(MigrationPlan Plan);
 }
