@@ -1,0 +1,376 @@
+using System.Globalization;
+using Google.OrTools.Sat;
+using Taquin.Planner.Inventory;
+using Taquin.Planner.Planning;
+
+namespace Taquin.Planner.Solving;
+
+/// <summary>
+/// The planner: quick necessary checks, the greedy plan, then CP-SAT over the number of stages
+/// (lowest first, each smaller count proven impossible), then fewest live migrations, then RAM balance,
+/// each level solved with the previous one fixed. Big fleets go through the decomposition.
+/// Deterministic for the same input and settings (deterministic time limits, fixed seed).
+/// </summary>
+public sealed class CpSatPlanner(CpSatTuning? tuning = null) : IPlanSolver
+{
+    private readonly CpSatTuning tuning = tuning ?? new CpSatTuning();
+
+    /// <summary>IPlanSolver: the plan, or <see cref="PlanInfeasibleException"/> with the reasons (pins naming unknown VMs or hosts included).</summary>
+    public MigrationPlan Solve(FleetInventory inventory, PlannerOptions options, CancellationToken cancellationToken)
+    {
+        PlanningResult result;
+        try
+        {
+            result = Plan(inventory, options, cancellationToken);
+        }
+        catch (PlanningInputException e)
+        {
+            throw new PlanInfeasibleException(e.Problems);
+        }
+
+        return result.Plan ?? throw new PlanInfeasibleException(result.Infeasibility?.Reasons ?? ["no plan found"]);
+    }
+
+    /// <summary>Plans, or explains with reasons why no plan exists. Unknown names in pins throw <see cref="PlanningInputException"/>.</summary>
+    public PlanningResult Plan(FleetInventory inventory, PlannerOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(inventory);
+        ArgumentNullException.ThrowIfNull(options);
+        var problem = PlanningProblem.From(inventory, options);
+        var log = new List<string>();
+        var quick = InfeasibilityExplainer.QuickChecks(problem);
+        if (quick.Count > 0)
+        {
+            return new PlanningResult { Infeasibility = new Infeasibility(quick), Log = log };
+        }
+
+        // Two heuristics: ours and the baseline's; the better valid one is the hint and the upper bound.
+        var baseline = Baseline(inventory, options, cancellationToken);
+        // One host per stage: never competitive on stages once hosts are many, and slow there.
+        var sequential = problem.Hosts.Count(h => h.Convertible) <= 30 ? GreedyDecisions.Solve(problem) : null;
+        var greedy = Valid(problem, sequential, "greedy", log);
+        var fromBaseline = Valid(problem, baseline is null ? null : FromPlan(problem, baseline), "baseline", log);
+        if (greedy is null || (fromBaseline is not null && ExactSearch.Worse(greedy, fromBaseline)))
+        {
+            greedy = fromBaseline;
+        }
+
+        var bounds = LowerBounds.Compute(inventory, options);
+        var lower = Math.Max(StageLowerBound(problem), bounds.Stages);
+        var upper = greedy?.Stages ?? FallbackStageLimit(problem);
+        var context = new SearchContext(problem, options, tuning, log, cancellationToken);
+        lower = StageRelaxation.RaiseLowerBound(context, lower, upper);
+        var size = (long)problem.Vms.Count * problem.Hosts.Count * upper;
+        var outcome = size <= tuning.ExactModelLimit
+            ? new ExactSearch(context).Run(greedy, lower, upper)
+            : new Decomposition(context).Run(greedy, lower, upper);
+        if (outcome.Decisions is null)
+        {
+            var reasons = outcome.Reasons.Count > 0 ? outcome.Reasons : ["no plan found within the time limit, and none proven impossible; raise --time-limit"];
+            return new PlanningResult { Infeasibility = new Infeasibility(reasons), Log = log };
+        }
+
+        var violations = new PlanSimulation(problem, outcome.Decisions).Violations();
+        if (violations.Count > 0)
+        {
+            throw new InvalidOperationException("solver produced an invalid plan: " + string.Join("; ", violations.Take(5)));
+        }
+
+        var report = new SolverReport
+        {
+            Status = outcome.Status,
+            Gap = outcome.Gap,
+            WallSeconds = outcome.WallSeconds,
+            FirstFeasibleSeconds = outcome.FirstFeasibleSeconds,
+            Seed = options.Seed,
+            TimeLimitSeconds = options.TimeLimitSeconds,
+            Workers = options.Workers,
+            Model = outcome.Model,
+        };
+        var plan = PlanBuilder.Build(inventory, ToPlanDecisions(problem, outcome.Decisions), options, report) with
+        {
+            Baseline = baseline?.Metrics,
+            LowerBound = bounds,
+            ExcludedHosts = [.. options.ExcludedHosts],
+        };
+        return new PlanningResult { Plan = plan, Log = log, StageLowerBound = lower };
+    }
+
+    private static MigrationPlan? Baseline(FleetInventory inventory, PlannerOptions options, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return GreedyPlanner.Plan(inventory, options, cancellationToken);
+        }
+        catch (PlanInfeasibleException)
+        {
+            return null;
+        }
+    }
+
+    private static SolverDecisions? Valid(PlanningProblem problem, SolverDecisions? decisions, string name, List<string> log)
+    {
+        if (decisions is null)
+        {
+            log.Add($"{name}: no plan");
+            return null;
+        }
+
+        var violations = new PlanSimulation(problem, decisions).Violations();
+        if (violations.Count > 0)
+        {
+            log.Add($"{name}: plan not usable in the MiB model ({violations[0]})");
+            return null;
+        }
+
+        log.Add($"{name}: {decisions.Stages} stages, {decisions.LiveMigrations} live migrations");
+        return decisions;
+    }
+
+    /// <summary>Reads the decisions back from a plan (null when it uses moves the model does not have).</summary>
+    internal static SolverDecisions? FromPlan(PlanningProblem problem, MigrationPlan plan)
+    {
+        var stages = plan.Stages.Count - 1;
+        var conversions = problem.Hosts.Select(h => plan.Stages.FirstOrDefault(s => s.Hosts.GetValueOrDefault(h.Name) == HostState.Converting)?.Index).ToList();
+        var decisions = new List<VmDecision>();
+        foreach (var vm in problem.Vms)
+        {
+            int? cross = null;
+            var hops = new List<LiveHop>();
+            var host = vm.Home;
+            var onCeph = false;
+            var target = -1;
+            foreach (var stage in plan.Stages.Skip(1))
+            {
+                if (!stage.Placements.TryGetValue(vm.Name, out var placement))
+                {
+                    return null;
+                }
+
+                var index = problem.Hosts.FirstOrDefault(h => h.Name == placement.Host)?.Index ?? -1;
+                if (index < 0)
+                {
+                    return null;
+                }
+
+                var onLibvirt = placement.Storage == StorageIds.OldCeph || StorageIds.IsFile(placement.Storage);
+                if (cross is null && onLibvirt && index != host)
+                {
+                    hops.Add(new LiveHop(stage.Index, index));
+                    host = index;
+                }
+                else if (cross is null && !onLibvirt)
+                {
+                    cross = stage.Index;
+                    target = index;
+                    onCeph = placement.Storage == StorageIds.PveCeph;
+                }
+                else if (cross is not null && (index != target || (placement.Storage == StorageIds.PveCeph) != onCeph))
+                {
+                    return null;
+                }
+            }
+
+            if (cross is null)
+            {
+                return null;
+            }
+
+            decisions.Add(new VmDecision(cross.Value, target, onCeph, hops));
+        }
+
+        return new SolverDecisions(stages, conversions, decisions);
+    }
+
+    internal static PlanDecisions ToPlanDecisions(PlanningProblem problem, SolverDecisions decisions)
+    {
+        var hosts = problem.Hosts;
+        return new PlanDecisions
+        {
+            ConversionStages = hosts.Where(h => decisions.ConversionStage[h.Index] is not null)
+                .ToDictionary(h => h.Name, h => decisions.ConversionStage[h.Index]!.Value, StringComparer.Ordinal),
+            Moves = problem.Vms.Select(v =>
+            {
+                var d = decisions.Vms[v.Index];
+                var host = hosts[d.TargetHost].Name;
+                return new MoveDecision(v.Name, d.CrossStage, host, d.OnPveCeph ? StorageIds.PveCeph : StorageIds.Zfs(host));
+            }).ToList(),
+            LiveMigrations = problem.Vms.SelectMany(v => decisions.Vms[v.Index].Hops.Select(h => new LiveMigrationDecision(v.Name, h.Stage, hosts[h.Host].Name))).ToList(),
+            PveCephStage = decisions.PveCephCreatedStage,
+        };
+    }
+
+    /// <summary>
+    /// Valid lower bound on stages: a first host must convert before anything can cross (unless a PVE host
+    /// exists), and all bytes must fit through the PVE hosts' NICs over the remaining waves.
+    /// </summary>
+    internal static int StageLowerBound(PlanningProblem problem)
+    {
+        var convertible = problem.Hosts.Count(h => h.Convertible);
+        var anyPve = problem.Hosts.Any(h => h.AlreadyPve && !h.Excluded);
+        var bound = convertible > 0 ? 1 : 0;
+        if (problem.Vms.Count > 0)
+        {
+            var firstCrossing = anyPve ? 1 : 2;
+            var budget = problem.Hosts.Where(h => !h.Excluded).Sum(h => h.CopyBudgetMiB);
+            var total = problem.Vms.Sum(v => v.CopyMiB);
+            var waves = budget > 0 ? (int)Math.Min(int.MaxValue / 2, (total + budget - 1) / budget) : 1;
+            bound = Math.Max(bound, firstCrossing - 1 + Math.Max(1, waves));
+        }
+
+        return Math.Max(bound, problem.PinnedStage.Values.DefaultIfEmpty(0).Max());
+    }
+
+    internal static int FallbackStageLimit(PlanningProblem problem)
+        => Math.Max(StageLowerBound(problem), problem.Hosts.Count(h => h.Convertible) + 2);
+
+    internal static string Parameters(PlannerOptions options, double deterministicSeconds, int? workers = null)
+    {
+        var w = workers ?? Math.Max(1, options.Workers);
+        return string.Create(CultureInfo.InvariantCulture,
+            $"num_workers:{w}, random_seed:{options.Seed}, max_deterministic_time:{Math.Max(0.01, deterministicSeconds):0.###}, relative_gap_limit:{options.RelativeGap:0.######}, log_search_progress:false, interleave_search:true");
+    }
+}
+
+internal sealed record SearchOutcome(
+    SolverDecisions? Decisions,
+    string Status,
+    double? Gap,
+    double WallSeconds,
+    double? FirstFeasibleSeconds,
+    string Model,
+    IReadOnlyList<string> Reasons);
+
+/// <summary>Records when the first solution arrived (solver wall time, not the machine clock).</summary>
+internal sealed class FirstSolutionWatch : CpSolverSolutionCallback
+{
+    public double? FirstSeconds { get; private set; }
+
+    public override void OnSolutionCallback() => FirstSeconds ??= WallTime();
+}
+
+internal sealed record SearchContext(PlanningProblem Problem, PlannerOptions Options, CpSatTuning Tuning, List<string> Log, CancellationToken Cancellation)
+{
+    public double Wall { get; private set; }
+
+    public double? FirstFeasible { get; private set; }
+
+    public (CpSolverStatus Status, CpSolver Solver) Solve(CpModel model, double deterministicSeconds, int? workers = null)
+    {
+        var solver = new CpSolver { StringParameters = CpSatPlanner.Parameters(Options, deterministicSeconds, workers) };
+        var watch = new FirstSolutionWatch();
+        using var stop = Cancellation.Register(solver.StopSearch);
+        var status = solver.Solve(model, watch);
+        if (watch.FirstSeconds is { } first && FirstFeasible is null)
+        {
+            FirstFeasible = Wall + first;
+        }
+
+        Wall += solver.WallTime();
+        return (status, solver);
+    }
+}
+
+/// <summary>The full VM×host×stage model, with stage probes and lexicographic levels.</summary>
+internal sealed class ExactSearch(SearchContext context)
+{
+    private readonly PlanningProblem problem = context.Problem;
+    private readonly List<string> log = context.Log;
+
+    public SearchOutcome Run(SolverDecisions? greedy, int lower, int upper)
+    {
+        var budget = context.Options.TimeLimitSeconds;
+        var stagesProven = true;
+        SolverDecisions? best = null;
+        var movesProven = false;
+        double? gap = null;
+        for (var t = lower; t <= upper && best is null; t++)
+        {
+            var isLast = t == upper;
+            var model = new CpSatStageModel(problem, t);
+            if (context.Tuning.UseGreedyHint && greedy is not null)
+            {
+                model.Hint(problem, greedy);
+            }
+
+            model.Model.Minimize(model.LiveMigrations);
+            var (status, solver) = context.Solve(model.Model, isLast ? budget * 0.6 : budget * 0.15);
+            log.Add($"T={t}: {status} ({solver.WallTime():0.00}s)");
+            if (status is CpSolverStatus.Optimal or CpSolverStatus.Feasible)
+            {
+                best = model.Extract(solver);
+                movesProven = status == CpSolverStatus.Optimal;
+                gap = Gap(solver);
+                if (movesProven)
+                {
+                    best = Balance(t, best, (long)solver.ObjectiveValue, budget * 0.25) ?? best;
+                }
+            }
+            else if (status != CpSolverStatus.Infeasible)
+            {
+                stagesProven = false;
+            }
+        }
+
+        if (best is null && greedy is not null)
+        {
+            best = greedy;
+            stagesProven = false;
+            log.Add("CP-SAT found nothing better in time: greedy plan kept");
+        }
+
+        if (best is not null && greedy is not null && Worse(best, greedy))
+        {
+            best = greedy;
+            movesProven = false;
+        }
+
+        if (best is null)
+        {
+            return new SearchOutcome(null, "INFEASIBLE", null, context.Wall, context.FirstFeasible, "exact", Explain(upper));
+        }
+
+        var status2 = stagesProven && movesProven ? "OPTIMAL" : "FEASIBLE";
+        return new SearchOutcome(best, status2, gap, context.Wall, context.FirstFeasible,
+            $"exact CP-SAT: stages {lower}..{best.Stages} probed ({(stagesProven ? "stage count proven" : "stage count not proven")}), live migrations {(movesProven ? "proven minimal" : "best found")}", []);
+    }
+
+    internal static bool Worse(SolverDecisions a, SolverDecisions b)
+        => a.Stages > b.Stages || (a.Stages == b.Stages && a.LiveMigrations > b.LiveMigrations);
+
+    private static double? Gap(CpSolver solver)
+    {
+        var objective = solver.ObjectiveValue;
+        return objective <= 0 ? 0 : Math.Max(0, (objective - solver.BestObjectiveBound) / objective);
+    }
+
+    private SolverDecisions? Balance(int stages, SolverDecisions current, long moves, double deterministicSeconds)
+    {
+        var model = new CpSatStageModel(problem, stages);
+        model.Hint(problem, current);
+        model.Model.Add(model.LiveMigrations <= moves);
+        model.Model.Minimize(model.RamSpread);
+        var (status, solver) = context.Solve(model.Model, deterministicSeconds);
+        log.Add($"balance T={stages}: {status}");
+        return status is CpSolverStatus.Optimal or CpSolverStatus.Feasible ? model.Extract(solver) : null;
+    }
+
+    /// <summary>Names a set of constraint groups that block every plan within the stage limit.</summary>
+    private IReadOnlyList<string> Explain(int stages)
+    {
+        var model = new CpSatStageModel(problem, stages, explain: true);
+        var (status, solver) = context.Solve(model.Model, context.Options.TimeLimitSeconds * 0.5, workers: 1);
+        if (status != CpSolverStatus.Infeasible)
+        {
+            return [$"no plan found within {stages} stages and the time limit (solver status {status}); raise --time-limit"];
+        }
+
+        var blocking = solver.SufficientAssumptionsForInfeasibility()
+            .Select(literal => model.Blockers.TryGetValue(literal, out var b) ? b : null)
+            .OfType<Blocker>()
+            .ToList();
+        return blocking.Count == 0
+            ? [$"no plan exists within {stages} stages: the stage count itself is the limit"]
+            : InfeasibilityExplainer.Describe(problem, blocking, stages);
+    }
+}

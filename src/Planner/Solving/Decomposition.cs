@@ -1,0 +1,229 @@
+using Google.OrTools.Sat;
+
+namespace Taquin.Planner.Solving;
+
+/// <summary>
+/// For fleets too big for the VM×host×stage model: a host-level CP-SAT model picks the conversion
+/// stage of every host (several per stage when capacity allows) on aggregate RAM, storage, old-Ceph
+/// and copy figures, treating the crossing VMs as a fluid fraction of the fleet; then the greedy
+/// packs VMs stage by stage following those stages. Each candidate is checked in full; the best
+/// valid plan (fewest stages, then live migrations) wins, the sequential greedy plan being the fallback.
+/// </summary>
+internal sealed class Decomposition(SearchContext context)
+{
+    private const int Scale = 1000;
+    private readonly PlanningProblem problem = context.Problem;
+
+    public SearchOutcome Run(SolverDecisions? greedy, int lower, int upper)
+    {
+        var best = greedy;
+        var budget = context.Options.TimeLimitSeconds;
+        // Same conversion stages as the best heuristic plan, repacked: often the same stages with fewer live migrations.
+        if (best is not null)
+        {
+            var stages = best.ConversionStage.Select(c => c ?? 0).ToArray();
+            var order = problem.Hosts.Where(h => h.Convertible).OrderBy(h => stages[h.Index]).ThenBy(h => h.Index).Select(h => h.Index).ToList();
+            var repacked = GreedyDecisions.Solve(problem, order, stages);
+            if (repacked is not null && new PlanSimulation(problem, repacked).Violations().Count == 0 && ExactSearch.Worse(best, repacked))
+            {
+                context.Log.Add($"repacking: {repacked.Stages} stages, {repacked.LiveMigrations} live migrations");
+                best = repacked;
+            }
+        }
+
+        // Safety margins on the aggregate capacities: the fluid model ignores packing losses.
+        double[] margins = [0.97, 0.9, 0.8, 0.7];
+        var proven = false;
+        // First the fewest stages the fluid model allows, then, for each margin, schedules with exactly `target` stages, one stage fewer after each success:
+        // the least aggressive schedule first, since the packing loses what the fluid model does not see.
+        var tries = 0;
+        var fewest = HostLevel((best?.Stages ?? (upper + 1)) - 1, margins[0], budget / 16, out var fewestStatus, aggressive: true);
+        context.Log.Add($"host-level model, fewest stages: {fewestStatus}");
+        if (fewest is not null)
+        {
+            var order = problem.Hosts.Where(h => h.Convertible).OrderBy(h => fewest[h.Index]).ThenBy(h => h.Index).Select(h => h.Index).ToList();
+            var packed = GreedyDecisions.Solve(problem, order, fewest);
+            if (packed is not null && new PlanSimulation(problem, packed).Violations().Count == 0 && (best is null || ExactSearch.Worse(best, packed)))
+            {
+                context.Log.Add($"packing: {packed.Stages} stages, {packed.LiveMigrations} live migrations");
+                best = packed;
+            }
+        }
+
+        foreach (var margin in margins)
+        {
+            for (var target = (best?.Stages ?? (upper + 1)) - 1; target >= lower && tries < 16; target = (best?.Stages ?? (upper + 1)) - 1)
+            {
+                if (context.Cancellation.IsCancellationRequested)
+                {
+                    break;
+                }
+
+                tries++;
+                var stages = HostLevel(target, margin, budget / 16, out var status);
+                context.Log.Add($"host-level model, {target} stages, margin {margin}: {status}");
+                if (stages is null)
+                {
+                    break;
+                }
+
+                var order = problem.Hosts.Where(h => h.Convertible).OrderBy(h => stages[h.Index]).ThenBy(h => h.Index).Select(h => h.Index).ToList();
+                var packed = GreedyDecisions.Solve(problem, order, stages);
+                if (packed is null || new PlanSimulation(problem, packed).Violations().Count > 0
+                    || (best is not null && !ExactSearch.Worse(best, packed)))
+                {
+                    break;
+                }
+
+                context.Log.Add($"packing: {packed.Stages} stages, {packed.LiveMigrations} live migrations");
+                best = packed;
+            }
+        }
+
+        if (best is null)
+        {
+            return new SearchOutcome(null, "UNKNOWN", null, context.Wall, context.FirstFeasible, "decomposition", []);
+        }
+
+        proven |= best.Stages <= lower;
+        var gap = best.Stages == 0 ? 0 : (double)(best.Stages - lower) / best.Stages;
+        // Stages may be proven; live migrations are not minimised exactly here, so the plan is FEASIBLE.
+        return new SearchOutcome(best, "FEASIBLE", gap, context.Wall, context.FirstFeasible,
+            $"decomposition: host-level CP-SAT for the conversion stages, greedy packing per stage; stage lower bound {lower}{(proven ? " reached: stage count optimal" : "")}", []);
+    }
+
+    /// <summary>Conversion stage per host within <paramref name="stages"/> stages, fewest stages first; null if none found.</summary>
+    private int[]? HostLevel(int stages, double margin, double deterministicSeconds, out CpSolverStatus status, bool aggressive = false)
+    {
+        var hosts = problem.Hosts;
+        var vms = problem.Vms;
+        var model = new CpModel();
+        var conv = new Dictionary<(int, int), BoolVar>();
+        foreach (var h in hosts.Where(h => h.Convertible))
+        {
+            var options = new List<BoolVar>();
+            for (var s = 1; s <= stages; s++)
+            {
+                conv[(h.Index, s)] = model.NewBoolVar($"conv_{h.Index}_{s}");
+                options.Add(conv[(h.Index, s)]);
+            }
+
+            model.AddExactlyOne(options);
+        }
+
+        LinearExpr Pve(SolverHost h, int s) => h.AlreadyPve ? LinearExpr.Constant(1) : !h.Convertible ? LinearExpr.Constant(0)
+            : LinearExpr.Sum(Enumerable.Range(1, s - 1).Select(k => conv[(h.Index, k)]));
+        LinearExpr Libvirt(SolverHost h, int s) => h.AlreadyPve ? LinearExpr.Constant(0) : !h.Convertible ? LinearExpr.Constant(1)
+            : LinearExpr.Sum(Enumerable.Range(s + 1, stages - s).Select(k => conv[(h.Index, k)]));
+
+        long Cap(long value) => (long)Math.Floor(value * margin);
+        var ram = vms.Sum(v => v.RamMiB);
+        var rbd = vms.Sum(v => v.RbdMiB);
+        var storage = vms.Sum(v => v.ProvisionedMiB);
+        var copy = vms.Sum(v => v.CopyMiB);
+        var fileRam = vms.Where(v => v.FileBacked).GroupBy(v => v.Home).ToDictionary(g => g.Key, g => g.Sum(v => v.RamMiB));
+        // crossed[s]: fraction (per mille) of the fleet on PVE at stage s.
+        var crossed = new IntVar[stages + 1];
+        crossed[0] = model.NewConstant(0);
+        var last = model.NewIntVar(1, stages, "last");
+        for (var s = 1; s <= stages; s++)
+        {
+            crossed[s] = model.NewIntVar(0, Scale, $"crossed_{s}");
+            model.Add(crossed[s] >= crossed[s - 1]);
+            var pveRam = LinearExpr.NewBuilder();
+            var libvirtRam = LinearExpr.NewBuilder();
+            var pveStorage = LinearExpr.NewBuilder();
+            var oldCeph = LinearExpr.NewBuilder();
+            var copyBudget = LinearExpr.NewBuilder();
+            var pveHosts = LinearExpr.NewBuilder();
+            foreach (var h in hosts)
+            {
+                var target = !h.Excluded;
+                if (target)
+                {
+                    pveRam.AddTerm(Pve(h, s), Cap(h.RamCapacityMiB) * Scale);
+                    pveStorage.AddTerm(Pve(h, s), (Cap(h.ZfsCapacityMiB) + Cap(problem.NewCephCapacityMiB([h]))) * Scale);
+                    copyBudget.AddTerm(Pve(h, s), Cap(h.CopyBudgetMiB) * Scale);
+                    pveHosts.Add(Pve(h, s));
+                }
+
+                libvirtRam.AddTerm(Libvirt(h, s), Cap(h.RamCapacityMiB) * Scale);
+                oldCeph.AddTerm(Libvirt(h, s), problem.OldCephCapacityMiB([h]) * Scale);
+                if (h.Convertible && fileRam.TryGetValue(h.Index, out var pinnedRam))
+                {
+                    // File-backed VMs cannot leave their host except by crossing.
+                    model.Add(crossed[s] * ram >= pinnedRam * Scale * conv[(h.Index, s)]);
+                }
+            }
+
+            model.Add(crossed[s] * ram <= pveRam);
+            model.Add((Scale - crossed[s]) * ram <= libvirtRam);
+            model.Add(crossed[s] * storage <= pveStorage);
+            model.Add((Scale - crossed[s - 1]) * rbd <= oldCeph);
+            model.Add((crossed[s] - crossed[s - 1]) * copy <= copyBudget);
+        }
+
+        foreach (var ((h, s), var) in conv)
+        {
+            model.Add(last >= s).OnlyEnforceIf(var);
+        }
+
+        // Everything has crossed by the last stage used.
+        for (var s = 1; s <= stages; s++)
+        {
+            var isLast = model.NewBoolVar($"is_last_{s}");
+            model.Add(last == s).OnlyEnforceIf(isLast);
+            model.Add(last != s).OnlyEnforceIf(isLast.Not());
+            model.Add(crossed[s] == Scale).OnlyEnforceIf(isLast);
+        }
+
+        for (var i = 1; i <= problem.PinnedOrder.Count && problem.PinnedOrder.Count > 0; i++)
+        {
+            var a = hosts[problem.PinnedOrder[i - 1]];
+            var followers = i < problem.PinnedOrder.Count ? [hosts[problem.PinnedOrder[i]]]
+                : hosts.Where(h => h.Convertible && !problem.PinnedOrder.Contains(h.Index)).ToList();
+            foreach (var b in followers.Where(b => a.Convertible && b.Convertible))
+            {
+                model.Add(StageOf(conv, a.Index, stages) + 1 <= StageOf(conv, b.Index, stages));
+            }
+        }
+
+        if (aggressive)
+        {
+            model.Minimize(last);
+        }
+        else
+        {
+            // Exactly this many stages: spreading conversions over them leaves the packing the most room.
+            model.Add(last == stages);
+        }
+        var (result, solver) = context.Solve(model, deterministicSeconds);
+        status = result;
+        if (result is not (CpSolverStatus.Optimal or CpSolverStatus.Feasible))
+        {
+            return null;
+        }
+
+        var stagesOf = new int[hosts.Count];
+        foreach (var ((h, s), var) in conv)
+        {
+            if (solver.BooleanValue(var))
+            {
+                stagesOf[h] = s;
+            }
+        }
+
+        return stagesOf;
+    }
+
+    private static LinearExpr StageOf(Dictionary<(int, int), BoolVar> conv, int host, int stages)
+    {
+        var b = LinearExpr.NewBuilder();
+        for (var s = 1; s <= stages; s++)
+        {
+            b.AddTerm(conv[(host, s)], s);
+        }
+
+        return b;
+    }
+}

@@ -1,0 +1,312 @@
+namespace Taquin.Planner.Solving;
+
+/// <summary>
+/// A fast first-fit heuristic at the decision level: one host converted per stage in a fixed order,
+/// its VMs crossed to PVE where they fit, else live-migrated to the libvirt host converted last;
+/// extra VMs crossed early when the shrinking old Ceph needs room. Used as the CP-SAT hint,
+/// as the upper bound on stages, and as the packing step of the decomposition for big fleets.
+/// Returns null when it gets stuck (the exact model may still find a plan).
+/// </summary>
+internal static class GreedyDecisions
+{
+    public static SolverDecisions? Solve(PlanningProblem problem, IReadOnlyList<int>? conversionOrder = null, IReadOnlyList<int>? conversionStages = null)
+    {
+        if (conversionOrder is not null)
+        {
+            return new Run(problem, conversionOrder, conversionStages).Execute();
+        }
+
+        // A few cheap orders; the best valid result wins (fewest stages, then live migrations).
+        SolverDecisions? best = null;
+        foreach (var order in CandidateOrders(problem))
+        {
+            var result = new Run(problem, order, null).Execute();
+            if (result is not null && (best is null || result.Stages < best.Stages
+                || (result.Stages == best.Stages && result.LiveMigrations < best.LiveMigrations)))
+            {
+                best = result;
+            }
+        }
+
+        return best;
+    }
+
+    private static IEnumerable<IReadOnlyList<int>> CandidateOrders(PlanningProblem problem)
+    {
+        yield return DefaultOrder(problem);
+        // Big ZFS pools first: early PVE hosts take the data the shrinking old Ceph cannot keep.
+        yield return PinnedFirst(problem, problem.Hosts.Where(h => h.Convertible)
+            .OrderBy(h => problem.VmsOn(h.Index).Any(v => v.FileBacked) ? 1 : 0)
+            .ThenByDescending(h => h.ZfsCapacityMiB).ThenBy(h => h.Index).Select(h => h.Index));
+        // Small OSD sets first: the old Ceph keeps the most capacity.
+        yield return PinnedFirst(problem, problem.Hosts.Where(h => h.Convertible)
+            .OrderBy(h => problem.VmsOn(h.Index).Any(v => v.FileBacked) ? 1 : 0)
+            .ThenBy(h => h.OldCephRawMiB).ThenByDescending(h => h.ZfsCapacityMiB).ThenBy(h => h.Index).Select(h => h.Index));
+    }
+
+    private static List<int> PinnedFirst(PlanningProblem problem, IEnumerable<int> sorted)
+    {
+        var pinned = problem.PinnedOrder.Where(h => problem.Hosts[h].Convertible).ToList();
+        return [.. pinned, .. sorted.Where(h => !pinned.Contains(h))];
+    }
+
+    /// <summary>Hosts without file-backed VMs first, then by RAM to evacuate, honouring a pinned order.</summary>
+    public static IReadOnlyList<int> DefaultOrder(PlanningProblem problem)
+    {
+        var sorted = problem.Hosts.Where(h => h.Convertible)
+            .OrderBy(h => problem.VmsOn(h.Index).Any(v => v.FileBacked) ? 1 : 0)
+            .ThenBy(h => problem.VmsOn(h.Index).Sum(v => v.RamMiB))
+            .ThenBy(h => h.Index)
+            .Select(h => h.Index)
+            .ToList();
+        return PinnedFirst(problem, sorted);
+    }
+
+    private sealed class Run(PlanningProblem problem, IReadOnlyList<int> order, IReadOnlyList<int>? plannedStages)
+    {
+        private readonly int[] location = problem.Vms.Select(v => v.Home).ToArray();
+        private readonly int[] crossStage = Enumerable.Repeat(0, problem.Vms.Count).ToArray();
+        private readonly bool[] onCeph = new bool[problem.Vms.Count];
+        private readonly List<LiveHop>[] hops = problem.Vms.Select(_ => new List<LiveHop>()).ToArray();
+        private readonly int?[] conversion = new int?[problem.Hosts.Count];
+        private readonly long[] zfsUsed = new long[problem.Hosts.Count];
+        private long cephUsed;
+        private long[] ram = [];
+        // MiB on each host's NIC in the current wave (receiver, and sender for file images and live migrations).
+        private long[] charge = [];
+        private readonly Dictionary<int, int> rank = order.Select((h, i) => (h, i)).ToDictionary(x => x.h, x => x.i);
+        private int stage;
+
+        private bool Crossed(int v) => crossStage[v] > 0;
+
+        private bool IsLibvirt(int h, int s) => !problem.Hosts[h].AlreadyPve && (conversion[h] is not { } c || s < c);
+
+        private bool IsPve(int h, int s) => problem.Hosts[h].AlreadyPve || (conversion[h] is { } c && s > c);
+
+        public SolverDecisions? Execute()
+        {
+            var queue = new Queue<int>(order);
+            var limit = (problem.Hosts.Count * 2) + problem.Vms.Count + 2;
+            while (queue.Count > 0 || problem.Vms.Any(v => !Crossed(v.Index)))
+            {
+                stage++;
+                if (stage > limit)
+                {
+                    return null;
+                }
+
+                ram = new long[problem.Hosts.Count];
+                foreach (var vm in problem.Vms)
+                {
+                    ram[location[vm.Index]] += vm.RamMiB;
+                }
+
+                charge = new long[problem.Hosts.Count];
+                var progress = false;
+                var usage = problem.Vms.Where(v => !Crossed(v.Index)).Sum(v => v.RbdMiB);
+                // Without planned stages one host per stage; with them (decomposition) every host due now.
+                var converted = 0;
+                while (queue.Count > 0 && (plannedStages is null ? converted == 0 : plannedStages[queue.Peek()] <= stage))
+                {
+                    var next = queue.Peek();
+                    var capacity = problem.OldCephCapacityMiB(problem.Hosts.Where(h => h.Index != next && IsLibvirt(h.Index, stage)));
+                    if (usage > capacity || !TryEvacuate(next))
+                    {
+                        break;
+                    }
+
+                    conversion[next] = stage;
+                    queue.Dequeue();
+                    converted++;
+                    progress = true;
+                }
+
+                foreach (var vm in problem.Vms.Where(v => !Crossed(v.Index) && problem.PinnedStage.TryGetValue(v.Index, out var p) && p == stage))
+                {
+                    if (!TryCross(vm.Index))
+                    {
+                        return null;
+                    }
+
+                    progress = true;
+                }
+
+                progress |= CrossForNextConversion(queue);
+                if (queue.Count == 0)
+                {
+                    foreach (var vm in problem.Vms.Where(v => !Crossed(v.Index) && !hops[v.Index].Any(h => h.Stage == stage)).OrderByDescending(v => v.RamMiB).ThenBy(v => v.Index).ToList())
+                    {
+                        progress |= TryCross(vm.Index);
+                    }
+                }
+
+                if (!progress && problem.PinnedStage.Values.All(p => p <= stage) && (plannedStages is null || queue.Count == 0 || plannedStages[queue.Peek()] < stage))
+                {
+                    return null;
+                }
+            }
+
+            var decisions = problem.Vms.Select(v => new VmDecision(crossStage[v.Index], location[v.Index], onCeph[v.Index], hops[v.Index])).ToList();
+            return new SolverDecisions(stage, conversion, decisions);
+        }
+
+        /// <summary>Moves every VM off the host (cross to PVE, else live-migrate); rolls back on failure.</summary>
+        private bool TryEvacuate(int host)
+        {
+            var snapshot = (location: (int[])location.Clone(), cross: (int[])crossStage.Clone(), ceph: (bool[])onCeph.Clone(),
+                hopCounts: hops.Select(h => h.Count).ToArray(), zfs: (long[])zfsUsed.Clone(), cephUsed, ram: (long[])ram.Clone(),
+                charge: (long[])charge.Clone());
+            var residents = problem.Vms.Where(v => !Crossed(v.Index) && location[v.Index] == host)
+                .OrderByDescending(v => v.RamMiB).ThenBy(v => v.Index).ToList();
+            foreach (var vm in residents)
+            {
+                var pinnedLater = problem.PinnedStage.TryGetValue(vm.Index, out var p) && p != stage;
+                if ((pinnedLater || !TryCross(vm.Index)) && !TryLiveMigrate(vm.Index, host))
+                {
+                    Array.Copy(snapshot.location, location, location.Length);
+                    Array.Copy(snapshot.cross, crossStage, crossStage.Length);
+                    Array.Copy(snapshot.ceph, onCeph, onCeph.Length);
+                    Array.Copy(snapshot.zfs, zfsUsed, zfsUsed.Length);
+                    Array.Copy(snapshot.ram, ram, ram.Length);
+                    Array.Copy(snapshot.charge, charge, charge.Length);
+                    cephUsed = snapshot.cephUsed;
+                    for (var i = 0; i < hops.Length; i++)
+                    {
+                        hops[i].RemoveRange(snapshot.hopCounts[i], hops[i].Count - snapshot.hopCounts[i]);
+                    }
+
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
+        private bool TryLiveMigrate(int v, int from)
+        {
+            var vm = problem.Vms[v];
+            if (vm.FileBacked)
+            {
+                return false;
+            }
+
+            // The host converted last keeps the VM longest: fewer second hops.
+            // Never onto a host due to convert in this very wave (it would have to be emptied again).
+            var candidates = problem.Hosts.Where(h => h.Index != from && !h.Excluded && IsLibvirt(h.Index, stage) && conversion[h.Index] is null
+                    && (plannedStages is null || !h.Convertible || plannedStages[h.Index] > stage))
+                .OrderByDescending(h => rank.GetValueOrDefault(h.Index, int.MaxValue))
+                .ThenBy(h => h.Index);
+            foreach (var h in candidates)
+            {
+                if (ram[h.Index] + vm.RamMiB <= h.RamCapacityMiB
+                    && charge[h.Index] + vm.RamMiB <= h.CopyBudgetMiB
+                    && charge[from] + vm.RamMiB <= problem.Hosts[from].CopyBudgetMiB)
+                {
+                    charge[h.Index] += vm.RamMiB;
+                    charge[from] += vm.RamMiB;
+                    ram[from] -= vm.RamMiB;
+                    ram[h.Index] += vm.RamMiB;
+                    location[v] = h.Index;
+                    hops[v].Add(new LiveHop(stage, h.Index));
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        private bool TryCross(int v)
+        {
+            var vm = problem.Vms[v];
+            if (problem.PinnedStage.TryGetValue(v, out var pinnedStage) && pinnedStage != stage)
+            {
+                return false;
+            }
+
+            var pveHosts = problem.Hosts.Where(h => IsPve(h.Index, stage) && !h.Excluded).ToList();
+            var cephCapacity = pveHosts.Count >= problem.NewCephMinHosts ? problem.NewCephCapacityMiB(pveHosts) : 0;
+            var source = location[v];
+            if (vm.FileBacked && charge[source] + vm.CopyMiB > problem.Hosts[source].CopyBudgetMiB)
+            {
+                return false;
+            }
+
+            foreach (var h in pveHosts.OrderByDescending(h => h.RamCapacityMiB - ram[h.Index]).ThenBy(h => h.Index))
+            {
+                if ((problem.PinnedHost.TryGetValue(v, out var pinnedHost) && pinnedHost != h.Index)
+                    || ram[h.Index] + vm.RamMiB > h.RamCapacityMiB
+                    || charge[h.Index] + vm.CopyMiB > h.CopyBudgetMiB)
+                {
+                    continue;
+                }
+
+                bool ceph;
+                if (zfsUsed[h.Index] + vm.ProvisionedMiB <= h.ZfsCapacityMiB)
+                {
+                    ceph = false;
+                    zfsUsed[h.Index] += vm.ProvisionedMiB;
+                }
+                else if (cephUsed + vm.ProvisionedMiB <= cephCapacity)
+                {
+                    ceph = true;
+                    cephUsed += vm.ProvisionedMiB;
+                }
+                else
+                {
+                    continue;
+                }
+
+                ram[source] -= vm.RamMiB;
+                ram[h.Index] += vm.RamMiB;
+                charge[h.Index] += vm.CopyMiB;
+                if (vm.FileBacked)
+                {
+                    charge[source] += vm.CopyMiB;
+                }
+
+                location[v] = h.Index;
+                crossStage[v] = stage;
+                onCeph[v] = ceph;
+                return true;
+            }
+
+            return false;
+        }
+
+        /// <summary>Data must be off the old Ceph one stage before a host leaves it: cross some now if needed.</summary>
+        private bool CrossForNextConversion(Queue<int> queue)
+        {
+            if (queue.Count == 0)
+            {
+                return false;
+            }
+
+            var next = queue.Peek();
+            var capacity = problem.OldCephCapacityMiB(problem.Hosts.Where(h => h.Index != next && IsLibvirt(h.Index, stage + 1)));
+            var usage = problem.Vms.Where(v => !Crossed(v.Index)).Sum(v => v.RbdMiB);
+            var progress = false;
+            // Prefer VMs of the hosts converted soonest: they would have to move anyway.
+            var queueRank = queue.Select((h, i) => (h, i)).ToDictionary(x => x.h, x => x.i);
+            var candidates = problem.Vms.Where(v => !Crossed(v.Index) && v.RbdMiB > 0 && !hops[v.Index].Any(h => h.Stage == stage))
+                .OrderBy(v => queueRank.GetValueOrDefault(location[v.Index], int.MaxValue))
+                .ThenByDescending(v => v.RbdMiB)
+                .ThenBy(v => v.Index)
+                .ToList();
+            foreach (var vm in candidates)
+            {
+                if (usage <= capacity)
+                {
+                    break;
+                }
+
+                if (TryCross(vm.Index))
+                {
+                    usage -= vm.RbdMiB;
+                    progress = true;
+                }
+            }
+
+            return progress;
+        }
+    }
+}

@@ -1,0 +1,197 @@
+using Taquin.Planner.Inventory;
+using Taquin.Planner.Planning;
+
+namespace Taquin.Planner.Solving;
+
+/// <summary>One host as the solver sees it. Sizes in MiB, capacities rounded down, so plans stay valid in bytes.</summary>
+internal sealed record SolverHost(
+    int Index,
+    string Name,
+    long RamCapacityMiB,
+    long ZfsCapacityMiB,
+    long OldCephRawMiB,
+    long NewCephRawMiB,
+    long CopyBudgetMiB,
+    bool Excluded,
+    bool AlreadyPve)
+{
+    public bool Convertible => !Excluded && !AlreadyPve;
+}
+
+/// <summary>One VM as the solver sees it. Sizes in MiB, rounded up. CopyMiB: bytes its move to PVE puts on the NICs.</summary>
+internal sealed record SolverVm(
+    int Index,
+    string Name,
+    int Home,
+    long RamMiB,
+    long RbdMiB,
+    long CopyMiB,
+    long ProvisionedMiB,
+    bool FileBacked);
+
+/// <summary>
+/// The inventory reduced to the numbers the models use (MiB), plus the pins resolved to indices.
+/// Capacities are rounded down and demands up, so a plan that fits here fits in bytes.
+/// </summary>
+internal sealed class PlanningProblem
+{
+    public const long MiB = 1024 * 1024;
+
+    public required IReadOnlyList<SolverHost> Hosts { get; init; }
+    public required IReadOnlyList<SolverVm> Vms { get; init; }
+    /// <summary>Old Ceph usable MiB per MiB of raw OSD: nearfull ÷ pool size.</summary>
+    public required double OldCephFactor { get; init; }
+    public required double NewCephFactor { get; init; }
+    public required int NewCephMinHosts { get; init; }
+    public required IReadOnlyDictionary<int, int> PinnedHost { get; init; }
+    public required IReadOnlyDictionary<int, int> PinnedStage { get; init; }
+    public required IReadOnlyList<int> PinnedOrder { get; init; }
+    public required long RamReserveMiB { get; init; }
+
+    public IEnumerable<SolverVm> VmsOn(int host) => Vms.Where(v => v.Home == host);
+
+    public long OldCephCapacityMiB(IEnumerable<SolverHost> libvirtHosts)
+        => (long)Math.Floor(libvirtHosts.Sum(h => h.OldCephRawMiB) * OldCephFactor);
+
+    public long NewCephCapacityMiB(IEnumerable<SolverHost> pveHosts)
+        => (long)Math.Floor(pveHosts.Sum(h => h.NewCephRawMiB) * NewCephFactor);
+
+    public static long UpMiB(long bytes) => (bytes + MiB - 1) / MiB;
+
+    public static long DownMiB(double bytes) => bytes <= 0 ? 0 : (long)Math.Floor(bytes / MiB);
+
+    /// <summary>Builds the problem; unknown names in pins are reported as <see cref="PlanningInputException"/>.</summary>
+    public static PlanningProblem From(FleetInventory inventory, PlannerOptions options)
+    {
+        var fleet = inventory.Fleet;
+        var policy = fleet.Policy;
+        var excluded = new HashSet<string>(options.ExcludedHosts, StringComparer.Ordinal);
+        var hostIndex = new Dictionary<string, int>(StringComparer.Ordinal);
+        var hosts = new List<SolverHost>();
+        foreach (var h in fleet.Hosts)
+        {
+            var index = hosts.Count;
+            hostIndex[h.Name] = index;
+            var ram = DownMiB(h.RamBytes - policy.RamReservePerHostBytes);
+            var copyBudget = DownMiB(h.NicGbits * 1e9 / 8 * policy.WaveWindowHours * 3600);
+            hosts.Add(new SolverHost(
+                index,
+                h.Name,
+                Math.Max(0, ram),
+                DownMiB(h.ZfsUsableBytes * policy.ZfsFillRatio),
+                DownMiB(h.OldCephOsdRawBytes),
+                DownMiB(h.NewCephOsdRawBytes),
+                copyBudget,
+                h.Excluded || excluded.Contains(h.Name),
+                h.AlreadyPve));
+        }
+
+        var errors = new List<string>();
+        foreach (var name in options.ExcludedHosts.Where(n => !hostIndex.ContainsKey(n)))
+        {
+            errors.Add($"excluded host '{name}' is not in fleet.yaml");
+        }
+
+        var vms = new List<SolverVm>();
+        var vmIndex = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var vm in inventory.Vms.OrderBy(v => v.Name, StringComparer.Ordinal))
+        {
+            if (!hostIndex.TryGetValue(vm.Host, out var home))
+            {
+                errors.Add($"VM '{vm.Name}' runs on host '{vm.Host}', which is not in fleet.yaml");
+                continue;
+            }
+
+            vmIndex[vm.Name] = vms.Count;
+            var fileBacked = vm.Storage == SourceStorage.LocalFile;
+            // What the verifier charges to the NICs for the move: the strategy's bytes (warm copies a delta twice).
+            var strategy = StrategyChooser.Choose(vm, policy, options.OldCephReachableFromPve).Strategy;
+            var moveBytes = options.Downtime.MoveToPve(vm, strategy).Bytes;
+            vms.Add(new SolverVm(
+                vms.Count,
+                vm.Name,
+                home,
+                UpMiB(vm.RamBytes),
+                fileBacked ? 0 : UpMiB(vm.RbdBytes),
+                UpMiB(moveBytes),
+                UpMiB(Math.Max(vm.ProvisionedBytes, vm.DiskBytes)),
+                fileBacked));
+        }
+
+        var pinnedHost = new Dictionary<int, int>();
+        foreach (var (vm, host) in options.PinnedHosts)
+        {
+            if (!vmIndex.TryGetValue(vm, out var v))
+            {
+                errors.Add($"pin: VM '{vm}' (pinned to host '{host}') is not in the inventory");
+            }
+            else if (!hostIndex.TryGetValue(host, out var h))
+            {
+                errors.Add($"pin: VM '{vm}' is pinned to host '{host}', which is not in fleet.yaml");
+            }
+            else
+            {
+                pinnedHost[v] = h;
+            }
+        }
+
+        var pinnedStage = new Dictionary<int, int>();
+        foreach (var (vm, stage) in options.PinnedStages)
+        {
+            if (!vmIndex.TryGetValue(vm, out var v))
+            {
+                errors.Add($"pin: VM '{vm}' (pinned to stage {stage}) is not in the inventory");
+            }
+            else if (stage < 1)
+            {
+                errors.Add($"pin: VM '{vm}' is pinned to stage {stage}; stages of a plan start at 1");
+            }
+            else
+            {
+                pinnedStage[v] = stage;
+            }
+        }
+
+        var order = new List<int>();
+        foreach (var name in options.ConversionOrder)
+        {
+            if (!hostIndex.TryGetValue(name, out var h))
+            {
+                errors.Add($"pin: conversion order names host '{name}', which is not in fleet.yaml");
+            }
+            else if (order.Contains(h))
+            {
+                errors.Add($"pin: conversion order names host '{name}' twice");
+            }
+            else
+            {
+                order.Add(h);
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new PlanningInputException(errors);
+        }
+
+        return new PlanningProblem
+        {
+            Hosts = hosts,
+            Vms = vms,
+            OldCephFactor = fleet.OldCeph.NearfullRatio / Math.Max(1, fleet.OldCeph.PoolSize),
+            NewCephFactor = fleet.NewCeph.NearfullRatio / Math.Max(1, fleet.NewCeph.PoolSize),
+            NewCephMinHosts = Math.Max(1, fleet.NewCeph.MinHosts),
+            PinnedHost = pinnedHost,
+            PinnedStage = pinnedStage,
+            PinnedOrder = order,
+            RamReserveMiB = UpMiB(policy.RamReservePerHostBytes),
+        };
+    }
+}
+
+/// <summary>Pins or inventory names that do not resolve: a user mistake, reported with every problem at once.</summary>
+public sealed class PlanningInputException(IReadOnlyList<string> problems)
+    : Exception(string.Join("; ", problems))
+{
+    public IReadOnlyList<string> Problems { get; } = problems;
+}

@@ -1,0 +1,38 @@
+using Taquin.Planner.Inventory;
+using Taquin.Planner.Libvirt;
+using Taquin.Planner.Samples;
+
+namespace Taquin.Planner.Tests.Solving;
+
+/// <summary>Generated fleets loaded in memory for solver tests.</summary>
+internal static class SolverFleets
+{
+    /// <summary>
+    /// A generated fleet with file disks turned into RBD images: the generator puts file-disk VMs on
+    /// every host, which the plan rules make unplannable (no host could be emptied first).
+    /// </summary>
+    public static FleetInventory Generated(long seed, int vms, int hosts)
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "taquin-solver-tests", $"{seed}-{vms}-{hosts}-{Environment.ProcessId}");
+        if (!Directory.Exists(folder))
+        {
+            FleetGenerator.Generate(new FleetGeneratorOptions { Seed = seed, Vms = vms, Hosts = hosts }).WriteTo(folder);
+        }
+
+        var loaded = InventoryLoader.Load(folder);
+        return RbdOnly(loaded.Inventory ?? throw new InvalidOperationException(string.Join("; ", loaded.Diagnostics)));
+    }
+
+    public static FleetInventory RbdOnly(FleetInventory inventory)
+    {
+        DiskDevice ToRbd(string vm, DiskDevice d) => d.IsCdrom || d.IsRbd || d.SourceKind == DiskSourceKind.None
+            ? d
+            : d with { SourceKind = DiskSourceKind.Network, Protocol = "rbd", NetworkName = $"libvirt/{vm}-{d.TargetDev}", Path = null };
+        var vms = inventory.Vms.Select(v => v with
+        {
+            Domain = v.Domain with { Disks = [.. v.Domain.Disks.Select(d => ToRbd(v.Name, d))] },
+            Disks = [.. v.Disks.Select(d => d with { Device = ToRbd(v.Name, d.Device) })],
+        }).ToList();
+        return inventory with { Vms = vms };
+    }
+}
