@@ -81,12 +81,6 @@ internal static class InfeasibilityExplainer
             }
         }
 
-        if (!anyPve && convertible.Count > 0 && convertible.All(h => problem.VmsOn(h.Index).Any(v => v.FileBacked)))
-        {
-            var examples = string.Join(", ", convertible.Take(3).Select(h => $"{problem.VmsOn(h.Index).First(v => v.FileBacked).Name} on {h.Name}"));
-            reasons.Add($"every host runs a VM with a local file disk ({examples}); such VMs cannot live-migrate, so no host can be emptied to become the first PVE host");
-        }
-
         var totalStorage = problem.Vms.Sum(v => v.ProvisionedMiB);
         var storage = targets.Sum(h => h.ZfsCapacityMiB) + (targets.Count >= problem.NewCephMinHosts ? newCeph : 0);
         if (totalStorage > storage)
