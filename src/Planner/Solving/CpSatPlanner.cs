@@ -381,7 +381,8 @@ internal sealed class ExactSearch(SearchContext context)
         var model = new CpSatStageModel(problem, stages);
         model.Hint(problem, current);
         model.Model.Add(model.LiveMigrations <= moves);
-        model.Model.Minimize(model.RamSpread);
+        // Lexicographic within one solve: bytes of storage copies first, then the RAM spread (0..1000).
+        model.Model.Minimize((model.StorageCopyMiB * 1001) + model.RamSpread);
         var (status, solver) = context.Solve(model.Model, deterministicSeconds);
         log.Add($"balance T={stages}: {status}");
         return status is CpSolverStatus.Optimal or CpSolverStatus.Feasible ? model.Extract(solver) : null;

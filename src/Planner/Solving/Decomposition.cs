@@ -121,7 +121,7 @@ internal sealed class Decomposition(SearchContext context)
         var rbd = vms.Sum(v => v.RbdMiB);
         var storage = vms.Sum(v => v.ProvisionedMiB);
         var copy = vms.Sum(v => v.CopyMiB);
-        var fileRam = vms.Where(v => v.FileBacked).GroupBy(v => v.Home).ToDictionary(g => g.Key, g => g.Sum(v => v.RamMiB));
+        var files = vms.Sum(v => v.FileMiB);
         // crossed[s]: fraction (per mille) of the fleet on PVE at stage s.
         var crossed = new IntVar[stages + 1];
         crossed[0] = model.NewConstant(0);
@@ -136,6 +136,7 @@ internal sealed class Decomposition(SearchContext context)
             var oldCeph = LinearExpr.NewBuilder();
             var copyBudget = LinearExpr.NewBuilder();
             var pveHosts = LinearExpr.NewBuilder();
+            var localImages = LinearExpr.NewBuilder();
             foreach (var h in hosts)
             {
                 var target = !h.Excluded;
@@ -149,17 +150,15 @@ internal sealed class Decomposition(SearchContext context)
 
                 libvirtRam.AddTerm(Libvirt(h, s), Cap(h.RamCapacityMiB) * Scale);
                 oldCeph.AddTerm(Libvirt(h, s), problem.OldCephCapacityMiB([h]) * Scale);
-                if (h.Convertible && fileRam.TryGetValue(h.Index, out var pinnedRam))
-                {
-                    // File-backed VMs cannot leave their host except by crossing.
-                    model.Add(crossed[s] * ram >= pinnedRam * Scale * conv[(h.Index, s)]);
-                }
+                localImages.AddTerm(Libvirt(h, s), Cap(h.LocalImagesMiB) * Scale);
             }
 
             model.Add(crossed[s] * ram <= pveRam);
             model.Add((Scale - crossed[s]) * ram <= libvirtRam);
             model.Add(crossed[s] * storage <= pveStorage);
             model.Add((Scale - crossed[s - 1]) * rbd <= oldCeph);
+            // File images still on libvirt fit the local-images capacity of the libvirt hosts left.
+            model.Add((Scale - crossed[s]) * files <= localImages);
             model.Add((crossed[s] - crossed[s - 1]) * copy <= copyBudget);
         }
 

@@ -105,6 +105,7 @@ internal static class InfeasibilityExplainer
                 ConstraintFamily.OldCeph => $"old Ceph: it holds {Size(problem.Vms.Sum(v => v.RbdMiB))} and shrinks as hosts leave (raw of the remaining OSDs ÷ pool size × nearfull); the data cannot leave fast enough",
                 ConstraintFamily.NewCeph => $"new Ceph: it exists only with {problem.NewCephMinHosts} PVE hosts and offers {Size(problem.NewCephCapacityMiB(hosts.Where(h => !h.Excluded)))} at most",
                 ConstraintFamily.CopyBudget => $"copy budget of {hosts[b.Subject].Name}: its NIC moves {Size(hosts[b.Subject].CopyBudgetMiB)} per wave window",
+                ConstraintFamily.LocalImages => $"local images of {hosts[b.Subject].Name}: {Size(hosts[b.Subject].LocalImagesMiB)} for file disks, a copied file counting on its source until its wave is committed",
                 ConstraintFamily.PinHost => $"pin: {problem.Vms[b.Subject].Name} → host {hosts[problem.PinnedHost[b.Subject]].Name}",
                 ConstraintFamily.PinStage => $"pin: {problem.Vms[b.Subject].Name} → stage {problem.PinnedStage[b.Subject].ToString(CultureInfo.InvariantCulture)}",
                 ConstraintFamily.PinOrder => b.Subject < problem.PinnedOrder.Count
