@@ -81,6 +81,14 @@ internal static class InfeasibilityExplainer
             }
         }
 
+        // With no PVE host yet, the first host to convert must send its file-disk VMs to another libvirt host by storage copy.
+        bool Blocked(SolverHost h) => problem.VmsOn(h.Index).Any(v => v.FileBacked) && !hosts.Any(o => o.Index != h.Index && o.FileCopyTarget);
+        if (!anyPve && convertible.Count > 0 && convertible.All(Blocked))
+        {
+            var examples = string.Join(", ", convertible.Take(3).Select(h => $"{problem.VmsOn(h.Index).First(v => v.FileBacked).Name} on {h.Name}"));
+            reasons.Add($"every host runs a VM with a local file disk ({examples}) and no other host has local-images room to receive a storage copy, so no host can be emptied to become the first PVE host; add `now: local-images` disks in fleet.yaml");
+        }
+
         var totalStorage = problem.Vms.Sum(v => v.ProvisionedMiB);
         var storage = targets.Sum(h => h.ZfsCapacityMiB) + (targets.Count >= problem.NewCephMinHosts ? newCeph : 0);
         if (totalStorage > storage)

@@ -23,7 +23,7 @@ public class DecompositionTests
     }
 
     [Fact]
-    public void The_committed_sample_plans_and_verifies_never_worse_than_the_baseline()
+    public void The_committed_sample_plans_and_verifies_in_fewer_stages_than_the_baseline()
     {
         var loaded = InventoryLoader.Load(Path.Combine(RepositoryRoot(), "samples", "fleet-216"));
         Assert.NotNull(loaded.Inventory);
@@ -31,7 +31,9 @@ public class DecompositionTests
         var plan = Planning.Verified(loaded.Inventory, Planning.Options(timeLimit: 3));
         var baseline = GreedyPlanner.Plan(loaded.Inventory, Planning.Options());
 
-        Assert.False(CpSatPlanner.WorseThan(plan.Metrics, baseline.Metrics), $"{plan.Metrics.Stages} stages / {plan.Metrics.LiveMigrations} live migrations against the baseline's {baseline.Metrics.Stages} / {baseline.Metrics.LiveMigrations}");
+        // The baseline converts one host at a time around the file-disk VMs; CP-SAT's schedule is shorter.
+        Assert.True(plan.Metrics.Stages < baseline.Metrics.Stages, $"{plan.Metrics.Stages} stages against the baseline's {baseline.Metrics.Stages}");
+        Assert.NotEqual("GREEDY", plan.Solver.Status);
         Assert.Contains(plan.Stages.SelectMany(s => s.Actions), PlanReport.IsLiveMigrationWithStorageCopy);
     }
 
