@@ -141,7 +141,10 @@ internal sealed class Decomposition(SearchContext context)
         return best;
     }
 
-    /// <summary>Schedules with the stages k and k + 1 merged, then each of those with one host moved to another stage.</summary>
+    /// <summary>
+    /// Schedules with the stages k and k + 1 merged, then each of those with one host moved to another stage,
+    /// then the current schedule with one host moved (same stages, perhaps fewer live migrations).
+    /// </summary>
     private static IEnumerable<int[]> Neighbours(int[] current, List<int> convertible, int last)
     {
         var merged = new List<int[]>();
@@ -168,6 +171,19 @@ internal sealed class Decomposition(SearchContext context)
                         moved[h] = s;
                         yield return moved;
                     }
+                }
+            }
+        }
+
+        foreach (var h in convertible)
+        {
+            for (var s = 1; s <= last; s++)
+            {
+                if (s != current[h])
+                {
+                    var moved = (int[])current.Clone();
+                    moved[h] = s;
+                    yield return moved;
                 }
             }
         }
