@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Taquin.Cli.Commands;
 using Taquin.Planner.Diagnostics;
+using Taquin.Planner.Solving;
 
 namespace Taquin.Cli;
 
@@ -23,7 +24,7 @@ public static class Program
         InventoryCommands.Build(),
         TranslateCommands.Build(),
         SamplesCommands.Build(),
-        PlanCommands.Build(solver: null),
+        PlanCommands.Build(new CpSatPlanner()),
         SimulateCommands.Build(),
         RunCommands.Build(),
         WorkerCommands.Build(),

@@ -38,14 +38,16 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null) : IPlanSolver
         ArgumentNullException.ThrowIfNull(options);
         var problem = PlanningProblem.From(inventory, options);
         var log = new List<string>();
+        var baseline = Baseline(inventory, options, cancellationToken);
         var quick = InfeasibilityExplainer.QuickChecks(problem);
         if (quick.Count > 0)
         {
-            return new PlanningResult { Infeasibility = new Infeasibility(quick), Log = log };
+            return baseline is not null
+                ? KeepBaseline(inventory, baseline, "the CP-SAT model's quick checks reject this fleet (" + string.Join("; ", quick) + ")", log)
+                : new PlanningResult { Infeasibility = new Infeasibility(quick), Log = log };
         }
 
         // Two heuristics: ours and the baseline's; the better valid one is the hint and the upper bound.
-        var baseline = Baseline(inventory, options, cancellationToken);
         // One host per stage: never competitive on stages once hosts are many, and slow there.
         var sequential = problem.Hosts.Count(h => h.Convertible) <= 30 ? GreedyDecisions.Solve(problem) : null;
         var greedy = Valid(problem, sequential, "greedy", log);
@@ -66,6 +68,11 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null) : IPlanSolver
             : new Decomposition(context).Run(greedy, lower, upper);
         if (outcome.Decisions is null)
         {
+            if (baseline is not null)
+            {
+                return KeepBaseline(inventory, baseline, "CP-SAT found no plan within its model and time limit (" + string.Join("; ", outcome.Reasons.Take(3)) + ")", log, lower);
+            }
+
             var reasons = outcome.Reasons.Count > 0 ? outcome.Reasons : ["no plan found within the time limit, and none proven impossible; raise --time-limit"];
             return new PlanningResult { Infeasibility = new Infeasibility(reasons), Log = log };
         }
@@ -73,7 +80,9 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null) : IPlanSolver
         var violations = new PlanSimulation(problem, outcome.Decisions).Violations();
         if (violations.Count > 0)
         {
-            throw new InvalidOperationException("solver produced an invalid plan: " + string.Join("; ", violations.Take(5)));
+            return baseline is not null
+                ? KeepBaseline(inventory, baseline, "the CP-SAT plan broke a rule of the model (" + violations[0] + ")", log, lower)
+                : throw new InvalidOperationException("solver produced an invalid plan: " + string.Join("; ", violations.Take(5)));
         }
 
         var report = new SolverReport
@@ -93,7 +102,30 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null) : IPlanSolver
             LowerBound = bounds,
             ExcludedHosts = [.. options.ExcludedHosts],
         };
+        if (baseline is not null && (PlanVerifier.Verify(plan, inventory).Count > 0 || WorseThan(plan.Metrics, baseline.Metrics)))
+        {
+            return KeepBaseline(inventory, baseline, $"CP-SAT's best plan ({plan.Metrics.Stages} stages, {plan.Metrics.LiveMigrations} live migrations) is not better than the baseline", log, lower);
+        }
+
         return new PlanningResult { Plan = plan, Log = log, StageLowerBound = lower };
+    }
+
+    /// <summary>Lexicographic: more stages, or as many stages and more live migrations.</summary>
+    internal static bool WorseThan(PlanMetrics a, PlanMetrics b)
+        => a.Stages > b.Stages || (a.Stages == b.Stages && a.LiveMigrations > b.LiveMigrations);
+
+    /// <summary>The baseline is a verified plan: better to return it, saying why CP-SAT did not improve it, than an infeasibility.</summary>
+    private static PlanningResult KeepBaseline(FleetInventory inventory, MigrationPlan baseline, string why, List<string> log, int stageLowerBound = 0)
+    {
+        var violations = PlanVerifier.Verify(baseline, inventory);
+        if (violations.Count > 0)
+        {
+            throw new InvalidOperationException("the baseline plan does not verify: " + string.Join("; ", violations.Take(5)));
+        }
+
+        log.Add("baseline kept: " + why);
+        var plan = baseline with { Warnings = [.. baseline.Warnings, "CP-SAT could not improve the greedy baseline, which is returned: " + why] };
+        return new PlanningResult { Plan = plan, Log = log, StageLowerBound = Math.Min(stageLowerBound, baseline.Metrics.Stages) };
     }
 
     private static MigrationPlan? Baseline(FleetInventory inventory, PlannerOptions options, CancellationToken cancellationToken)
@@ -349,7 +381,8 @@ internal sealed class ExactSearch(SearchContext context)
         var model = new CpSatStageModel(problem, stages);
         model.Hint(problem, current);
         model.Model.Add(model.LiveMigrations <= moves);
-        model.Model.Minimize(model.RamSpread);
+        // Lexicographic within one solve: bytes of storage copies first, then the RAM spread (0..1000).
+        model.Model.Minimize((model.StorageCopyMiB * 1001) + model.RamSpread);
         var (status, solver) = context.Solve(model.Model, deterministicSeconds);
         log.Add($"balance T={stages}: {status}");
         return status is CpSolverStatus.Optimal or CpSolverStatus.Feasible ? model.Extract(solver) : null;

@@ -10,6 +10,7 @@ internal enum ConstraintFamily
     OldCeph,
     NewCeph,
     CopyBudget,
+    LocalImages,
     PinHost,
     PinStage,
     PinOrder,
@@ -56,6 +57,9 @@ internal sealed class CpSatStageModel
     public int Stages { get; }
 
     public LinearExpr LiveMigrations { get; private set; } = LinearExpr.Constant(0);
+
+    /// <summary>MiB of file disks copied by live migrations with storage copy.</summary>
+    public LinearExpr StorageCopyMiB { get; private set; } = LinearExpr.Constant(0);
 
     /// <summary>Max minus min RAM fill (per mille) over hosts that are PVE at the last stage.</summary>
     public LinearExpr RamSpread { get; private set; } = LinearExpr.Constant(0);
@@ -208,7 +212,8 @@ internal sealed class CpSatStageModel
                 }
             }
 
-            foreach (var h in hosts.Where(h => !h.AlreadyPve && (vm.FileBacked ? h.Index == vm.Home : !h.Excluded || h.Index == vm.Home)))
+            // File-disk VMs hop only onto hosts with local-images room for copies (storage copy).
+            foreach (var h in hosts.Where(h => !h.AlreadyPve && (vm.FileBacked ? h.Index == vm.Home || h.FileCopyTarget : !h.Excluded || h.Index == vm.Home)))
             {
                 for (var s = 1; s < t; s++)
                 {
@@ -235,6 +240,11 @@ internal sealed class CpSatStageModel
                     else
                     {
                         Model.Add(arrived >= var - z[v][h.Index, s - 1]!);
+                        if (vm.FileBacked && h.Index == vm.Home && !h.FileCopyTarget)
+                        {
+                            // Its own files may leave home, but no copy can come back to it.
+                            Model.Add(var <= z[v][h.Index, s - 1]!);
+                        }
                     }
                 }
             }
@@ -257,6 +267,16 @@ internal sealed class CpSatStageModel
         }
 
         LiveMigrations = LinearExpr.Sum(mig.SelectMany(m => m.Cast<BoolVar?>()).OfType<BoolVar>());
+        var copied = LinearExpr.NewBuilder();
+        foreach (var vm in vms.Where(v => v.StorageCopyMiB > 0))
+        {
+            foreach (var arrived in mig[vm.Index].Cast<BoolVar?>().OfType<BoolVar>())
+            {
+                copied.AddTerm(arrived, vm.StorageCopyMiB);
+            }
+        }
+
+        StorageCopyMiB = copied;
         AddCapacity();
         AddNewCeph();
         AddPins();
@@ -272,7 +292,7 @@ internal sealed class CpSatStageModel
     /// <summary>1 when the VM live-migrates away from host h in wave s (its RAM leaves through h's NIC).</summary>
     private BoolVar? Leaving(SolverVm vm, int h, int s)
     {
-        if (vm.FileBacked || s >= Stages)
+        if (s >= Stages)
         {
             return null;
         }
@@ -296,6 +316,67 @@ internal sealed class CpSatStageModel
         var leaving = Model.NewBoolVar($"leave_{vm.Index}_{h}_{s}");
         Model.Add(leaving >= wasHere - stillHere - LinearExpr.Sum(crossing));
         return leaving;
+    }
+
+    /// <summary>The literals that are 1 when the VM crosses to PVE in wave s from libvirt host h (none when it cannot be on h then).</summary>
+    private IEnumerable<BoolVar> CrossingFrom(SolverVm vm, int h, int s)
+    {
+        var crossing = Enumerable.Range(0, problem.Hosts.Count).Select(p => x[vm.Index][p, s]).OfType<BoolVar>().ToList();
+        if (s == 1 || problem.Hosts.All(o => o.Index == vm.Home || !o.FileCopyTarget))
+        {
+            // It can only be at home before crossing.
+            return vm.Home == h && (s == 1 || z[vm.Index][h, s - 1] is not null) ? crossing : [];
+        }
+
+        if (z[vm.Index][h, s - 1] is not { } before || crossing.Count == 0)
+        {
+            return [];
+        }
+
+        var sending = Model.NewBoolVar($"send_{vm.Index}_{h}_{s}");
+        Model.Add(sending >= before + LinearExpr.Sum(crossing) - 1);
+        return [sending];
+    }
+
+    /// <summary>
+    /// Local images of libvirt host h at stage s: the files there at s, and those there at s − 1 that left
+    /// in wave s (a copied file is deleted once its wave is committed).
+    /// </summary>
+    private void AddLocalImages(SolverHost h, int s)
+    {
+        var used = LinearExpr.NewBuilder();
+        long worst = 0;
+        foreach (var vm in problem.Vms.Where(v => v.FileMiB > 0))
+        {
+            var now = s < Stages ? z[vm.Index][h.Index, s] : null;
+            var before = s == 1 ? (vm.Home == h.Index ? LinearExpr.Constant(1) : null) : (LinearExpr?)z[vm.Index][h.Index, s - 1];
+            if (now is null && before is null)
+            {
+                continue;
+            }
+
+            worst += vm.FileMiB;
+            if (s == 1 && before is not null)
+            {
+                used.Add(vm.FileMiB);
+            }
+            else if (now is not null && before is not null)
+            {
+                var held = Model.NewBoolVar($"local_{vm.Index}_{h.Index}_{s}");
+                Model.Add(held >= now);
+                Model.Add(held >= before);
+                used.AddTerm(held, vm.FileMiB);
+            }
+            else
+            {
+                used.AddTerm(now ?? before!, vm.FileMiB);
+            }
+        }
+
+        if (worst > h.LocalImagesMiB)
+        {
+            Guard(Model.Add(used <= h.LocalImagesMiB), ConstraintFamily.LocalImages, h.Index);
+        }
     }
 
     private void AddCapacity()
@@ -329,30 +410,33 @@ internal sealed class CpSatStageModel
                         nic.AddTerm(arriving, vm.CopyMiB);
                     }
 
-                    if (vm.FileBacked && vm.Home == h.Index && vm.CopyMiB > 0)
+                    if (vm.FileBacked && vm.CopyMiB > 0)
                     {
-                        for (var p = 0; p < hosts.Count; p++)
+                        // A file image is sent by the host it sits on when the VM crosses.
+                        foreach (var sending in CrossingFrom(vm, h.Index, s))
                         {
-                            if (x[vm.Index][p, s] is { } leaving)
-                            {
-                                nic.AddTerm(leaving, vm.CopyMiB);
-                            }
+                            nic.AddTerm(sending, vm.CopyMiB);
                         }
                     }
 
                     if (mig[vm.Index][h.Index, s] is { } arrivingLive)
                     {
-                        nic.AddTerm(arrivingLive, vm.RamMiB);
+                        nic.AddTerm(arrivingLive, vm.HopMiB);
                     }
 
                     if (Leaving(vm, h.Index, s) is { } leavingLive)
                     {
-                        nic.AddTerm(leavingLive, vm.RamMiB);
+                        nic.AddTerm(leavingLive, vm.HopMiB);
                     }
                 }
 
                 Guard(Model.Add(ram <= h.RamCapacityMiB), ConstraintFamily.Ram, h.Index);
                 Guard(Model.Add(nic <= h.CopyBudgetMiB), ConstraintFamily.CopyBudget, h.Index);
+            }
+
+            foreach (var h in hosts.Where(h => h.FileCopyTarget))
+            {
+                AddLocalImages(h, s);
             }
 
             // Old Ceph: data of every VM not crossed before s (a copy made during wave s still counts).
@@ -502,7 +586,7 @@ internal sealed class CpSatStageModel
         var pinnedVms = problem.PinnedHost.Keys.Concat(problem.PinnedStage.Keys).ToHashSet();
         var hostGroups = problem.Hosts
             .Where(h => h.Convertible && !pinnedHosts.Contains(h.Index) && !problem.VmsOn(h.Index).Any(v => pinnedVms.Contains(v.Index)))
-            .GroupBy(h => (h.RamCapacityMiB, h.ZfsCapacityMiB, h.OldCephRawMiB, h.NewCephRawMiB, h.CopyBudgetMiB,
+            .GroupBy(h => (h.RamCapacityMiB, h.ZfsCapacityMiB, h.OldCephRawMiB, h.NewCephRawMiB, h.CopyBudgetMiB, h.LocalImagesMiB, h.AcceptsFileCopies,
                 Load: string.Join(";", problem.VmsOn(h.Index).Select(VmSignature).Order(StringComparer.Ordinal))));
         foreach (var group in hostGroups)
         {
@@ -525,7 +609,7 @@ internal sealed class CpSatStageModel
         }
     }
 
-    private static string VmSignature(SolverVm v) => $"{v.RamMiB}/{v.RbdMiB}/{v.CopyMiB}/{v.ProvisionedMiB}/{v.FileBacked}";
+    private static string VmSignature(SolverVm v) => $"{v.RamMiB}/{v.RbdMiB}/{v.CopyMiB}/{v.ProvisionedMiB}/{v.FileBacked}/{v.HopMiB}/{v.FileMiB}";
 
     /// <summary>
     /// Valid cuts: with no PVE host at stage 1, every VM of a host converted at stage 1 live-migrates then.

@@ -80,6 +80,11 @@ internal sealed class Decomposition(SearchContext context)
             }
         }
 
+        if (best is not null && best.Stages > lower)
+        {
+            best = ScheduleSearch(best, lower);
+        }
+
         if (best is null)
         {
             return new SearchOutcome(null, "UNKNOWN", null, context.Wall, context.FirstFeasible, "decomposition", []);
@@ -90,6 +95,98 @@ internal sealed class Decomposition(SearchContext context)
         // Stages may be proven; live migrations are not minimised exactly here, so the plan is FEASIBLE.
         return new SearchOutcome(best, "FEASIBLE", gap, context.Wall, context.FirstFeasible,
             $"decomposition: host-level CP-SAT for the conversion stages, greedy packing per stage; stage lower bound {lower}{(proven ? " reached: stage count optimal" : "")}", []);
+    }
+
+    /// <summary>
+    /// Local search over conversion schedules, one stage fewer at a time: merge two adjacent stages of the
+    /// best schedule, optionally move one host to another stage, and repack. The number of packings tried
+    /// scales with the time limit and the fleet size (deterministic: no clock).
+    /// </summary>
+    private SolverDecisions ScheduleSearch(SolverDecisions best, int lower)
+    {
+        var convertible = problem.Hosts.Where(h => h.Convertible).Select(h => h.Index).ToList();
+        var budget = (int)Math.Min(400, context.Options.TimeLimitSeconds * 4000 / Math.Max(1, problem.Vms.Count));
+        var tried = new HashSet<string>(StringComparer.Ordinal);
+        var improved = true;
+        while (improved && best.Stages > lower && budget > 0 && !context.Cancellation.IsCancellationRequested)
+        {
+            improved = false;
+            var current = best.ConversionStage.Select(c => c ?? 0).ToArray();
+            var last = convertible.Max(h => current[h]);
+            foreach (var candidate in Neighbours(current, convertible, last))
+            {
+                if (budget <= 0 || context.Cancellation.IsCancellationRequested)
+                {
+                    break;
+                }
+
+                if (!tried.Add(string.Join(",", candidate)))
+                {
+                    continue;
+                }
+
+                budget--;
+                var order = convertible.OrderBy(h => candidate[h]).ThenBy(h => h).ToList();
+                var packed = GreedyDecisions.Solve(problem, order, candidate);
+                if (packed is not null && ExactSearch.Worse(best, packed) && new PlanSimulation(problem, packed).Violations().Count == 0)
+                {
+                    context.Log.Add($"schedule search: {packed.Stages} stages, {packed.LiveMigrations} live migrations");
+                    best = packed;
+                    improved = true;
+                    break;
+                }
+            }
+        }
+
+        return best;
+    }
+
+    /// <summary>
+    /// Schedules with the stages k and k + 1 merged, then each of those with one host moved to another stage,
+    /// then the current schedule with one host moved (same stages, perhaps fewer live migrations).
+    /// </summary>
+    private static IEnumerable<int[]> Neighbours(int[] current, List<int> convertible, int last)
+    {
+        var merged = new List<int[]>();
+        for (var k = 1; k < Math.Max(2, last); k++)
+        {
+            merged.Add([.. current.Select(s => s > k ? s - 1 : s)]);
+        }
+
+        foreach (var m in merged)
+        {
+            yield return m;
+        }
+
+        foreach (var m in merged)
+        {
+            var top = convertible.Max(h => m[h]);
+            foreach (var h in convertible)
+            {
+                for (var s = 1; s <= top; s++)
+                {
+                    if (s != m[h])
+                    {
+                        var moved = (int[])m.Clone();
+                        moved[h] = s;
+                        yield return moved;
+                    }
+                }
+            }
+        }
+
+        foreach (var h in convertible)
+        {
+            for (var s = 1; s <= last; s++)
+            {
+                if (s != current[h])
+                {
+                    var moved = (int[])current.Clone();
+                    moved[h] = s;
+                    yield return moved;
+                }
+            }
+        }
     }
 
     /// <summary>Conversion stage per host within <paramref name="stages"/> stages, fewest stages first; null if none found.</summary>
@@ -121,7 +218,7 @@ internal sealed class Decomposition(SearchContext context)
         var rbd = vms.Sum(v => v.RbdMiB);
         var storage = vms.Sum(v => v.ProvisionedMiB);
         var copy = vms.Sum(v => v.CopyMiB);
-        var fileRam = vms.Where(v => v.FileBacked).GroupBy(v => v.Home).ToDictionary(g => g.Key, g => g.Sum(v => v.RamMiB));
+        var files = vms.Sum(v => v.FileMiB);
         // crossed[s]: fraction (per mille) of the fleet on PVE at stage s.
         var crossed = new IntVar[stages + 1];
         crossed[0] = model.NewConstant(0);
@@ -136,6 +233,7 @@ internal sealed class Decomposition(SearchContext context)
             var oldCeph = LinearExpr.NewBuilder();
             var copyBudget = LinearExpr.NewBuilder();
             var pveHosts = LinearExpr.NewBuilder();
+            var localImages = LinearExpr.NewBuilder();
             foreach (var h in hosts)
             {
                 var target = !h.Excluded;
@@ -149,17 +247,15 @@ internal sealed class Decomposition(SearchContext context)
 
                 libvirtRam.AddTerm(Libvirt(h, s), Cap(h.RamCapacityMiB) * Scale);
                 oldCeph.AddTerm(Libvirt(h, s), problem.OldCephCapacityMiB([h]) * Scale);
-                if (h.Convertible && fileRam.TryGetValue(h.Index, out var pinnedRam))
-                {
-                    // File-backed VMs cannot leave their host except by crossing.
-                    model.Add(crossed[s] * ram >= pinnedRam * Scale * conv[(h.Index, s)]);
-                }
+                localImages.AddTerm(Libvirt(h, s), Cap(h.LocalImagesMiB) * Scale);
             }
 
             model.Add(crossed[s] * ram <= pveRam);
             model.Add((Scale - crossed[s]) * ram <= libvirtRam);
             model.Add(crossed[s] * storage <= pveStorage);
             model.Add((Scale - crossed[s - 1]) * rbd <= oldCeph);
+            // File images still on libvirt fit the local-images capacity of the libvirt hosts left.
+            model.Add((Scale - crossed[s]) * files <= localImages);
             model.Add((crossed[s] - crossed[s - 1]) * copy <= copyBudget);
         }
 

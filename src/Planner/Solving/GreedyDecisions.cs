@@ -74,6 +74,9 @@ internal static class GreedyDecisions
         private long[] ram = [];
         // MiB on each host's NIC in the current wave (receiver, and sender for file images and live migrations).
         private long[] charge = [];
+        // MiB of file images on each host in the current stage: those there at the previous stage (deleted
+        // only once the wave is committed) plus the copies arriving now.
+        private long[] local = [];
         private readonly Dictionary<int, int> rank = order.Select((h, i) => (h, i)).ToDictionary(x => x.h, x => x.i);
         private int stage;
 
@@ -102,6 +105,12 @@ internal static class GreedyDecisions
                 }
 
                 charge = new long[problem.Hosts.Count];
+                local = new long[problem.Hosts.Count];
+                foreach (var vm in problem.Vms.Where(v => !Crossed(v.Index)))
+                {
+                    local[location[vm.Index]] += vm.FileMiB;
+                }
+
                 var progress = false;
                 var usage = problem.Vms.Where(v => !Crossed(v.Index)).Sum(v => v.RbdMiB);
                 // Without planned stages one host per stage; with them (decomposition) every host due now.
@@ -155,7 +164,7 @@ internal static class GreedyDecisions
         {
             var snapshot = (location: (int[])location.Clone(), cross: (int[])crossStage.Clone(), ceph: (bool[])onCeph.Clone(),
                 hopCounts: hops.Select(h => h.Count).ToArray(), zfs: (long[])zfsUsed.Clone(), cephUsed, ram: (long[])ram.Clone(),
-                charge: (long[])charge.Clone());
+                charge: (long[])charge.Clone(), local: (long[])local.Clone());
             var residents = problem.Vms.Where(v => !Crossed(v.Index) && location[v.Index] == host)
                 .OrderByDescending(v => v.RamMiB).ThenBy(v => v.Index).ToList();
             foreach (var vm in residents)
@@ -169,6 +178,7 @@ internal static class GreedyDecisions
                     Array.Copy(snapshot.zfs, zfsUsed, zfsUsed.Length);
                     Array.Copy(snapshot.ram, ram, ram.Length);
                     Array.Copy(snapshot.charge, charge, charge.Length);
+                    Array.Copy(snapshot.local, local, local.Length);
                     cephUsed = snapshot.cephUsed;
                     for (var i = 0; i < hops.Length; i++)
                     {
@@ -185,25 +195,23 @@ internal static class GreedyDecisions
         private bool TryLiveMigrate(int v, int from)
         {
             var vm = problem.Vms[v];
-            if (vm.FileBacked)
-            {
-                return false;
-            }
-
             // The host converted last keeps the VM longest: fewer second hops.
             // Never onto a host due to convert in this very wave (it would have to be emptied again).
             var candidates = problem.Hosts.Where(h => h.Index != from && !h.Excluded && IsLibvirt(h.Index, stage) && conversion[h.Index] is null
+                    && (!vm.FileBacked || h.FileCopyTarget)
                     && (plannedStages is null || !h.Convertible || plannedStages[h.Index] > stage))
                 .OrderByDescending(h => rank.GetValueOrDefault(h.Index, int.MaxValue))
                 .ThenBy(h => h.Index);
             foreach (var h in candidates)
             {
                 if (ram[h.Index] + vm.RamMiB <= h.RamCapacityMiB
-                    && charge[h.Index] + vm.RamMiB <= h.CopyBudgetMiB
-                    && charge[from] + vm.RamMiB <= problem.Hosts[from].CopyBudgetMiB)
+                    && charge[h.Index] + vm.HopMiB <= h.CopyBudgetMiB
+                    && charge[from] + vm.HopMiB <= problem.Hosts[from].CopyBudgetMiB
+                    && (vm.FileMiB == 0 || local[h.Index] + vm.FileMiB <= h.LocalImagesMiB))
                 {
-                    charge[h.Index] += vm.RamMiB;
-                    charge[from] += vm.RamMiB;
+                    charge[h.Index] += vm.HopMiB;
+                    charge[from] += vm.HopMiB;
+                    local[h.Index] += vm.FileMiB;
                     ram[from] -= vm.RamMiB;
                     ram[h.Index] += vm.RamMiB;
                     location[v] = h.Index;

@@ -81,10 +81,12 @@ internal static class InfeasibilityExplainer
             }
         }
 
-        if (!anyPve && convertible.Count > 0 && convertible.All(h => problem.VmsOn(h.Index).Any(v => v.FileBacked)))
+        // With no PVE host yet, the first host to convert must send its file-disk VMs to another libvirt host by storage copy.
+        bool Blocked(SolverHost h) => problem.VmsOn(h.Index).Any(v => v.FileBacked) && !hosts.Any(o => o.Index != h.Index && o.FileCopyTarget);
+        if (!anyPve && convertible.Count > 0 && convertible.All(Blocked))
         {
             var examples = string.Join(", ", convertible.Take(3).Select(h => $"{problem.VmsOn(h.Index).First(v => v.FileBacked).Name} on {h.Name}"));
-            reasons.Add($"every host runs a VM with a local file disk ({examples}); such VMs cannot live-migrate, so no host can be emptied to become the first PVE host");
+            reasons.Add($"every host runs a VM with a local file disk ({examples}) and no other host has local-images room to receive a storage copy, so no host can be emptied to become the first PVE host; add `now: local-images` disks in fleet.yaml");
         }
 
         var totalStorage = problem.Vms.Sum(v => v.ProvisionedMiB);
@@ -111,6 +113,7 @@ internal static class InfeasibilityExplainer
                 ConstraintFamily.OldCeph => $"old Ceph: it holds {Size(problem.Vms.Sum(v => v.RbdMiB))} and shrinks as hosts leave (raw of the remaining OSDs ÷ pool size × nearfull); the data cannot leave fast enough",
                 ConstraintFamily.NewCeph => $"new Ceph: it exists only with {problem.NewCephMinHosts} PVE hosts and offers {Size(problem.NewCephCapacityMiB(hosts.Where(h => !h.Excluded)))} at most",
                 ConstraintFamily.CopyBudget => $"copy budget of {hosts[b.Subject].Name}: its NIC moves {Size(hosts[b.Subject].CopyBudgetMiB)} per wave window",
+                ConstraintFamily.LocalImages => $"local images of {hosts[b.Subject].Name}: {Size(hosts[b.Subject].LocalImagesMiB)} for file disks, a copied file counting on its source until its wave is committed",
                 ConstraintFamily.PinHost => $"pin: {problem.Vms[b.Subject].Name} → host {hosts[problem.PinnedHost[b.Subject]].Name}",
                 ConstraintFamily.PinStage => $"pin: {problem.Vms[b.Subject].Name} → stage {problem.PinnedStage[b.Subject].ToString(CultureInfo.InvariantCulture)}",
                 ConstraintFamily.PinOrder => b.Subject < problem.PinnedOrder.Count

@@ -13,12 +13,21 @@ internal sealed record SolverHost(
     long NewCephRawMiB,
     long CopyBudgetMiB,
     bool Excluded,
-    bool AlreadyPve)
+    bool AlreadyPve,
+    long LocalImagesMiB = 0,
+    bool AcceptsFileCopies = false)
 {
     public bool Convertible => !Excluded && !AlreadyPve;
+
+    /// <summary>A libvirt host a file-disk VM may be live-migrated onto with storage copy.</summary>
+    public bool FileCopyTarget => AcceptsFileCopies && !Excluded && !AlreadyPve;
 }
 
-/// <summary>One VM as the solver sees it. Sizes in MiB, rounded up. CopyMiB: bytes its move to PVE puts on the NICs.</summary>
+/// <summary>
+/// One VM as the solver sees it. Sizes in MiB, rounded up. CopyMiB: bytes its move to PVE puts on the NICs.
+/// HopMiB: bytes of a libvirt live migration (RAM, plus file data with storage copy). FileMiB: provisioned
+/// size of its local file disks, what it takes of a host's local-images capacity.
+/// </summary>
 internal sealed record SolverVm(
     int Index,
     string Name,
@@ -27,7 +36,13 @@ internal sealed record SolverVm(
     long RbdMiB,
     long CopyMiB,
     long ProvisionedMiB,
-    bool FileBacked);
+    bool FileBacked,
+    long HopMiB = 0,
+    long FileMiB = 0)
+{
+    /// <summary>Bytes a live migration copies beyond RAM: the file disks' data (storage copy).</summary>
+    public long StorageCopyMiB => Math.Max(0, HopMiB - RamMiB);
+}
 
 /// <summary>
 /// The inventory reduced to the numbers the models use (MiB), plus the pins resolved to indices.
@@ -112,10 +127,21 @@ internal sealed class PlanningProblem
                 vm.Name,
                 home,
                 UpMiB(vm.RamBytes),
-                fileBacked ? 0 : UpMiB(vm.RbdBytes),
+                UpMiB(vm.RbdBytes),
                 UpMiB(moveBytes),
                 UpMiB(Math.Max(vm.ProvisionedBytes, vm.DiskBytes)),
-                fileBacked));
+                fileBacked,
+                UpMiB(options.Downtime.LibvirtLiveMigration(vm).Bytes),
+                fileBacked ? UpMiB(vm.LocalFileProvisionedBytes) : 0));
+        }
+
+        // Local images: MiB capacity rounded down, files rounded up. A host whose local-images disks hold
+        // less than its own files at stage 0 keeps its own files and receives no copy (sound in bytes).
+        for (var i = 0; i < hosts.Count; i++)
+        {
+            var own = vms.Where(v => v.Home == i).Sum(v => v.FileMiB);
+            var disks = DownMiB(fleet.Hosts[i].LocalImagesBytes);
+            hosts[i] = hosts[i] with { LocalImagesMiB = Math.Max(disks, own), AcceptsFileCopies = disks >= own && disks > 0 };
         }
 
         var pinnedHost = new Dictionary<int, int>();

@@ -14,6 +14,9 @@ internal sealed record SolverDecisions(int Stages, IReadOnlyList<int?> Conversio
 {
     public int LiveMigrations => Vms.Sum(v => v.Hops.Count);
 
+    /// <summary>MiB of file disks copied by live migrations with storage copy.</summary>
+    public long StorageCopyMiB(PlanningProblem problem) => Vms.Select((v, i) => v.Hops.Count * problem.Vms[i].StorageCopyMiB).Sum();
+
     /// <summary>The stage at which the new Ceph is created: the first stage a VM lands on it.</summary>
     public int? PveCephCreatedStage => Vms.Where(v => v.OnPveCeph).Select(v => (int?)v.CrossStage).Min();
 }
@@ -78,7 +81,8 @@ internal sealed class PlanSimulation
 
     /// <summary>
     /// MiB each host's NIC carries in wave s, as the verifier counts: the receiver of every move, the
-    /// sender when data leaves its own disks (file images) or RAM (live migrations).
+    /// sender when data leaves its own disks (file images) or RAM (live migrations, with storage copy
+    /// RAM + file data).
     /// </summary>
     public long[] NicCharges(int s)
     {
@@ -98,12 +102,37 @@ internal sealed class PlanSimulation
             else if (d.Hops.Any(h => h.Stage == s))
             {
                 var (after, _) = Where(vm.Index, s);
-                charge[after] += vm.RamMiB;
-                charge[before] += vm.RamMiB;
+                charge[after] += vm.HopMiB;
+                charge[before] += vm.HopMiB;
             }
         }
 
         return charge;
+    }
+
+    /// <summary>MiB of file disks on each host at stage s, as the verifier counts: there at s, or there at s − 1 and gone in wave s (deleted once the wave is committed).</summary>
+    public long[] LocalImages(int s)
+    {
+        var used = new long[problem.Hosts.Count];
+        foreach (var vm in problem.Vms.Where(v => v.FileMiB > 0))
+        {
+            var (now, crossedNow) = Where(vm.Index, s);
+            if (!crossedNow)
+            {
+                used[now] += vm.FileMiB;
+            }
+
+            if (s > 0)
+            {
+                var (before, crossedBefore) = Where(vm.Index, s - 1);
+                if (!crossedBefore && (crossedNow || before != now))
+                {
+                    used[before] += vm.FileMiB;
+                }
+            }
+        }
+
+        return used;
     }
 
     /// <summary>Every broken rule, in words; empty when the decisions form a valid plan.</summary>
@@ -141,9 +170,14 @@ internal sealed class PlanSimulation
                 errors.Add($"{vm.Name} crosses at stage {d.CrossStage} to {hosts[d.TargetHost].Name}, which is not a usable PVE host then");
             }
 
-            if (vm.FileBacked && d.Hops.Count > 0)
+            foreach (var hop in d.Hops.Where(h => vm.FileBacked && !hosts[h.Host].FileCopyTarget))
             {
-                errors.Add($"{vm.Name} has a file disk and cannot live-migrate");
+                errors.Add($"{vm.Name} has a file disk and cannot be copied onto {hosts[hop.Host].Name} (no local-images room for copies)");
+            }
+
+            if (d.Hops.Any(h => h.Stage >= d.CrossStage) || d.Hops.Select(h => h.Stage).Distinct().Count() != d.Hops.Count)
+            {
+                errors.Add($"{vm.Name} live-migrates at or after its crossing, or twice in one wave");
             }
 
             if (problem.PinnedHost.TryGetValue(vm.Index, out var ph) && ph != d.TargetHost)
@@ -235,6 +269,12 @@ internal sealed class PlanSimulation
             if (newCeph > problem.NewCephCapacityMiB(pveHosts))
             {
                 errors.Add($"stage {s}: new Ceph holds {newCeph} MiB, usable {problem.NewCephCapacityMiB(pveHosts)}");
+            }
+
+            var local = LocalImages(s);
+            foreach (var h in hosts.Where(h => local[h.Index] > h.LocalImagesMiB))
+            {
+                errors.Add($"stage {s}: {h.Name} holds {local[h.Index]} MiB of local images (incl. copies leaving in wave {s}), may hold {h.LocalImagesMiB}");
             }
 
             if (s > 0)

@@ -49,7 +49,6 @@ internal static class StageRelaxation
             : LinearExpr.Sum(Enumerable.Range(1, s - 1).Select(k => conv[(h.Index, k)]));
         LinearExpr Libvirt(SolverHost h, int s) => h.AlreadyPve ? LinearExpr.Constant(0) : !h.Convertible ? LinearExpr.Constant(1)
             : LinearExpr.Sum(Enumerable.Range(s + 1, stages - s).Select(k => conv[(h.Index, k)]));
-        LinearExpr ConvertedBy(SolverHost h, int s) => LinearExpr.Sum(Enumerable.Range(1, s).Select(k => conv[(h.Index, k)]));
 
         var ram = vms.Sum(v => v.RamMiB);
         var rbd = vms.Sum(v => v.RbdMiB);
@@ -73,6 +72,8 @@ internal static class StageRelaxation
         var rbdCrossed = Cumulative("rbd", rbd);
         var storageCrossed = Cumulative("storage", storage);
         var copyCrossed = Cumulative("copy", copy);
+        var files = vms.Sum(v => v.FileMiB);
+        var filesCrossed = Cumulative("files", files);
         for (var s = 1; s <= stages; s++)
         {
             var pveRam = LinearExpr.NewBuilder();
@@ -80,7 +81,7 @@ internal static class StageRelaxation
             var pveStorage = LinearExpr.NewBuilder();
             var oldCeph = LinearExpr.NewBuilder();
             var budget = LinearExpr.NewBuilder();
-            var fileRam = LinearExpr.NewBuilder();
+            var localImages = LinearExpr.NewBuilder();
             foreach (var h in hosts)
             {
                 if (!h.Excluded)
@@ -93,12 +94,8 @@ internal static class StageRelaxation
 
                 libvirtRam.AddTerm(Libvirt(h, s), h.RamCapacityMiB);
                 oldCeph.AddTerm(Libvirt(h, s), problem.OldCephCapacityMiB([h]));
-                var pinned = problem.VmsOn(h.Index).Where(v => v.FileBacked).Sum(v => v.RamMiB);
-                if (h.Convertible && pinned > 0)
-                {
-                    // File-disk VMs of a host that has converted by s have crossed.
-                    fileRam.AddTerm(ConvertedBy(h, s), pinned);
-                }
+                // File images not yet crossed sit on libvirt hosts, within their local-images capacity.
+                localImages.AddTerm(Libvirt(h, s), h.LocalImagesMiB);
             }
 
             model.Add(ramCrossed[s] <= pveRam);
@@ -108,7 +105,7 @@ internal static class StageRelaxation
             model.Add(copyCrossed[s] - copyCrossed[s - 1] <= budget);
             // A VM's move carries at least its RBD data: RBD leaves the old Ceph only as fast as copies run.
             model.Add(rbdCrossed[s] - rbdCrossed[s - 1] <= copyCrossed[s] - copyCrossed[s - 1]);
-            model.Add(ramCrossed[s] >= fileRam);
+            model.Add(files - filesCrossed[s] <= localImages);
         }
 
         var (status, _) = context.Solve(model, Math.Max(0.5, context.Options.TimeLimitSeconds * 0.05));

@@ -38,16 +38,18 @@ public class InfeasibilityAndPinTests
     }
 
     [Fact]
-    public void Every_host_holding_a_file_disk_vm_blocks_the_first_conversion()
+    public void A_file_disk_vm_on_every_host_no_longer_blocks_one_hops_with_storage_copy()
     {
         var inventory = new TestFleet()
-            .Host("h1", 64).Host("h2", 64)
+            .Host("h1", 64, localImagesGiB: 100).Host("h2", 64, localImagesGiB: 100)
             .Vm("q1", "h1", 4, file: true).Vm("q2", "h2", 4, file: true)
             .Build();
 
-        var reasons = Planning.Reasons(inventory);
+        var plan = Planning.Verified(inventory);
 
-        Assert.Contains(reasons, r => r.Contains("local file disk", StringComparison.Ordinal) && r.Contains("q1 on h1", StringComparison.Ordinal));
+        var copy = Assert.Single(plan.Stages.SelectMany(s => s.Actions), PlanReport.IsLiveMigrationWithStorageCopy);
+        Assert.Equal(StorageIds.File(copy.To!.Host), copy.To.Storage);
+        Assert.Equal(StorageIds.File(copy.From!.Host), copy.From.Storage);
     }
 
     [Fact]

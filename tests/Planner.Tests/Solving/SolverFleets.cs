@@ -8,10 +8,10 @@ namespace Taquin.Planner.Tests.Solving;
 internal static class SolverFleets
 {
     /// <summary>
-    /// A generated fleet with file disks turned into RBD images: the generator puts file-disk VMs on
-    /// every host, which the plan rules make unplannable (no host could be emptied first).
+    /// A generated fleet, by default with file disks turned into RBD images (fleets of pure RBD VMs
+    /// exercise the old Ceph); <paramref name="keepFileDisks"/> keeps the generator's file-disk VMs.
     /// </summary>
-    public static FleetInventory Generated(long seed, int vms, int hosts)
+    public static FleetInventory Generated(long seed, int vms, int hosts, bool keepFileDisks = false)
     {
         var folder = Path.Combine(Path.GetTempPath(), "taquin-solver-tests", $"{seed}-{vms}-{hosts}-{Environment.ProcessId}");
         if (!Directory.Exists(folder))
@@ -20,7 +20,8 @@ internal static class SolverFleets
         }
 
         var loaded = InventoryLoader.Load(folder);
-        return RbdOnly(loaded.Inventory ?? throw new InvalidOperationException(string.Join("; ", loaded.Diagnostics)));
+        var inventory = loaded.Inventory ?? throw new InvalidOperationException(string.Join("; ", loaded.Diagnostics));
+        return keepFileDisks ? inventory : RbdOnly(inventory);
     }
 
     public static FleetInventory RbdOnly(FleetInventory inventory)

@@ -33,9 +33,14 @@ internal sealed class TestFleet
         return this;
     }
 
-    public TestFleet Host(string name, long ramGiB, long zfsGiB = 1000, long oldOsdGiB = 1000, long newOsdGiB = 0, double nicGbits = 10, bool alreadyPve = false, bool excluded = false)
+    public TestFleet Host(string name, long ramGiB, long zfsGiB = 1000, long oldOsdGiB = 1000, long newOsdGiB = 0, double nicGbits = 10, bool alreadyPve = false, bool excluded = false, long localImagesGiB = 0)
     {
         var disks = new List<HostDiskGroup>();
+        if (localImagesGiB > 0)
+        {
+            disks.Add(new HostDiskGroup("local-images", 1, localImagesGiB * GiB, DiskRole.LocalImages, DiskRole.None));
+        }
+
         if (zfsGiB > 0)
         {
             disks.Add(new HostDiskGroup("zfs", 1, zfsGiB * GiB, DiskRole.None, DiskRole.Zfs));
