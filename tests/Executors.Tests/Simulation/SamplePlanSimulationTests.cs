@@ -2,6 +2,7 @@ using Taquin.Executors.Simulation;
 using Taquin.Executors.Tests.Support;
 using Taquin.Planner.Inventory;
 using Taquin.Planner.Planning;
+using Taquin.Planner.Solving;
 
 namespace Taquin.Executors.Tests.Simulation;
 
@@ -13,12 +14,15 @@ namespace Taquin.Executors.Tests.Simulation;
 public sealed class SamplePlanSimulationTests
 {
     [Theory]
-    [InlineData("fleet-tiny")]
-    [InlineData("fleet-216")]
-    public async Task The_greedy_plan_of_a_sample_simulates_to_the_end_with_every_vm_on_pve(string sample)
+    [InlineData("fleet-tiny", "greedy")]
+    [InlineData("fleet-216", "greedy")]
+    [InlineData("fleet-216", "cp-sat")]
+    public async Task The_plan_of_a_sample_simulates_to_the_end_with_every_vm_on_pve(string sample, string planner)
     {
         var inventory = Assert.IsType<FleetInventory>(InventoryLoader.Load(RepositoryPaths.Sample(sample)).Inventory);
-        var plan = GreedyPlanner.Plan(inventory, new PlannerOptions());
+        IPlanSolver solver = planner == "greedy" ? new GreedyPlanner() : new CpSatPlanner();
+        var plan = solver.Solve(inventory, new PlannerOptions { TimeLimitSeconds = 10 }, CancellationToken.None);
+        Assert.Empty(PlanVerifier.Verify(plan, inventory));
 
         var result = await Simulator.RunAsync(plan, PlanJson.Serialize(plan), inventory);
 
