@@ -246,7 +246,7 @@ internal static class RunCommands
         public Option<string?> Inventory { get; } = new("--inventory") { Description = "The inventory folder the plan was made from" };
         public Option<string?> Postgres { get; } = new("--postgres") { Description = $"PostgreSQL journal connection string (default: ${RunOptions.PostgresVariable}, else the SQLite file beside the plan)" };
         public Option<bool> Simulate { get; } = new("--simulate") { Description = "Run on a simulated twin of the fleet kept beside the plan (required until the real adapters exist)" };
-        public Option<double> TimeScale { get; } = new("--time-scale") { Description = "Simulated seconds per real second", DefaultValueFactory = _ => 3600 };
+        public Option<double> TimeScale { get; } = new("--time-scale") { Description = "Simulated seconds per real second (the engine's own overhead is sped up too: keep the shortest step timeout, 1-5 simulated minutes, far above it)", DefaultValueFactory = _ => 300 };
 
         public void AddTo(Command command)
         {

@@ -58,7 +58,7 @@ public sealed class RunCrashResumeTests : IDisposable
     private async Task CrashAndResumeAsync(string? postgres)
     {
         await ExpectSuccessAsync(await RunToEndAsync(postgres, "plan", _inventory, "--greedy", "-o", _plan));
-        string[] fast = ["--simulate", "--inventory", _inventory, "--time-scale", "3600"];
+        string[] fast = ["--simulate", "--inventory", _inventory, "--time-scale", "600"];
 
         // Wave 1 (hosts h1 and h3 converted) runs to its gates; the operator confirms each reinstall.
         await ExpectSuccessAsync(await RunToEndAsync(postgres, ["run", "start", _plan, "--wave", "1", .. fast]));
@@ -122,7 +122,7 @@ public sealed class RunCrashResumeTests : IDisposable
         var moved = waves12.Where(s => s.StepType == "create-target-vm").Select(s => s.Subject["vm:".Length..]).ToList();
         var inventory = SimulationInputs.ReadInventory(_inventory);
         var (plan, _) = SimulationInputs.ReadPlan(_plan);
-        using var store = TwinStore.Open(TwinStore.PathBesidePlan(_plan), inventory, plan, 3600);
+        using var store = TwinStore.Open(TwinStore.PathBesidePlan(_plan), inventory, plan, 600);
         var twin = store.Twin;
         Assert.All(moved, vm => Assert.Single(twin.PveVms.Values, v => v.Name == vm));
         Assert.Equal(moved.Count, twin.CallCount("pve.create-vm"));
