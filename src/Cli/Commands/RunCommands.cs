@@ -3,6 +3,7 @@ using Spectre.Console;
 using Taquin.Executors.Engine;
 using Taquin.Executors.Journal;
 using Taquin.Executors.Orchestration;
+using Taquin.Executors.Simulation;
 using Taquin.Executors.States;
 using Taquin.Executors.Steps;
 using Taquin.Planner.Inventory;
@@ -10,17 +11,88 @@ using Taquin.Planner.Planning;
 
 namespace Taquin.Cli.Commands;
 
-/// <summary>What `taquin run` works with for a plan: its journal, the adapters steps use, and the inventory.</summary>
-internal sealed record RunEnvironment(IRunJournal Journal, AdapterSet Adapters, FleetInventory Inventory, TimeProvider Time, string Mode);
+/// <summary>
+/// What `taquin run` works with for a plan: its journal, the adapters steps use, and the inventory; for a simulated
+/// run also the twin (the operator's manual acts, such as reinstalling a host, happen on it) and what to release.
+/// </summary>
+internal sealed record RunEnvironment(IRunJournal Journal, AdapterSet Adapters, FleetInventory Inventory, TimeProvider Time, string Mode,
+    ClusterTwin? Twin = null, IDisposable? Owned = null) : IAsyncDisposable
+{
+    public async ValueTask DisposeAsync()
+    {
+        Owned?.Dispose();
+        if (Journal is IAsyncDisposable journal && Owned is not null)
+        {
+            await journal.DisposeAsync();
+        }
+    }
+}
+
+/// <summary>How a `run` or `worker` command was asked to open its plan's environment.</summary>
+internal sealed record RunOptions(string PlanPath, string? Inventory, string? Postgres, bool Simulate, double TimeScale)
+{
+    public const string PostgresVariable = "TAQUIN_PG_CONNECTION";
+
+    /// <summary>--postgres, else TAQUIN_PG_CONNECTION, else null (the SQLite file beside the plan).</summary>
+    public string? PostgresConnection =>
+        !string.IsNullOrWhiteSpace(Postgres) ? Postgres
+        : Environment.GetEnvironmentVariable(PostgresVariable) is { Length: > 0 } fromEnvironment ? fromEnvironment : null;
+}
 
 /// <summary>
-/// How `taquin run` opens a plan's environment. The durable journal (SQLite beside the plan / PostgreSQL) and the
-/// real adapters are written on other branches; the lead wires them here. Tests pass an in-memory environment.
+/// How `taquin run` opens a plan's environment: the journal (PostgreSQL when configured, else SQLite beside the
+/// plan) and, until the real adapters exist, the simulated adapters over a twin persisted beside the plan.
+/// Tests pass an in-memory environment.
 /// </summary>
-internal sealed record RunInputs(Func<string, (MigrationPlan Plan, string Json)> LoadPlan, Func<string, RunEnvironment> OpenEnvironment)
+internal sealed record RunInputs(Func<string, (MigrationPlan Plan, string Json)> LoadPlan, Func<RunOptions, RunEnvironment> OpenEnvironment,
+    Func<RunOptions, IRunJournal>? OpenJournal = null)
 {
-    public static RunInputs Default { get; } = new(SimulationInputs.ReadPlan,
-        plan => throw new InputException($"cannot open the run journal of '{plan}': the journal store and real adapters are not wired into `run` in this build"));
+    public static RunInputs Default { get; } = new(SimulationInputs.ReadPlan, OpenDurable, OpenDurableJournal);
+
+    public static IRunJournal OpenDurableJournal(RunOptions options) =>
+        JournalFactory.Open(options.PostgresConnection, JournalFactory.SqlitePathBesidePlan(options.PlanPath), TimeProvider.System);
+
+    /// <summary>The durable environment of a plan: journal + twin beside it, checked against the inventory given.</summary>
+    public static RunEnvironment OpenDurable(RunOptions options)
+    {
+        if (!options.Simulate)
+        {
+            throw new InputException("the real adapters (SSH, PVE API, libvirt, Ceph) are not implemented yet: they come with the real-adapter issue. "
+                + "Add --simulate to run this plan on a simulated twin of the fleet, kept beside the plan in "
+                + Path.GetFileName(TwinStore.PathBesidePlan(options.PlanPath)));
+        }
+
+        if (options.Inventory is null)
+        {
+            throw new InputException("--inventory <folder> is required: give the inventory folder the plan was made from");
+        }
+
+        if (!(options.TimeScale > 0))
+        {
+            throw new InputException($"--time-scale {options.TimeScale.ToString(System.Globalization.CultureInfo.InvariantCulture)}: give a positive number of simulated seconds per real second");
+        }
+
+        var (plan, _) = SimulationInputs.ReadPlan(options.PlanPath);
+        var inventory = SimulationInputs.ReadInventory(options.Inventory);
+        if (plan.InventoryDigest != inventory.Digest)
+        {
+            throw new InputException($"the plan '{options.PlanPath}' was made from inventory {plan.InventoryDigest}, but '{options.Inventory}' is {inventory.Digest}: "
+                + "give the inventory the plan was made from, or re-run `taquin plan` on this one");
+        }
+
+        TwinStore store;
+        try
+        {
+            store = TwinStore.Open(TwinStore.PathBesidePlan(options.PlanPath), inventory, plan, options.TimeScale);
+        }
+        catch (IOException ex)
+        {
+            throw new InputException($"another taquin process is running the simulated twin of '{options.PlanPath}' ({ex.Message}): wait for it to end or stop it");
+        }
+
+        var journal = JournalFactory.Open(options.PostgresConnection, JournalFactory.SqlitePathBesidePlan(options.PlanPath), store.Clock);
+        return new RunEnvironment(journal, store.Adapters, inventory, store.Clock, "simulated", store.Twin, store);
+    }
 }
 
 internal static class RunCommands
@@ -41,10 +113,13 @@ internal static class RunCommands
         var plan = new Argument<string>("plan") { Description = "The approved plan.json" };
         var wave = new Option<int>("--wave") { Description = "Wave to start (the previous one must be completed)", Required = true };
         var actor = new Option<string>("--by") { Description = "Who starts it (audit trail)", DefaultValueFactory = _ => Environment.UserName };
-        var command = new Command("start", "Start a wave and run it until it completes or waits for an operator") { plan, wave, actor };
+        var environment = new EnvironmentOptions();
+        var command = new Command("start", "Start a wave (or resume it) and run it until it completes or waits for an operator") { plan, wave, actor };
+        environment.AddTo(command);
         command.SetAction((parse, ct) => GuardAsync(console, async ui =>
         {
-            var (env, orchestrator, dispatcher, runId) = await OpenAsync(inputs, parse.GetValue(plan)!, parse.GetValue(actor)!, ct);
+            var (env, orchestrator, dispatcher, runId) = await OpenAsync(inputs, environment.Read(parse, parse.GetValue(plan)!), parse.GetValue(actor)!, ct);
+            await using var owned = env;
             try
             {
                 await orchestrator.StartWaveAsync(runId, parse.GetValue(wave), parse.GetValue(actor)!, ct);
@@ -65,14 +140,27 @@ internal static class RunCommands
     private static Command StatusCommand(RunInputs inputs, IAnsiConsole? console)
     {
         var plan = new Argument<string>("plan") { Description = "The plan.json of the run" };
-        var command = new Command("status", "Print the wave / VM pipeline table of the plan's run") { plan };
+        var postgres = new Option<string?>("--postgres") { Description = $"PostgreSQL journal connection string (default: ${RunOptions.PostgresVariable}, else the SQLite file beside the plan)" };
+        var command = new Command("status", "Print the wave / VM pipeline table of the plan's run") { plan, postgres };
         command.SetAction((parse, ct) => GuardAsync(console, async ui =>
         {
             var (_, json) = inputs.LoadPlan(parse.GetValue(plan)!);
-            var env = inputs.OpenEnvironment(parse.GetValue(plan)!);
-            var runId = await FindRunAsync(env.Journal, json, ct) ?? throw new InputException($"no run of this plan yet: start one with `taquin run start {parse.GetValue(plan)} --wave 1`");
-            await PrintStatusAsync(ui, env.Journal, runId, ct);
-            return 0;
+            var options = new RunOptions(parse.GetValue(plan)!, null, parse.GetValue(postgres), Simulate: false, TimeScale: 1);
+            var journal = inputs.OpenJournal is { } openJournal ? openJournal(options) : inputs.OpenEnvironment(options).Journal;
+            try
+            {
+                await journal.InitializeAsync(ct);
+                var runId = await FindRunAsync(journal, json, ct) ?? throw new InputException($"no run of this plan yet: start one with `taquin run start {parse.GetValue(plan)} --wave 1`");
+                await PrintStatusAsync(ui, journal, runId, ct);
+                return 0;
+            }
+            finally
+            {
+                if (inputs.OpenJournal is not null && journal is IAsyncDisposable disposable)
+                {
+                    await disposable.DisposeAsync();
+                }
+            }
         }));
         return command;
     }
@@ -90,15 +178,25 @@ internal static class RunCommands
             {
                 plan, host, actor, reason,
             };
+            var environment = new EnvironmentOptions();
+            environment.AddTo(command);
             command.SetAction((parse, ct) => GuardAsync(console, async ui =>
             {
-                var (env, orchestrator, dispatcher, runId) = await OpenAsync(inputs, parse.GetValue(plan)!, parse.GetValue(actor)!, ct);
+                var (env, orchestrator, dispatcher, runId) = await OpenAsync(inputs, environment.Read(parse, parse.GetValue(plan)!), parse.GetValue(actor)!, ct);
+                await using var owned = env;
                 var subject = "host:" + parse.GetValue(host);
                 var step = (await env.Journal.GetStepsAsync(runId, ct: ct)).FirstOrDefault(s => s.Subject == subject && s.State == StepState.WaitingForGate)
                     ?? throw new InputException($"{parse.GetValue(host)} has no gate waiting for confirmation (see `taquin run status`)");
                 var engine = dispatcher.Engine();
                 if (confirm)
                 {
+                    if (env.Twin is { } twin)
+                    {
+                        // Simulated run: the operator's manual act (the reinstall the gate asks for) happens on the twin.
+                        twin.ReinstallAsPve(parse.GetValue(host)!);
+                        ui.MarkupLineInterpolated($"simulated: {parse.GetValue(host)} reinstalled as PVE on the twin");
+                    }
+
                     await engine.ConfirmGateAsync(step.StepId, parse.GetValue(actor)!, ct);
                     await orchestrator.DispatchReadyAsync(runId, ct);
                     await dispatcher.WhenIdleAsync();
@@ -118,10 +216,11 @@ internal static class RunCommands
     }
 
     private static async Task<(RunEnvironment Env, RunOrchestrator Orchestrator, InProcessStepDispatcher Dispatcher, string RunId)> OpenAsync(
-        RunInputs inputs, string planPath, string actor, CancellationToken ct)
+        RunInputs inputs, RunOptions options, string actor, CancellationToken ct)
     {
+        var planPath = options.PlanPath;
         var (plan, json) = inputs.LoadPlan(planPath);
-        var env = inputs.OpenEnvironment(planPath);
+        var env = inputs.OpenEnvironment(options);
         await env.Journal.InitializeAsync(ct);
         var engine = new StepEngine(env.Journal, StepRegistry.CreateDefault(), env.Adapters, env.Time, EngineOptions.For(env.Inventory.Fleet, $"cli-{Environment.ProcessId}"));
         var runner = new StepJobRunner(engine);
@@ -139,6 +238,26 @@ internal static class RunCommands
         }
 
         return (env, orchestrator, dispatcher, runId);
+    }
+
+    /// <summary>The options every command that executes steps shares.</summary>
+    internal sealed class EnvironmentOptions
+    {
+        public Option<string?> Inventory { get; } = new("--inventory") { Description = "The inventory folder the plan was made from" };
+        public Option<string?> Postgres { get; } = new("--postgres") { Description = $"PostgreSQL journal connection string (default: ${RunOptions.PostgresVariable}, else the SQLite file beside the plan)" };
+        public Option<bool> Simulate { get; } = new("--simulate") { Description = "Run on a simulated twin of the fleet kept beside the plan (required until the real adapters exist)" };
+        public Option<double> TimeScale { get; } = new("--time-scale") { Description = "Simulated seconds per real second (the engine's own overhead is sped up too: keep the shortest step timeout, 1-5 simulated minutes, far above it)", DefaultValueFactory = _ => 300 };
+
+        public void AddTo(Command command)
+        {
+            command.Options.Add(Inventory);
+            command.Options.Add(Postgres);
+            command.Options.Add(Simulate);
+            command.Options.Add(TimeScale);
+        }
+
+        public RunOptions Read(ParseResult parse, string planPath) =>
+            new(planPath, parse.GetValue(Inventory), parse.GetValue(Postgres), parse.GetValue(Simulate), parse.GetValue(TimeScale));
     }
 
     /// <summary>The latest run of this exact plan (by digest).</summary>

@@ -9,10 +9,10 @@ using Taquin.Executors.Steps;
 namespace Taquin.Cli.Commands;
 
 /// <summary>What a worker needs: the Hangfire storage shared with the dispatchers, and the run environment (journal, adapters).</summary>
-internal sealed record WorkerInputs(Func<string?, JobStorage> OpenStorage, Func<RunEnvironment> OpenEnvironment)
+internal sealed record WorkerInputs(Func<string?, JobStorage> OpenStorage, Func<RunOptions?, RunEnvironment> OpenEnvironment)
 {
     public static WorkerInputs Default { get; } = new(HangfireSetup.CreateStorage,
-        () => throw new InputException("cannot start a worker: the shared journal (PostgreSQL) and real adapters are not wired into `worker` in this build"));
+        options => RunInputs.OpenDurable(options ?? throw new InputException("--plan <plan.json> is required: the worker runs the steps of that plan's run")));
 }
 
 internal static class WorkerCommands
@@ -23,7 +23,12 @@ internal static class WorkerCommands
     {
         var postgres = new Option<string?>("--postgres") { Description = "Hangfire.PostgreSql connection string (workers on several machines); in-memory when absent" };
         var workers = new Option<int>("--workers") { Description = "Steps run at once by this worker", DefaultValueFactory = _ => 4 };
-        var command = new Command("worker", "Run step jobs only (no wave is started from here) until stopped") { postgres, workers };
+        var plan = new Option<string?>("--plan") { Description = "The plan.json whose run this worker serves (its journal and simulated twin sit beside it)" };
+        var environment = new RunCommands.EnvironmentOptions();
+        var command = new Command("worker", "Run step jobs only (no wave is started from here) until stopped") { postgres, workers, plan };
+        command.Options.Add(environment.Inventory);
+        command.Options.Add(environment.Simulate);
+        command.Options.Add(environment.TimeScale);
         command.SetAction(async (parse, ct) =>
         {
             var ui = console ?? AnsiConsole.Console;
@@ -36,7 +41,10 @@ internal static class WorkerCommands
                 }
 
                 var storage = inputs.OpenStorage(parse.GetValue(postgres));
-                var env = inputs.OpenEnvironment();
+                var options = parse.GetValue(plan) is { } planPath
+                    ? new RunOptions(planPath, parse.GetValue(environment.Inventory), parse.GetValue(postgres), parse.GetValue(environment.Simulate), parse.GetValue(environment.TimeScale))
+                    : null;
+                await using var env = inputs.OpenEnvironment(options);
                 var workerId = $"worker-{Environment.MachineName}-{Environment.ProcessId}";
                 var engine = new StepEngine(env.Journal, StepRegistry.CreateDefault(), env.Adapters, env.Time, EngineOptions.For(env.Inventory.Fleet, workerId));
                 var runner = new StepJobRunner(engine);

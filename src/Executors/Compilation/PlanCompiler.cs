@@ -1,7 +1,9 @@
 using Taquin.Executors.Journal;
+using Taquin.Executors.Simulation;
 using Taquin.Executors.Steps;
 using Taquin.Planner.Inventory;
 using Taquin.Planner.Planning;
+using Taquin.Planner.Translation;
 
 namespace Taquin.Executors.Compilation;
 
@@ -182,7 +184,21 @@ public static class PlanCompiler
             Disks = disks,
             VlanTag = vlanTag,
             Bridge = policy.Bridge,
+            CreateParameters = Translate(vm, to, policy.Bridge, vlanTag),
         };
+    }
+
+    /// <summary>The translator's create request for the VM's target (node, storage, VLAN); null when it refuses the VM.</summary>
+    private static IReadOnlyDictionary<string, string>? Translate(VmRecord vm, Placement to, string bridge, int vlanTag)
+    {
+        var config = PveTranslator.Translate(vm, new TranslationTarget
+        {
+            Node = to.Host,
+            DiskStorage = PveStorageIds.FromPlan(to.Storage ?? ""),
+            Bridge = bridge,
+            VlanTag = vlanTag,
+        });
+        return config.IsRefused ? null : config.Params;
     }
 
     private static NewStep Step(int wave, string subject, string type, int sequence, StepInput input) => new()

@@ -25,15 +25,26 @@ public sealed class InMemoryRunJournal(TimeProvider time) : IRunJournal
 
     public Task InitializeAsync(CancellationToken ct = default) => Task.CompletedTask;
 
+    /// <summary>UTC truncated to microseconds, as the durable stores return it.</summary>
+    private DateTimeOffset Now() => JournalValues.Normalize(time.GetUtcNow());
+
     public Task CreateRunAsync(RunRecord run, CancellationToken ct = default)
     {
         lock (_gate)
         {
-            if (!_runs.TryAdd(run.RunId, run))
+            ArgumentException.ThrowIfNullOrWhiteSpace(run.RunId);
+            if (_runs.TryGetValue(run.RunId, out var existing))
             {
-                throw new InvalidOperationException($"Run '{run.RunId}' already exists.");
+                // Re-creating the same run (a resumed CLI call) is harmless; reusing its id for another plan is not.
+                if (existing.PlanDigest != run.PlanDigest || existing.InventoryDigest != run.InventoryDigest)
+                {
+                    throw JournalValues.RunIdTaken(run.RunId);
+                }
+
+                return Task.CompletedTask;
             }
 
+            _runs[run.RunId] = run with { CreatedAt = JournalValues.Normalize(run.CreatedAt) };
             _stepsByRun[run.RunId] = [];
         }
 
@@ -52,7 +63,7 @@ public sealed class InMemoryRunJournal(TimeProvider time) : IRunJournal
     {
         lock (_gate)
         {
-            return Task.FromResult<IReadOnlyList<RunRecord>>([.. _runs.Values.OrderBy(r => r.CreatedAt)]);
+            return Task.FromResult<IReadOnlyList<RunRecord>>([.. _runs.Values.OrderBy(r => r.CreatedAt).ThenBy(r => r.RunId, StringComparer.Ordinal)]);
         }
     }
 
@@ -62,10 +73,10 @@ public sealed class InMemoryRunJournal(TimeProvider time) : IRunJournal
         {
             if (!_stepsByRun.TryGetValue(runId, out var ids))
             {
-                throw new InvalidOperationException($"Run '{runId}' does not exist.");
+                throw JournalValues.UnknownRun(runId);
             }
 
-            var now = time.GetUtcNow();
+            var now = Now();
             foreach (var step in steps)
             {
                 var exists = ids.Select(id => _steps[id]).Any(s =>
@@ -134,19 +145,20 @@ public sealed class InMemoryRunJournal(TimeProvider time) : IRunJournal
     {
         lock (_gate)
         {
-            if (!_steps.TryGetValue(stepId, out var step) || step.State != expected)
+            var step = _steps.GetValueOrDefault(stepId) ?? throw JournalValues.UnknownStep(stepId);
+            if (step.State != expected)
             {
                 return Task.FromResult(false);
             }
 
-            var now = time.GetUtcNow();
-            var finished = next is StepState.Succeeded or StepState.Failed or StepState.RolledBack or StepState.Skipped;
+            var now = Now();
+            var running = JournalValues.EntersRunning(next);
             _steps[stepId] = step with
             {
                 State = next,
-                Attempts = next == StepState.Running ? step.Attempts + 1 : step.Attempts,
-                StartedAt = next == StepState.Running ? now : step.StartedAt,
-                FinishedAt = finished ? now : step.FinishedAt,
+                Attempts = running ? step.Attempts + 1 : step.Attempts,
+                StartedAt = running ? now : step.StartedAt,
+                FinishedAt = JournalValues.Finishes(next) ? now : running ? null : step.FinishedAt,
                 LastReason = reason,
                 UpdatedAt = now,
                 Version = step.Version + 1,
@@ -160,7 +172,7 @@ public sealed class InMemoryRunJournal(TimeProvider time) : IRunJournal
     {
         lock (_gate)
         {
-            var step = _steps[stepId];
+            var step = _steps.GetValueOrDefault(stepId) ?? throw JournalValues.UnknownStep(stepId);
             var merged = new Dictionary<string, string>(step.Checkpoint, StringComparer.Ordinal);
             foreach (var (key, value) in values)
             {
@@ -174,7 +186,7 @@ public sealed class InMemoryRunJournal(TimeProvider time) : IRunJournal
                 }
             }
 
-            _steps[stepId] = step with { Checkpoint = merged, UpdatedAt = time.GetUtcNow(), Version = step.Version + 1 };
+            _steps[stepId] = step with { Checkpoint = merged, UpdatedAt = Now(), Version = step.Version + 1 };
         }
 
         return Task.CompletedTask;
@@ -184,9 +196,9 @@ public sealed class InMemoryRunJournal(TimeProvider time) : IRunJournal
     {
         lock (_gate)
         {
-            var step = _steps[stepId];
+            var step = _steps.GetValueOrDefault(stepId) ?? throw JournalValues.UnknownStep(stepId);
             var tail = step.LogTail.Append(line).TakeLast(IRunJournal.LogTailLines).ToList();
-            _steps[stepId] = step with { LogTail = tail, UpdatedAt = time.GetUtcNow(), Version = step.Version + 1 };
+            _steps[stepId] = step with { LogTail = tail, UpdatedAt = Now(), Version = step.Version + 1 };
         }
 
         return Task.CompletedTask;
@@ -205,7 +217,7 @@ public sealed class InMemoryRunJournal(TimeProvider time) : IRunJournal
     {
         lock (_gate)
         {
-            _events.Add(auditEvent with { EventId = _nextEventId++ });
+            _events.Add(auditEvent with { EventId = _nextEventId++, At = JournalValues.Normalize(auditEvent.At) });
         }
 
         return Task.CompletedTask;

@@ -12,11 +12,11 @@ namespace Taquin.Executors.Simulation;
 /// storages and tasks. Data moves at the hosts' NIC rates on a <see cref="SimulatedTimeProvider"/>, so a copy of
 /// N bytes takes N / rate of simulated time. The simulated adapters are its only writers; one lock guards it.
 /// </summary>
-public sealed class ClusterTwin
+public sealed partial class ClusterTwin
 {
     internal readonly Lock Gate = new();
 
-    public ClusterTwin(FleetInventory inventory, MigrationPlan? plan, SimulatedTimeProvider clock)
+    public ClusterTwin(FleetInventory inventory, MigrationPlan? plan, TimeProvider clock)
     {
         Inventory = inventory;
         Clock = clock;
@@ -79,7 +79,8 @@ public sealed class ClusterTwin
     }
 
     public FleetInventory Inventory { get; }
-    public SimulatedTimeProvider Clock { get; }
+    /// <summary>The twin's time: <see cref="SimulatedTimeProvider"/> (never sleeps) or <see cref="ScaledTimeProvider"/> (real time, sped up).</summary>
+    public TimeProvider Clock { get; }
     public FaultInjector Faults { get; } = new();
     /// <summary>Test hook run before every adapter call (operation name), e.g. to crash a worker mid-step.</summary>
     public Func<string, CancellationToken, Task>? BeforeAdapterCall { get; set; }

@@ -74,10 +74,32 @@ public sealed class CreateTargetVmStep : StepBase
     }
 
     /// <summary>
-    /// Minimal PVE config: identity (name, SMBIOS uuid, MACs), size, and the disks on the target storage (or, for
-    /// attach-and-move, the old-Ceph images themselves). The full libvirt→PVE translation replaces this at merge.
+    /// The create request: the translator's parameters (compiled into the input: firmware, CPU, buses, MACs with the
+    /// VLAN tag, SMBIOS uuid...) with the disks allocated the way the copy strategy needs (empty volumes of the
+    /// source size on the target storage, or for attach-and-move the old-Ceph images themselves), keeping the
+    /// translator's per-disk options. Without a translation, a minimal config of the same identity.
     /// </summary>
     internal static Dictionary<string, string> BuildParameters(StepInput input)
+    {
+        var minimal = MinimalParameters(input);
+        if (input.CreateParameters is not { Count: > 0 } translated)
+        {
+            return minimal;
+        }
+
+        var merged = new Dictionary<string, string>(translated, StringComparer.Ordinal);
+        foreach (var disk in input.Disks)
+        {
+            var options = translated.TryGetValue(disk.PveKey, out var value) && value.IndexOf(',', StringComparison.Ordinal) is var comma and >= 0
+                ? value[comma..]
+                : "";
+            merged[disk.PveKey] = minimal[disk.PveKey] + options;
+        }
+
+        return merged;
+    }
+
+    private static Dictionary<string, string> MinimalParameters(StepInput input)
     {
         var storage = PveStorageIds.FromPlan(input.ToStorage ?? "");
         var p = new Dictionary<string, string>(StringComparer.Ordinal)

@@ -28,6 +28,11 @@ public sealed record StepInput
     public Guid? Uuid { get; init; }
     public IReadOnlyList<string> Macs { get; init; } = [];
     public IReadOnlyList<DiskInput> Disks { get; init; } = [];
+    /// <summary>
+    /// The libvirt→PVE translator's create parameters for this VM (docs/adr/0002), computed when the plan is compiled;
+    /// create-target-vm allocates the disks itself on top of them. Null when the VM could not be translated.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? CreateParameters { get; init; }
     /// <summary>VLAN tag for the NIC (placeholder until VLAN allocation lands: see PlanCompiler).</summary>
     public int? VlanTag { get; init; }
     public string Bridge { get; init; } = "vmbr0";

@@ -28,7 +28,10 @@ public sealed class RunCommandsTests : IDisposable
         Directory.Delete(_folder, recursive: true);
     }
 
-    private async Task<(int Exit, string Text)> InvokeAsync(params string[] args)
+    private Task<(int Exit, string Text)> InvokeAsync(params string[] args) =>
+        InvokeAsync(new RunInputs(SimulationInputs.ReadPlan, _ => new RunEnvironment(_h.Journal, _h.Adapters, _h.Inventory, _h.Clock, "simulated")), args);
+
+    private async Task<(int Exit, string Text)> InvokeAsync(RunInputs inputs, params string[] args)
     {
         _output.Dispose();
         _output = new StringWriter();
@@ -40,7 +43,6 @@ public sealed class RunCommandsTests : IDisposable
             Out = new AnsiConsoleOutput(_output),
         });
         console.Profile.Width = 400;
-        var inputs = new RunInputs(SimulationInputs.ReadPlan, _ => new RunEnvironment(_h.Journal, _h.Adapters, _h.Inventory, _h.Clock, "simulated"));
         var exit = await new RootCommand { RunCommands.Build(inputs, console) }.Parse(args).InvokeAsync();
         return (exit, _output.ToString());
     }
@@ -97,5 +99,27 @@ public sealed class RunCommandsTests : IDisposable
 
         Assert.Equal(2, exit);
         Assert.Contains("taquin run start", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Without_simulate_the_durable_run_says_the_real_adapters_come_later_and_touches_nothing()
+    {
+        var (exit, text) = await InvokeAsync(RunInputs.Default, "run", "start", _plan, "--wave", "1", "--inventory", Support.RepositoryPaths.Sample("fleet-tiny"));
+
+        Assert.Equal(2, exit);
+        Assert.Contains("real adapters", text, StringComparison.Ordinal);
+        Assert.Contains("--simulate", text, StringComparison.Ordinal);
+        Assert.Equal(["plan.json"], Directory.GetFiles(_folder).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public async Task A_durable_run_refuses_an_inventory_the_plan_was_not_made_from()
+    {
+        var (exit, text) = await InvokeAsync(RunInputs.Default, "run", "start", _plan, "--wave", "1", "--simulate", "--inventory", Support.RepositoryPaths.Sample("fleet-tiny"));
+
+        Assert.Equal(2, exit);
+        Assert.Contains(_h.Plan.InventoryDigest, text, StringComparison.Ordinal);
+        Assert.Contains("re-run `taquin plan`", text, StringComparison.Ordinal);
+        Assert.Equal(["plan.json"], Directory.GetFiles(_folder).Select(Path.GetFileName));
     }
 }

@@ -29,7 +29,7 @@ public sealed class WorkerCommandsTests
 
         using var output = new StringWriter();
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Ansi = AnsiSupport.No, Interactive = InteractionSupport.No, Out = new AnsiConsoleOutput(output) });
-        var root = new RootCommand { WorkerCommands.Build(new WorkerInputs(_ => storage, () => env), console) };
+        var root = new RootCommand { WorkerCommands.Build(new WorkerInputs(_ => storage, _ => env), console) };
         using var stop = new CancellationTokenSource();
         var worker = root.Parse(["worker", "--workers", "2"]).InvokeAsync(null, stop.Token);
         for (var i = 0; i < 600 && !(await orchestrator.GetWaveStatusAsync(run.RunId, 1)).Quiescent; i++)
@@ -49,7 +49,7 @@ public sealed class WorkerCommandsTests
     {
         using var output = new StringWriter();
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Ansi = AnsiSupport.No, Interactive = InteractionSupport.No, Out = new AnsiConsoleOutput(output) });
-        var root = new RootCommand { WorkerCommands.Build(new WorkerInputs(_ => throw new InvalidOperationException("not reached"), () => throw new InvalidOperationException("not reached")), console) };
+        var root = new RootCommand { WorkerCommands.Build(new WorkerInputs(_ => throw new InvalidOperationException("not reached"), _ => throw new InvalidOperationException("not reached")), console) };
 
         Assert.Equal(2, await root.Parse(["worker", "--workers", "0"]).InvokeAsync());
         Assert.Contains("--workers 0", output.ToString(), StringComparison.Ordinal);
