@@ -4,6 +4,7 @@ using Spectre.Console;
 using Taquin.Cli.Commands;
 using Taquin.Executors.Journal;
 using Taquin.Executors.Tests;
+using Taquin.Tests.Shared;
 
 namespace Taquin.Cli.Tests.Commands;
 
@@ -104,7 +105,7 @@ public sealed class RunCommandsTests : IDisposable
     [Fact]
     public async Task Without_simulate_the_durable_run_says_the_real_adapters_come_later_and_touches_nothing()
     {
-        var (exit, text) = await InvokeAsync(RunInputs.Default, "run", "start", _plan, "--wave", "1", "--inventory", Support.RepositoryPaths.Sample("fleet-tiny"));
+        var (exit, text) = await InvokeAsync(RunInputs.Default, "run", "start", _plan, "--wave", "1", "--inventory", RepositoryPaths.Sample("fleet-tiny"));
 
         Assert.Equal(2, exit);
         Assert.Contains("real adapters", text, StringComparison.Ordinal);
@@ -115,7 +116,7 @@ public sealed class RunCommandsTests : IDisposable
     [Fact]
     public async Task A_durable_run_refuses_an_inventory_the_plan_was_not_made_from()
     {
-        var (exit, text) = await InvokeAsync(RunInputs.Default, "run", "start", _plan, "--wave", "1", "--simulate", "--inventory", Support.RepositoryPaths.Sample("fleet-tiny"));
+        var (exit, text) = await InvokeAsync(RunInputs.Default, "run", "start", _plan, "--wave", "1", "--simulate", "--inventory", RepositoryPaths.Sample("fleet-tiny"));
 
         Assert.Equal(2, exit);
         Assert.Contains(_h.Plan.InventoryDigest, text, StringComparison.Ordinal);

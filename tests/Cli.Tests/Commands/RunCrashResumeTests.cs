@@ -2,10 +2,10 @@ using System.Diagnostics;
 using Microsoft.Data.Sqlite;
 using Npgsql;
 using Taquin.Cli.Commands;
-using Taquin.Cli.Tests.Support;
 using Taquin.Executors.Journal;
 using Taquin.Executors.Simulation;
 using Taquin.Executors.Tests.Support;
+using Taquin.Tests.Shared;
 
 namespace Taquin.Cli.Tests.Commands;
 

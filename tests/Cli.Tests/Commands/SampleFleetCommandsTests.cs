@@ -1,6 +1,6 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using Taquin.Cli.Tests.Support;
+using Taquin.Tests.Shared;
 
 namespace Taquin.Cli.Tests.Commands;
 

@@ -1,8 +1,8 @@
 using Taquin.Executors.Simulation;
-using Taquin.Executors.Tests.Support;
 using Taquin.Planner.Inventory;
 using Taquin.Planner.Planning;
 using Taquin.Planner.Solving;
+using Taquin.Tests.Shared;
 
 namespace Taquin.Executors.Tests.Simulation;
 

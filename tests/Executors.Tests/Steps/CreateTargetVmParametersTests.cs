@@ -1,9 +1,9 @@
 using Taquin.Executors.Compilation;
 using Taquin.Executors.Steps;
-using Taquin.Executors.Tests.Support;
 using Taquin.Planner.Inventory;
 using Taquin.Planner.Planning;
 using Taquin.Planner.Pve;
+using Taquin.Tests.Shared;
 
 namespace Taquin.Executors.Tests.Steps;
 
@@ -20,6 +20,7 @@ public sealed class CreateTargetVmParametersTests
 
     [Theory]
     [InlineData("fleet-tiny")]
+    [InlineData("fleet-216")]
     public void Every_create_request_of_a_sample_plan_is_the_translation_and_the_real_PVE_schema_accepts_it(string sample)
     {
         var inventory = Assert.IsType<FleetInventory>(InventoryLoader.Load(RepositoryPaths.Sample(sample)).Inventory);

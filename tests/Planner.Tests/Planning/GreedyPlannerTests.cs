@@ -1,6 +1,6 @@
 using Taquin.Planner.Inventory;
 using Taquin.Planner.Planning;
-using Taquin.Planner.Tests.Support;
+using Taquin.Tests.Shared;
 using static Taquin.Planner.Tests.Planning.TestFleets;
 
 namespace Taquin.Planner.Tests.Planning;

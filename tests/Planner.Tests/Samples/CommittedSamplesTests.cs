@@ -1,5 +1,5 @@
 using Taquin.Planner.Samples;
-using Taquin.Planner.Tests.Support;
+using Taquin.Tests.Shared;
 
 namespace Taquin.Planner.Tests.Samples;
 

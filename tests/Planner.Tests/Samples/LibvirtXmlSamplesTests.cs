@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Xml.Linq;
-using Taquin.Planner.Tests.Support;
+using Taquin.Tests.Shared;
 
 namespace Taquin.Planner.Tests.Samples;
 

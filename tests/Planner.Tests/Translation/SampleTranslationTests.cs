@@ -1,8 +1,8 @@
 using Taquin.Planner.Inventory;
 using Taquin.Planner.Libvirt;
 using Taquin.Planner.Tests.Pve;
-using Taquin.Planner.Tests.Support;
 using Taquin.Planner.Translation;
+using Taquin.Tests.Shared;
 
 namespace Taquin.Planner.Tests.Translation;
 

@@ -1,4 +1,4 @@
-namespace Taquin.Cli.Tests.Support;
+namespace Taquin.Tests.Shared;
 
 /// <summary>Paths inside the repository checkout the tests run from (samples, schemas).</summary>
 internal static class RepositoryPaths
