@@ -195,23 +195,10 @@ internal sealed class Decomposition(SearchContext context)
         var hosts = problem.Hosts;
         var vms = problem.Vms;
         var model = new CpModel();
-        var conv = new Dictionary<(int, int), BoolVar>();
-        foreach (var h in hosts.Where(h => h.Convertible))
-        {
-            var options = new List<BoolVar>();
-            for (var s = 1; s <= stages; s++)
-            {
-                conv[(h.Index, s)] = model.NewBoolVar($"conv_{h.Index}_{s}");
-                options.Add(conv[(h.Index, s)]);
-            }
-
-            model.AddExactlyOne(options);
-        }
-
-        LinearExpr Pve(SolverHost h, int s) => h.AlreadyPve ? LinearExpr.Constant(1) : !h.Convertible ? LinearExpr.Constant(0)
-            : LinearExpr.Sum(Enumerable.Range(1, s - 1).Select(k => conv[(h.Index, k)]));
-        LinearExpr Libvirt(SolverHost h, int s) => h.AlreadyPve ? LinearExpr.Constant(0) : !h.Convertible ? LinearExpr.Constant(1)
-            : LinearExpr.Sum(Enumerable.Range(s + 1, stages - s).Select(k => conv[(h.Index, k)]));
+        var conversion = new HostConversionVariables(model, hosts, stages);
+        var conv = conversion.Conv;
+        LinearExpr Pve(SolverHost h, int s) => conversion.Pve(h, s);
+        LinearExpr Libvirt(SolverHost h, int s) => conversion.Libvirt(h, s);
 
         long Cap(long value) => (long)Math.Floor(value * margin);
         var ram = vms.Sum(v => v.RamMiB);
