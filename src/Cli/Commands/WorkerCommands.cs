@@ -21,7 +21,10 @@ internal static class WorkerCommands
 
     internal static Command Build(WorkerInputs inputs, IAnsiConsole? console)
     {
-        var postgres = new Option<string?>("--postgres") { Description = "Hangfire.PostgreSql connection string (workers on several machines); in-memory when absent" };
+        var postgres = new Option<string?>("--postgres")
+        {
+            Description = $"PostgreSQL connection string of the journal and the Hangfire job queue (default: ${RunOptions.PostgresVariable}); Hangfire.InMemory when neither is given",
+        };
         var workers = new Option<int>("--workers") { Description = "Steps run at once by this worker", DefaultValueFactory = _ => 4 };
         var plan = new Option<string?>("--plan") { Description = "The plan.json whose run this worker serves (its journal and simulated twin sit beside it)" };
         var environment = new RunCommands.EnvironmentOptions();
@@ -40,10 +43,11 @@ internal static class WorkerCommands
                     throw new InputException($"--workers {count}: give at least 1");
                 }
 
-                var storage = inputs.OpenStorage(parse.GetValue(postgres));
                 var options = parse.GetValue(plan) is { } planPath
                     ? new RunOptions(planPath, parse.GetValue(environment.Inventory), parse.GetValue(postgres), parse.GetValue(environment.Simulate), parse.GetValue(environment.TimeScale))
                     : null;
+                // The job queue lives where the journal does: --postgres, else TAQUIN_PG_CONNECTION, else in memory.
+                var storage = inputs.OpenStorage(options?.PostgresConnection ?? new RunOptions("", null, parse.GetValue(postgres), false, 1).PostgresConnection);
                 await using var env = inputs.OpenEnvironment(options);
                 var workerId = $"worker-{Environment.MachineName}-{Environment.ProcessId}";
                 var engine = new StepEngine(env.Journal, StepRegistry.CreateDefault(), env.Adapters, env.Time, EngineOptions.For(env.Inventory.Fleet, workerId));
