@@ -362,7 +362,7 @@ internal static class RunCommands
     }
 
     /// <summary>The latest run of this exact plan (by digest).</summary>
-    private static async Task<string?> FindRunAsync(IRunJournal journal, string planJson, CancellationToken ct)
+    internal static async Task<string?> FindRunAsync(IRunJournal journal, string planJson, CancellationToken ct)
     {
         var digest = RunOrchestrator.Digest(planJson);
         return (await journal.ListRunsAsync(ct)).Where(r => r.PlanDigest == digest).OrderByDescending(r => r.CreatedAt).FirstOrDefault()?.RunId;

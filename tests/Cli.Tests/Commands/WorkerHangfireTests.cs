@@ -48,6 +48,20 @@ public sealed class WorkerHangfireTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task Enqueue_only_without_PostgreSQL_is_refused_since_no_other_process_could_take_the_jobs()
+    {
+        await ExpectSuccessAsync(await RunToEndAsync(null, "plan", _inventory, "--greedy", "-o", _plan));
+
+        var (exit, output) = await RunToEndAsync(null, "run", "start", _plan, "--wave", "1", "--enqueue-only", "--simulate", "--inventory", _inventory);
+
+        Assert.True(exit == 2, output);
+        Assert.Contains("--enqueue-only hands the steps to `taquin worker`", output, StringComparison.Ordinal);
+        Assert.Contains("Hangfire.PostgreSql", output, StringComparison.Ordinal);
+        Assert.Contains(RunOptions.PostgresVariable, output, StringComparison.Ordinal);
+        Assert.False(File.Exists(JournalFactory.SqlitePathBesidePlan(_plan)), "no run may be created when nothing could execute it");
+    }
+
     private async Task RunWaveThroughWorkerAsync(string postgres)
     {
         // The Hangfire schema is installed once, here, before two processes race to do it.
@@ -158,7 +172,7 @@ public sealed class WorkerHangfireTests : IDisposable
         public async Task<string> OutputAsync() => await Stdout + await Stderr;
     }
 
-    private static Child Start(string postgres, params string[] args)
+    private static Child Start(string? postgres, params string[] args)
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "taquin.dll"));
@@ -168,12 +182,17 @@ public sealed class WorkerHangfireTests : IDisposable
         }
 
         info.Environment["COLUMNS"] = "300";
-        info.Environment[RunOptions.PostgresVariable] = postgres;
+        info.Environment.Remove(RunOptions.PostgresVariable);
+        if (postgres is not null)
+        {
+            info.Environment[RunOptions.PostgresVariable] = postgres;
+        }
+
         var process = Process.Start(info)!;
         return new Child(process, process.Id, process.StandardOutput.ReadToEndAsync(), process.StandardError.ReadToEndAsync());
     }
 
-    private static async Task<(int Exit, string Output)> RunToEndAsync(string postgres, params string[] args)
+    private static async Task<(int Exit, string Output)> RunToEndAsync(string? postgres, params string[] args)
     {
         var child = Start(postgres, args);
         using var process = child.Process;
