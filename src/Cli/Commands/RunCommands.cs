@@ -1,6 +1,8 @@
 using System.CommandLine;
+using global::Hangfire;
 using Spectre.Console;
 using Taquin.Executors.Engine;
+using Taquin.Executors.Hangfire;
 using Taquin.Executors.Journal;
 using Taquin.Executors.Orchestration;
 using Taquin.Executors.Simulation;
@@ -45,15 +47,34 @@ internal sealed record RunOptions(string PlanPath, string? Inventory, string? Po
 /// Tests pass an in-memory environment.
 /// </summary>
 internal sealed record RunInputs(Func<string, (MigrationPlan Plan, string Json)> LoadPlan, Func<RunOptions, RunEnvironment> OpenEnvironment,
-    Func<RunOptions, IRunJournal>? OpenJournal = null)
+    Func<RunOptions, IRunJournal>? OpenJournal = null, Func<string, JobStorage>? OpenJobStorage = null)
 {
-    public static RunInputs Default { get; } = new(SimulationInputs.ReadPlan, OpenDurable, OpenDurableJournal);
+    public static RunInputs Default { get; } = new(SimulationInputs.ReadPlan, OpenDurable, OpenDurableJournal, connection => HangfireSetup.CreateStorage(connection));
 
     public static IRunJournal OpenDurableJournal(RunOptions options) =>
         JournalFactory.Open(options.PostgresConnection, JournalFactory.SqlitePathBesidePlan(options.PlanPath), TimeProvider.System);
 
     /// <summary>The durable environment of a plan: journal + twin beside it, checked against the inventory given.</summary>
     public static RunEnvironment OpenDurable(RunOptions options)
+    {
+        var (plan, inventory) = ReadCheckedInputs(options);
+        TwinStore store;
+        try
+        {
+            store = TwinStore.Open(TwinStore.PathBesidePlan(options.PlanPath), inventory, plan, options.TimeScale);
+        }
+        catch (IOException ex)
+        {
+            throw new InputException($"another taquin process (a `taquin worker` or a `taquin run`) is running the simulated twin of '{options.PlanPath}' ({ex.Message}): "
+                + "wait for it to end or stop it");
+        }
+
+        var journal = JournalFactory.Open(options.PostgresConnection, JournalFactory.SqlitePathBesidePlan(options.PlanPath), store.Clock);
+        return new RunEnvironment(journal, store.Adapters, inventory, store.Clock, "simulated", store.Twin, store);
+    }
+
+    /// <summary>The plan and the inventory it was made from, with the options checked (simulated, inventory given, time scale).</summary>
+    public static (MigrationPlan Plan, FleetInventory Inventory) ReadCheckedInputs(RunOptions options)
     {
         if (!options.Simulate)
         {
@@ -80,18 +101,7 @@ internal sealed record RunInputs(Func<string, (MigrationPlan Plan, string Json)>
                 + "give the inventory the plan was made from, or re-run `taquin plan` on this one");
         }
 
-        TwinStore store;
-        try
-        {
-            store = TwinStore.Open(TwinStore.PathBesidePlan(options.PlanPath), inventory, plan, options.TimeScale);
-        }
-        catch (IOException ex)
-        {
-            throw new InputException($"another taquin process is running the simulated twin of '{options.PlanPath}' ({ex.Message}): wait for it to end or stop it");
-        }
-
-        var journal = JournalFactory.Open(options.PostgresConnection, JournalFactory.SqlitePathBesidePlan(options.PlanPath), store.Clock);
-        return new RunEnvironment(journal, store.Adapters, inventory, store.Clock, "simulated", store.Twin, store);
+        return (plan, inventory);
     }
 }
 
@@ -114,11 +124,17 @@ internal static class RunCommands
         var wave = new Option<int>("--wave") { Description = "Wave to start (the previous one must be completed)", Required = true };
         var actor = new Option<string>("--by") { Description = "Who starts it (audit trail)", DefaultValueFactory = _ => Environment.UserName };
         var environment = new EnvironmentOptions();
-        var command = new Command("start", "Start a wave (or resume it) and run it until it completes or waits for an operator") { plan, wave, actor };
+        var command = new Command("start", "Start a wave (or resume it) and run it until it completes or waits for an operator; "
+            + "with --enqueue-only, queue its steps for `taquin worker` processes and return") { plan, wave, actor, environment.EnqueueOnly };
         environment.AddTo(command);
         command.SetAction((parse, ct) => GuardAsync(console, async ui =>
         {
-            var (env, orchestrator, dispatcher, runId) = await OpenAsync(inputs, environment.Read(parse, parse.GetValue(plan)!), parse.GetValue(actor)!, ct);
+            if (parse.GetValue(environment.EnqueueOnly))
+            {
+                return await EnqueueWaveAsync(inputs, ui, environment.Read(parse, parse.GetValue(plan)!), parse.GetValue(wave), parse.GetValue(actor)!, ct);
+            }
+
+            var (env, orchestrator, dispatcher, runId) = await OpenAsync(inputs, environment.Read(parse, parse.GetValue(plan)!), parse.GetValue(actor)!, null, ct);
             await using var owned = env;
             try
             {
@@ -135,6 +151,75 @@ internal static class RunCommands
             return status.Completed || status.Counts.GetValueOrDefault(StepState.WaitingForGate) > 0 ? 0 : 1;
         }));
         return command;
+    }
+
+    /// <summary>
+    /// `run start --enqueue-only`: starts the wave in the journal and queues its ready steps as Hangfire jobs in
+    /// PostgreSQL, then returns. `taquin worker` processes run them and queue what becomes ready. The twin is not
+    /// opened here, so a worker may hold it meanwhile.
+    /// </summary>
+    private static async Task<int> EnqueueWaveAsync(RunInputs inputs, IAnsiConsole ui, RunOptions options, int wave, string actor, CancellationToken ct)
+    {
+        var storage = OpenQueue(inputs, options);
+        var (plan, json) = inputs.LoadPlan(options.PlanPath);
+        // The durable journal alone (not the twin: a worker may hold it); tests give an in-memory environment instead.
+        FleetInventory inventory;
+        IRunJournal journal;
+        if (inputs.OpenJournal is { } openJournal)
+        {
+            inventory = RunInputs.ReadCheckedInputs(options).Inventory;
+            journal = openJournal(options);
+        }
+        else
+        {
+            var env = inputs.OpenEnvironment(options);
+            (inventory, journal) = (env.Inventory, env.Journal);
+        }
+        try
+        {
+            await journal.InitializeAsync(ct);
+            var orchestrator = new RunOrchestrator(journal, new HangfireStepDispatcher(new BackgroundJobClient(storage)), TimeProvider.System);
+            var runId = await FindRunAsync(journal, json, ct);
+            if (runId is null)
+            {
+                runId = (await orchestrator.CreateRunAsync(json, plan, inventory, actor, "simulated", options.PlanPath, ct)).RunId;
+            }
+            else
+            {
+                await orchestrator.ResumeAsync(runId, ct);
+            }
+
+            try
+            {
+                await orchestrator.StartWaveAsync(runId, wave, actor, ct);
+            }
+            catch (InvalidOperationException ex)
+            {
+                throw new InputException(ex.Message);
+            }
+
+            await PrintStatusAsync(ui, journal, runId, ct);
+            ui.MarkupLineInterpolated($"wave {wave} started: its ready steps are queued as Hangfire jobs in PostgreSQL. `taquin worker --plan {options.PlanPath} --simulate --inventory <folder>` runs them; `taquin run status {options.PlanPath}` shows the progress");
+            return 0;
+        }
+        finally
+        {
+            if (inputs.OpenJournal is not null && journal is IAsyncDisposable disposable)
+            {
+                await disposable.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>
+    /// The Hangfire.PostgreSql job storage `taquin worker` processes read from; --enqueue-only has no sense without
+    /// it. It holds pooled connections only, so it is not disposed (tests inspect the one they inject).
+    /// </summary>
+    private static JobStorage OpenQueue(RunInputs inputs, RunOptions options)
+    {
+        var connection = options.PostgresConnection
+            ?? throw new InputException($"--enqueue-only hands the steps to `taquin worker` processes through Hangfire.PostgreSql: give --postgres <connection string> or set {RunOptions.PostgresVariable}");
+        return (inputs.OpenJobStorage ?? HangfireSetup.CreateStorage)(connection);
     }
 
     private static Command StatusCommand(RunInputs inputs, IAnsiConsole? console)
@@ -174,15 +259,22 @@ internal static class RunCommands
             var host = new Argument<string>("host") { Description = "The host whose gate this is" };
             var actor = new Option<string>("--by") { Description = "Who confirms (audit trail)", DefaultValueFactory = _ => Environment.UserName };
             var reason = new Option<string?>("--reason") { Description = "Why the gate is denied", Required = !confirm };
+            var environment = new EnvironmentOptions();
             var command = new Command(confirm ? "confirm" : "deny", confirm ? "Confirm the gate and continue the wave" : "Deny the gate: the host's pipeline is rolled back")
             {
                 plan, host, actor, reason,
             };
-            var environment = new EnvironmentOptions();
+            if (confirm)
+            {
+                command.Options.Add(environment.EnqueueOnly);
+            }
+
             environment.AddTo(command);
             command.SetAction((parse, ct) => GuardAsync(console, async ui =>
             {
-                var (env, orchestrator, dispatcher, runId) = await OpenAsync(inputs, environment.Read(parse, parse.GetValue(plan)!), parse.GetValue(actor)!, ct);
+                var options = environment.Read(parse, parse.GetValue(plan)!);
+                var queue = parse.GetValue(environment.EnqueueOnly) ? OpenQueue(inputs, options) : null;
+                var (env, orchestrator, dispatcher, runId) = await OpenAsync(inputs, options, parse.GetValue(actor)!, queue, ct);
                 await using var owned = env;
                 var subject = "host:" + parse.GetValue(host);
                 var step = (await env.Journal.GetStepsAsync(runId, ct: ct)).FirstOrDefault(s => s.Subject == subject && s.State == StepState.WaitingForGate)
@@ -215,8 +307,12 @@ internal static class RunCommands
         return gate;
     }
 
+    /// <summary>
+    /// Opens the plan's run (creating it the first time) and resumes what a dead process left. Steps go to
+    /// <paramref name="queue"/> as Hangfire jobs when given (`taquin worker` runs them), else run in this process.
+    /// </summary>
     private static async Task<(RunEnvironment Env, RunOrchestrator Orchestrator, InProcessStepDispatcher Dispatcher, string RunId)> OpenAsync(
-        RunInputs inputs, RunOptions options, string actor, CancellationToken ct)
+        RunInputs inputs, RunOptions options, string actor, JobStorage? queue, CancellationToken ct)
     {
         var planPath = options.PlanPath;
         var (plan, json) = inputs.LoadPlan(planPath);
@@ -225,7 +321,7 @@ internal static class RunCommands
         var engine = new StepEngine(env.Journal, StepRegistry.CreateDefault(), env.Adapters, env.Time, EngineOptions.For(env.Inventory.Fleet, $"cli-{Environment.ProcessId}"));
         var runner = new StepJobRunner(engine);
         var dispatcher = new InProcessStepDispatcher(runner);
-        var orchestrator = new RunOrchestrator(env.Journal, dispatcher, env.Time);
+        var orchestrator = new RunOrchestrator(env.Journal, queue is null ? dispatcher : new HangfireStepDispatcher(new BackgroundJobClient(queue)), env.Time);
         runner.Orchestrator = orchestrator;
         var runId = await FindRunAsync(env.Journal, json, ct);
         if (runId is null)
@@ -246,6 +342,11 @@ internal static class RunCommands
         public Option<string?> Inventory { get; } = new("--inventory") { Description = "The inventory folder the plan was made from" };
         public Option<string?> Postgres { get; } = new("--postgres") { Description = $"PostgreSQL journal connection string (default: ${RunOptions.PostgresVariable}, else the SQLite file beside the plan)" };
         public Option<bool> Simulate { get; } = new("--simulate") { Description = "Run on a simulated twin of the fleet kept beside the plan (required until the real adapters exist)" };
+        public Option<bool> EnqueueOnly { get; } = new("--enqueue-only")
+        {
+            Description = "Queue the ready steps as Hangfire jobs in PostgreSQL (--postgres or $" + RunOptions.PostgresVariable + ") for `taquin worker` processes, and return at once",
+        };
+
         public Option<double> TimeScale { get; } = new("--time-scale") { Description = "Simulated seconds per real second (the engine's own overhead is sped up too: keep the shortest step timeout, 1-5 simulated minutes, far above it)", DefaultValueFactory = _ => 300 };
 
         public void AddTo(Command command)
@@ -261,7 +362,7 @@ internal static class RunCommands
     }
 
     /// <summary>The latest run of this exact plan (by digest).</summary>
-    private static async Task<string?> FindRunAsync(IRunJournal journal, string planJson, CancellationToken ct)
+    internal static async Task<string?> FindRunAsync(IRunJournal journal, string planJson, CancellationToken ct)
     {
         var digest = RunOrchestrator.Digest(planJson);
         return (await journal.ListRunsAsync(ct)).Where(r => r.PlanDigest == digest).OrderByDescending(r => r.CreatedAt).FirstOrDefault()?.RunId;

@@ -11,9 +11,20 @@ public static class HangfireSetup
 {
     /// <summary>Hangfire.InMemory by default; Hangfire.PostgreSql when a connection string is given (workers on several machines).</summary>
     public static JobStorage CreateStorage(string? postgresConnectionString)
-        => string.IsNullOrWhiteSpace(postgresConnectionString)
-            ? new InMemoryStorage()
-            : new PostgreSqlStorage(new NpgsqlConnectionFactory(postgresConnectionString, new PostgreSqlStorageOptions()), new PostgreSqlStorageOptions());
+    {
+        if (string.IsNullOrWhiteSpace(postgresConnectionString))
+        {
+            return new InMemoryStorage();
+        }
+
+        // Jobs enqueued by another process (`run start --enqueue-only`, a peer worker) are seen within a second,
+        // not the default 15: a wave's pipelines are chains of short steps handed from worker to worker.
+        var options = new PostgreSqlStorageOptions { QueuePollInterval = QueuePollInterval };
+        return new PostgreSqlStorage(new NpgsqlConnectionFactory(postgresConnectionString, options), options);
+    }
+
+    /// <summary>How often a worker on PostgreSQL looks for jobs queued elsewhere.</summary>
+    public static TimeSpan QueuePollInterval { get; } = TimeSpan.FromSeconds(1);
 
     /// <summary>The engine decides retries: Hangfire's automatic retry filter is replaced by one with zero attempts.</summary>
     public static void DisableAutomaticRetries()
