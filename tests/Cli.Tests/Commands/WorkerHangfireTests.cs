@@ -2,11 +2,11 @@ using System.Diagnostics;
 using global::Hangfire;
 using Npgsql;
 using Taquin.Cli.Commands;
-using Taquin.Cli.Tests.Support;
 using Taquin.Executors.Hangfire;
 using Taquin.Executors.Journal;
 using Taquin.Executors.Orchestration;
 using Taquin.Executors.Tests.Support;
+using Taquin.Tests.Shared;
 
 namespace Taquin.Cli.Tests.Commands;
 
