@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Microsoft.Data.Sqlite;
 using Npgsql;
 using Taquin.Cli.Commands;
+using Taquin.Cli.Tests.Support;
 using Taquin.Executors.Journal;
 using Taquin.Executors.Simulation;
 using Taquin.Executors.Tests.Support;
@@ -57,11 +58,11 @@ public sealed class RunCrashResumeTests : IDisposable
 
     private async Task CrashAndResumeAsync(string? postgres)
     {
-        await ExpectSuccessAsync(await RunToEndAsync(postgres, "plan", _inventory, "--greedy", "-o", _plan));
+        TaquinProcess.ExpectSuccess(await RunToEndAsync(postgres, "plan", _inventory, "--greedy", "-o", _plan));
         string[] fast = ["--simulate", "--inventory", _inventory, "--time-scale", "600"];
 
         // Wave 1 (hosts h1 and h3 converted) runs to its gates; the operator confirms each reinstall.
-        await ExpectSuccessAsync(await RunToEndAsync(postgres, ["run", "start", _plan, "--wave", "1", .. fast]));
+        TaquinProcess.ExpectSuccess(await RunToEndAsync(postgres, ["run", "start", _plan, "--wave", "1", .. fast]));
         await ConfirmWaitingGatesAsync(postgres, fast);
 
         // Wave 2 moves VMs to PVE. This process runs slowly (5 simulated seconds per real second) and is killed once
@@ -87,7 +88,7 @@ public sealed class RunCrashResumeTests : IDisposable
         Assert.Contains(running, s => s.StepType == "create-target-vm" && s.Checkpoint.ContainsKey("createTask"));
 
         // A second process on the same journal and twin finishes the wave (to h4's gate, then past it).
-        await ExpectSuccessAsync(await RunToEndAsync(postgres, ["run", "start", _plan, "--wave", "2", .. fast]));
+        TaquinProcess.ExpectSuccess(await RunToEndAsync(postgres, ["run", "start", _plan, "--wave", "2", .. fast]));
         await ConfirmWaitingGatesAsync(postgres, fast);
 
         var steps = await journal.GetStepsAsync(runId);
@@ -139,7 +140,7 @@ public sealed class RunCrashResumeTests : IDisposable
         Assert.NotEmpty(gates);
         foreach (var host in gates)
         {
-            await ExpectSuccessAsync(await RunToEndAsync(postgres, ["run", "gate", "confirm", _plan, host, .. environment]));
+            TaquinProcess.ExpectSuccess(await RunToEndAsync(postgres, ["run", "gate", "confirm", _plan, host, .. environment]));
         }
     }
 
@@ -154,7 +155,7 @@ public sealed class RunCrashResumeTests : IDisposable
     }
 
     /// <summary>Polls the journal (bounded) until the condition holds; fails with the child's output if it ended first.</summary>
-    private static async Task<IReadOnlyList<StepRecord>> PollAsync(IRunJournal journal, Child child, Func<IReadOnlyList<StepRecord>, bool> condition)
+    private static async Task<IReadOnlyList<StepRecord>> PollAsync(IRunJournal journal, TaquinChild child, Func<IReadOnlyList<StepRecord>, bool> condition)
     {
         var deadline = Stopwatch.StartNew();
         while (deadline.Elapsed < Patience)
@@ -181,53 +182,8 @@ public sealed class RunCrashResumeTests : IDisposable
         return [];
     }
 
-    private sealed record Child(Process Process, int Pid, Task<string> Stdout, Task<string> Stderr)
-    {
-        public async Task<string> OutputAsync() => await Stdout + await Stderr;
-    }
+    private static TaquinChild Start(string? postgres, params string[] args) => TaquinProcess.Start(postgres, args);
 
-    private static Child Start(string? postgres, params string[] args)
-    {
-        var taquin = Path.Combine(AppContext.BaseDirectory, "taquin.dll");
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        info.ArgumentList.Add(taquin);
-        foreach (var arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        info.Environment["COLUMNS"] = "300";
-        info.Environment.Remove(RunOptions.PostgresVariable);
-        if (postgres is not null)
-        {
-            info.Environment[RunOptions.PostgresVariable] = postgres;
-        }
-
-        var process = Process.Start(info)!;
-        return new Child(process, process.Id, process.StandardOutput.ReadToEndAsync(), process.StandardError.ReadToEndAsync());
-    }
-
-    private static async Task<(int Exit, string Output)> RunToEndAsync(string? postgres, params string[] args)
-    {
-        var child = Start(postgres, args);
-        using var process = child.Process;
-        using var timeout = new CancellationTokenSource(Patience);
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill();
-            Assert.Fail($"taquin {string.Join(' ', args)} did not end within {Patience.TotalSeconds} s");
-        }
-
-        return (process.ExitCode, $"taquin {string.Join(' ', args)}:{Environment.NewLine}{await child.OutputAsync()}");
-    }
-
-    private static Task ExpectSuccessAsync((int Exit, string Output) result)
-    {
-        Assert.True(result.Exit == 0, result.Output);
-        return Task.CompletedTask;
-    }
+    private static Task<(int Exit, string Output)> RunToEndAsync(string? postgres, params string[] args)
+        => TaquinProcess.RunToEndAsync(Patience, postgres, args);
 }

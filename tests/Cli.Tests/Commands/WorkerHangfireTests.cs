@@ -2,6 +2,7 @@ using System.Diagnostics;
 using global::Hangfire;
 using Npgsql;
 using Taquin.Cli.Commands;
+using Taquin.Cli.Tests.Support;
 using Taquin.Executors.Hangfire;
 using Taquin.Executors.Journal;
 using Taquin.Executors.Orchestration;
@@ -51,7 +52,7 @@ public sealed class WorkerHangfireTests : IDisposable
     [Fact]
     public async Task Enqueue_only_without_PostgreSQL_is_refused_since_no_other_process_could_take_the_jobs()
     {
-        await ExpectSuccessAsync(await RunToEndAsync(null, "plan", _inventory, "--greedy", "-o", _plan));
+        TaquinProcess.ExpectSuccess(await RunToEndAsync(null, "plan", _inventory, "--greedy", "-o", _plan));
 
         var (exit, output) = await RunToEndAsync(null, "run", "start", _plan, "--wave", "1", "--enqueue-only", "--simulate", "--inventory", _inventory);
 
@@ -66,7 +67,7 @@ public sealed class WorkerHangfireTests : IDisposable
     {
         // The Hangfire schema is installed once, here, before two processes race to do it.
         var storage = HangfireSetup.CreateStorage(postgres);
-        await ExpectSuccessAsync(await RunToEndAsync(postgres, "plan", _inventory, "--greedy", "-o", _plan));
+        TaquinProcess.ExpectSuccess(await RunToEndAsync(postgres, "plan", _inventory, "--greedy", "-o", _plan));
         string[] environment = ["--simulate", "--inventory", _inventory, "--time-scale", "600"];
 
         // The worker holds the simulated twin; `run start --enqueue-only` does not need it and returns at once.
@@ -75,7 +76,7 @@ public sealed class WorkerHangfireTests : IDisposable
         try
         {
             var start = await RunToEndAsync(postgres, ["run", "start", _plan, "--wave", "1", "--enqueue-only", .. environment]);
-            await ExpectSuccessAsync(start);
+            TaquinProcess.ExpectSuccess(start);
             Assert.Contains("queued as Hangfire jobs", start.Output, StringComparison.Ordinal);
 
             // Wave 1 converts hosts: the worker runs every pipeline to its manual gate.
@@ -88,7 +89,7 @@ public sealed class WorkerHangfireTests : IDisposable
             // the steps this makes ready go to the queue, not to this process.
             foreach (var host in atGates.Where(s => s.State == StepState.WaitingForGate).Select(s => s.Subject["host:".Length..]))
             {
-                await ExpectSuccessAsync(await RunToEndAsync(postgres, ["run", "gate", "confirm", _plan, host, "--enqueue-only", .. environment]));
+                TaquinProcess.ExpectSuccess(await RunToEndAsync(postgres, ["run", "gate", "confirm", _plan, host, "--enqueue-only", .. environment]));
             }
 
             worker = Start(postgres, ["worker", "--plan", _plan, "--workers", "2", .. environment]);
@@ -124,7 +125,7 @@ public sealed class WorkerHangfireTests : IDisposable
     }
 
     /// <summary>Polls wave 1 in the journal (bounded) until the condition holds; fails with the worker's output if it ended first.</summary>
-    private static async Task<IReadOnlyList<StepRecord>> PollAsync(IRunJournal journal, Child worker, Func<IReadOnlyList<StepRecord>, bool> condition)
+    private static async Task<IReadOnlyList<StepRecord>> PollAsync(IRunJournal journal, TaquinChild worker, Func<IReadOnlyList<StepRecord>, bool> condition)
     {
         var deadline = Stopwatch.StartNew();
         IReadOnlyList<StepRecord> steps = [];
@@ -153,7 +154,7 @@ public sealed class WorkerHangfireTests : IDisposable
     }
 
     /// <summary>Stops a worker as Ctrl+C or a service manager would (SIGTERM), and waits (bounded) for a clean exit.</summary>
-    private static async Task StopAsync(Child worker)
+    private static async Task StopAsync(TaquinChild worker)
     {
         using (var kill = Process.Start("kill", ["-TERM", worker.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
         {
@@ -167,52 +168,8 @@ public sealed class WorkerHangfireTests : IDisposable
         Assert.Contains("worker stopped", output, StringComparison.Ordinal);
     }
 
-    private sealed record Child(Process Process, int Pid, Task<string> Stdout, Task<string> Stderr)
-    {
-        public async Task<string> OutputAsync() => await Stdout + await Stderr;
-    }
+    private static TaquinChild Start(string? postgres, params string[] args) => TaquinProcess.Start(postgres, args);
 
-    private static Child Start(string? postgres, params string[] args)
-    {
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "taquin.dll"));
-        foreach (var arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        info.Environment["COLUMNS"] = "300";
-        info.Environment.Remove(RunOptions.PostgresVariable);
-        if (postgres is not null)
-        {
-            info.Environment[RunOptions.PostgresVariable] = postgres;
-        }
-
-        var process = Process.Start(info)!;
-        return new Child(process, process.Id, process.StandardOutput.ReadToEndAsync(), process.StandardError.ReadToEndAsync());
-    }
-
-    private static async Task<(int Exit, string Output)> RunToEndAsync(string? postgres, params string[] args)
-    {
-        var child = Start(postgres, args);
-        using var process = child.Process;
-        using var timeout = new CancellationTokenSource(Patience);
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill();
-            Assert.Fail($"taquin {string.Join(' ', args)} did not end within {Patience.TotalSeconds} s");
-        }
-
-        return (process.ExitCode, $"taquin {string.Join(' ', args)}:{Environment.NewLine}{await child.OutputAsync()}");
-    }
-
-    private static Task ExpectSuccessAsync((int Exit, string Output) result)
-    {
-        Assert.True(result.Exit == 0, result.Output);
-        return Task.CompletedTask;
-    }
+    private static Task<(int Exit, string Output)> RunToEndAsync(string? postgres, params string[] args)
+        => TaquinProcess.RunToEndAsync(Patience, postgres, args);
 }
