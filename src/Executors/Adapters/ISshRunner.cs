@@ -1,6 +1,6 @@
 namespace Taquin.Executors.Adapters;
 
-/// <summary>Result of one remote command.</summary>
+/// <summary>Result of one remote command. <see cref="Stdout"/> is empty when the output was streamed.</summary>
 public sealed record SshResult(int ExitCode, string Stdout, string Stderr)
 {
     public bool Succeeded => ExitCode == 0;
@@ -13,4 +13,11 @@ public interface ISshRunner
     /// <param name="argv">Program and arguments, each passed as is (quoted for the remote shell by the runner).</param>
     /// <param name="stdin">Streamed to the program's standard input when given.</param>
     Task<SshResult> RunAsync(string host, IReadOnlyList<string> argv, Stream? stdin = null, CancellationToken ct = default);
+
+    /// <summary>
+    /// Like <see cref="RunAsync"/>, but the program's standard output goes to <paramref name="stdout"/> as raw bytes,
+    /// with back-pressure (the remote side is not read faster than <paramref name="stdout"/> accepts), for disk data.
+    /// The returned <see cref="SshResult.Stdout"/> is empty; stderr is still captured (bounded).
+    /// </summary>
+    Task<SshResult> RunStreamingAsync(string host, IReadOnlyList<string> argv, Stream? stdin, Stream stdout, CancellationToken ct = default);
 }

@@ -27,6 +27,15 @@ public sealed class SimulatedSshRunner(ClusterTwin twin) : ISshRunner
         };
     }
 
+    public async Task<SshResult> RunStreamingAsync(string host, IReadOnlyList<string> argv, Stream? stdin, Stream stdout, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(stdout);
+        var result = await RunAsync(host, argv, stdin, ct);
+        var bytes = System.Text.Encoding.UTF8.GetBytes(result.Stdout);
+        await stdout.WriteAsync(bytes, ct);
+        return result with { Stdout = "" };
+    }
+
     private async Task<SshResult> ConvertAsync(string host, IReadOnlyList<string> argv, CancellationToken ct)
     {
         var source = argv[^2];
