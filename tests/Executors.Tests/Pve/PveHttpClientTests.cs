@@ -159,6 +159,20 @@ public sealed class PveHttpClientTests(SimulatedPveCluster pve) : IClassFixture<
     }
 
     [Fact]
+    public async Task Only_the_last_lines_of_a_long_task_log_come_back()
+    {
+        var (client, vmId) = await CreateVmAsync(new() { ["name"] = "chatty-1" });
+        pve.Server.State.InjectTaskFault("qmstop", new SimTaskFault(Warnings: 45));
+
+        var status = await client.WaitForTaskAsync("pve1", await client.StopVmAsync("pve1", vmId), Patience);
+
+        Assert.Equal("WARNINGS: 45", status.ExitStatus);
+        Assert.Equal(20, status.LogTail.Count);
+        Assert.Equal("WARN: simulated warning 27", status.LogTail[0]);
+        Assert.Equal("TASK WARNINGS: 45", status.LogTail[^1]);
+    }
+
+    [Fact]
     public async Task A_failed_task_carries_pves_error_and_the_tail_of_its_log()
     {
         var (client, vmId) = await CreateVmAsync(new() { ["name"] = "busy-1", ["scsi0"] = "local:0.01" });
