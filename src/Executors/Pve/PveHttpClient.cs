@@ -514,7 +514,8 @@ public sealed partial class PveHttpClient : IPveApi, IDisposable
         var reason = (Str(envelope, "message") ?? response.ReasonPhrase ?? response.StatusCode.ToString()).Trim();
         var detail = errors.Count == 0 ? "" : " " + string.Join("; ", errors.Select(kv => $"{kv.Key}: {kv.Value.Replace('\n', ' ')}"));
         // 5xx: PVE's handler died (a lock, a stale digest, a busy storage) or a proxy hop failed: retrying can help.
-        throw new PveApiException($"{method.Method} /api2/json/{path}: HTTP {status} {reason}{detail}", isTransient: status >= 500)
+        // 501 Not Implemented will not change by retrying.
+        throw new PveApiException($"{method.Method} /api2/json/{path}: HTTP {status} {reason}{detail}", isTransient: status >= 500 && status != 501)
         {
             StatusCode = status,
             ParameterErrors = errors,

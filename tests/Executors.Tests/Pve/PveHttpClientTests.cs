@@ -6,23 +6,25 @@ using Taquin.PveSimulator;
 namespace Taquin.Executors.Tests.Pve;
 
 /// <summary>The PVE API client against the simulator over HTTPS, with an API token and a pinned certificate.</summary>
-public sealed class PveHttpClientTests(SimulatedPveCluster pve) : IClassFixture<SimulatedPveCluster>
+public sealed class PveHttpClientTests(SimulatedPveCluster pve) : IClassFixture<SimulatedPveCluster>, IDisposable
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
 
-    private async Task<(PveHttpClient Client, int VmId)> CreateVmAsync(Dictionary<string, string> parameters)
+    private readonly PveHttpClient client = pve.TokenClient();
+
+    public void Dispose() => client.Dispose();
+
+    private async Task<int> CreateVmAsync(Dictionary<string, string> parameters)
     {
-        var client = pve.TokenClient();
         var vmId = await client.GetNextVmIdAsync();
         var status = await client.WaitForTaskAsync("pve1", await client.CreateVmAsync("pve1", vmId, parameters), Patience);
         Assert.True(status.Succeeded, $"create ended with {status.ExitStatus}: {string.Join(" | ", status.LogTail)}");
-        return (client, vmId);
+        return vmId;
     }
 
     [Fact]
     public async Task A_created_vm_has_its_disk_as_a_real_raw_file_and_a_canonical_nic()
     {
-        var client = pve.TokenClient();
         var vmId = await client.GetNextVmIdAsync();
 
         var upid = await client.CreateVmAsync("pve1", vmId, new Dictionary<string, string>
@@ -58,7 +60,7 @@ public sealed class PveHttpClientTests(SimulatedPveCluster pve) : IClassFixture<
     [Fact]
     public async Task A_config_update_sends_the_digest_and_a_stale_digest_is_refused_as_transient()
     {
-        var (client, vmId) = await CreateVmAsync(new() { ["name"] = "db-1", ["cores"] = "1" });
+        var vmId = await CreateVmAsync(new() { ["name"] = "db-1", ["cores"] = "1" });
         var read = (await client.GetVmConfigAsync("pve1", vmId))!;
 
         await client.UpdateVmConfigAsync("pve1", vmId, new Dictionary<string, string> { ["cores"] = "2" }, read.Digest);
@@ -77,7 +79,6 @@ public sealed class PveHttpClientTests(SimulatedPveCluster pve) : IClassFixture<
     [Fact]
     public async Task An_invalid_value_comes_back_as_pves_per_parameter_errors()
     {
-        var client = pve.TokenClient();
         var parameters = new Dictionary<string, string> { ["net0"] = "virtio,bridge=vmbr0,tag=5000", ["cores"] = "0" };
 
         var error = await Assert.ThrowsAsync<PveApiException>(() => client.CreateVmAsync("pve1", 4242, parameters));
@@ -100,7 +101,6 @@ public sealed class PveHttpClientTests(SimulatedPveCluster pve) : IClassFixture<
     [Fact]
     public async Task A_parameter_the_schema_lacks_is_refused_with_pves_wording()
     {
-        var client = pve.TokenClient();
 
         var error = await Assert.ThrowsAsync<PveApiException>(() =>
             client.CreateVmAsync("pve1", 4243, new Dictionary<string, string> { ["name"] = "x", ["hotplug-everything"] = "1" }));
@@ -112,7 +112,7 @@ public sealed class PveHttpClientTests(SimulatedPveCluster pve) : IClassFixture<
     [Fact]
     public async Task The_waiter_sees_a_running_task_and_returns_once_it_ended()
     {
-        var (client, vmId) = await CreateVmAsync(new() { ["name"] = "app-1" });
+        var vmId = await CreateVmAsync(new() { ["name"] = "app-1" });
 
         Task<PveTaskStatus> waiting;
         string upid;
@@ -134,7 +134,7 @@ public sealed class PveHttpClientTests(SimulatedPveCluster pve) : IClassFixture<
     [Fact]
     public async Task A_task_still_running_past_the_timeout_is_a_transient_failure()
     {
-        var (client, vmId) = await CreateVmAsync(new() { ["name"] = "slow-1" });
+        var vmId = await CreateVmAsync(new() { ["name"] = "slow-1" });
         using var hold = pve.Server.State.HoldTasks();
         var upid = await client.StartVmAsync("pve1", vmId);
 
@@ -147,7 +147,7 @@ public sealed class PveHttpClientTests(SimulatedPveCluster pve) : IClassFixture<
     [Fact]
     public async Task A_task_with_warnings_counts_as_success_and_carries_its_log()
     {
-        var (client, vmId) = await CreateVmAsync(new() { ["name"] = "warn-1" });
+        var vmId = await CreateVmAsync(new() { ["name"] = "warn-1" });
         pve.Server.State.InjectTaskFault("qmstop", new SimTaskFault(Warnings: 2));
 
         var status = await client.WaitForTaskAsync("pve1", await client.StopVmAsync("pve1", vmId), Patience);
@@ -159,9 +159,23 @@ public sealed class PveHttpClientTests(SimulatedPveCluster pve) : IClassFixture<
     }
 
     [Fact]
+    public async Task Only_the_last_lines_of_a_long_task_log_come_back()
+    {
+        var vmId = await CreateVmAsync(new() { ["name"] = "chatty-1" });
+        pve.Server.State.InjectTaskFault("qmstop", new SimTaskFault(Warnings: 45));
+
+        var status = await client.WaitForTaskAsync("pve1", await client.StopVmAsync("pve1", vmId), Patience);
+
+        Assert.Equal("WARNINGS: 45", status.ExitStatus);
+        Assert.Equal(20, status.LogTail.Count);
+        Assert.Equal("WARN: simulated warning 27", status.LogTail[0]);
+        Assert.Equal("TASK WARNINGS: 45", status.LogTail[^1]);
+    }
+
+    [Fact]
     public async Task A_failed_task_carries_pves_error_and_the_tail_of_its_log()
     {
-        var (client, vmId) = await CreateVmAsync(new() { ["name"] = "busy-1", ["scsi0"] = "local:0.01" });
+        var vmId = await CreateVmAsync(new() { ["name"] = "busy-1", ["scsi0"] = "local:0.01" });
         Assert.True((await client.WaitForTaskAsync("pve1", await client.StartVmAsync("pve1", vmId), Patience)).Succeeded);
 
         var status = await client.WaitForTaskAsync("pve1", await client.DeleteVmAsync("pve1", vmId), Patience);
@@ -175,7 +189,7 @@ public sealed class PveHttpClientTests(SimulatedPveCluster pve) : IClassFixture<
     [Fact]
     public async Task Stopping_and_deleting_a_vm_frees_its_volumes()
     {
-        var (client, vmId) = await CreateVmAsync(new() { ["name"] = "gone-1", ["virtio0"] = "local-zfs-pve1:0.01" });
+        var vmId = await CreateVmAsync(new() { ["name"] = "gone-1", ["virtio0"] = "local-zfs-pve1:0.01" });
         var volume = (await client.GetVolumeAsync("pve1", $"local-zfs-pve1:vm-{vmId}-disk-0"))!;
         Assert.True(File.Exists(volume.Path));
 
@@ -189,7 +203,7 @@ public sealed class PveHttpClientTests(SimulatedPveCluster pve) : IClassFixture<
     [Fact]
     public async Task Move_disk_copies_the_bytes_to_the_target_storage_and_drops_the_source()
     {
-        var (client, vmId) = await CreateVmAsync(new() { ["name"] = "mover-1", ["scsi0"] = "local:0.01,discard=on" });
+        var vmId = await CreateVmAsync(new() { ["name"] = "mover-1", ["scsi0"] = "local:0.01,discard=on" });
         var source = (await client.GetVolumeAsync("pve1", $"local:{vmId}/vm-{vmId}-disk-0.raw"))!;
         var pattern = Enumerable.Range(0, 4096).Select(i => (byte)(i * 7 % 251 + 1)).ToArray();
         await using (var file = new FileStream(source.Path, FileMode.Open, FileAccess.Write))
@@ -214,7 +228,7 @@ public sealed class PveHttpClientTests(SimulatedPveCluster pve) : IClassFixture<
     [Fact]
     public async Task A_vm_without_local_disks_migrates_to_the_other_node()
     {
-        var (client, vmId) = await CreateVmAsync(new() { ["name"] = "roam-1" });
+        var vmId = await CreateVmAsync(new() { ["name"] = "roam-1" });
 
         Assert.True((await client.WaitForTaskAsync("pve1", await client.MigrateVmAsync("pve1", vmId, "pve2", online: false), Patience)).Succeeded);
 
@@ -226,7 +240,6 @@ public sealed class PveHttpClientTests(SimulatedPveCluster pve) : IClassFixture<
     [Fact]
     public async Task Nodes_storages_networks_and_the_cluster_read_like_pve()
     {
-        var client = pve.TokenClient();
 
         Assert.Equal("pve-manager/9.1.1", await client.GetVersionAsync("pve1"));
         var node = await client.GetNodeStatusAsync("pve2");
@@ -249,7 +262,6 @@ public sealed class PveHttpClientTests(SimulatedPveCluster pve) : IClassFixture<
     [Fact]
     public async Task A_new_dir_storage_is_created_once_and_listed()
     {
-        var client = pve.TokenClient();
         var folder = Path.Combine(pve.DataDirectory, "extra");
 
         await client.CreateStorageAsync("extra", "dir", new Dictionary<string, string> { ["path"] = folder, ["content"] = "images", ["nodes"] = "pve2" }, default);
@@ -264,7 +276,6 @@ public sealed class PveHttpClientTests(SimulatedPveCluster pve) : IClassFixture<
     [Fact]
     public async Task Pve_ceph_is_initialised_given_osds_and_a_pool()
     {
-        var client = pve.TokenClient();
 
         var init = await client.CephInitAsync("pve1");
         Assert.Equal(PveTaskStatus.CompletedSynchronously, init);
@@ -283,9 +294,9 @@ public sealed class PveHttpClientTests(SimulatedPveCluster pve) : IClassFixture<
     [Fact]
     public async Task A_wrong_token_secret_is_refused_with_401_for_good()
     {
-        using var client = pve.TokenClient(secret: "not-the-secret");
+        using var intruder = pve.TokenClient(secret: "not-the-secret");
 
-        var error = await Assert.ThrowsAsync<PveApiException>(() => client.GetClusterNodesAsync());
+        var error = await Assert.ThrowsAsync<PveApiException>(() => intruder.GetClusterNodesAsync());
 
         Assert.Equal(401, error.StatusCode);
         Assert.False(error.IsTransient);
@@ -297,7 +308,6 @@ public sealed class PveHttpClientTests(SimulatedPveCluster pve) : IClassFixture<
     {
         var token = new PveApiToken("root@pam", "taquin", SimulatedPveCluster.TokenSecret);
         var password = new PvePassword("root@pam", SimulatedPveCluster.RootPassword);
-        using var client = pve.TokenClient();
         var join = new PveClusterJoin(pve.Server.CertificateFingerprint, SimulatedPveCluster.RootPassword);
 
         foreach (var text in new[] { token.ToString(), password.ToString(), client.ToString(), join.ToString() })
