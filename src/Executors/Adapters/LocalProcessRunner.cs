@@ -16,7 +16,7 @@ public sealed class LocalProcessRunner(TimeSpan? commandTimeout = null, int stde
     public async Task<SshResult> RunAsync(string host, IReadOnlyList<string> argv, Stream? stdin = null, CancellationToken ct = default)
     {
         using var abort = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var stdout = new CappedCaptureStream(maxCapturedStdoutBytes, abort.Cancel);
+        var stdout = new CappedCaptureStream(maxCapturedStdoutBytes, () => _ = abort.CancelAsync());
         var (exitCode, stderr) = await RunCoreAsync(argv, stdin, stdout, abort, ct);
         if (stdout.Overflowed)
         {

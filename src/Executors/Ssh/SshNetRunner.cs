@@ -59,7 +59,8 @@ public sealed partial class SshNetRunner : ISshRunner, IDisposable
         var endpoint = Resolve(host);
         var commandLine = ShellQuoting.Join(argv);
         using var abort = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var stdout = new CappedCaptureStream(_options.MaxCapturedStdoutBytes, abort.Cancel);
+        // Never cancel on the caller's thread: that is SSH.NET's receive thread, which the stop needs.
+        var stdout = new CappedCaptureStream(_options.MaxCapturedStdoutBytes, () => _ = abort.CancelAsync());
         var stderr = new TailCaptureStream(_options.StderrTailBytes);
 
         var input = await StdinFeed.PrepareAsync(stdin, ct);
@@ -220,6 +221,8 @@ public sealed partial class SshNetRunner : ISshRunner, IDisposable
             }
             catch (OperationCanceledException) when (abort.IsCancellationRequested && !running.Execution.IsCompleted)
             {
+                // Leave whatever thread cancelled (it may be SSH.NET's receive thread, which the stop needs).
+                await Task.Yield();
                 await StopAsync(host, client, running);
             }
 
