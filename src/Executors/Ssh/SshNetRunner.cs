@@ -504,16 +504,20 @@ public sealed partial class SshNetRunner : ISshRunner, IDisposable
 
     private sealed class SharedConnection : IDisposable
     {
-        public SemaphoreSlim Gate { get; } = new(1, 1);
-        public SshClient? Current { get; set; }
+        private SshClient? _current;
 
+        public SemaphoreSlim Gate { get; } = new(1, 1);
+
+        public SshClient? Current
+        {
+            get => Volatile.Read(ref _current);
+            set => Volatile.Write(ref _current, value);
+        }
+
+        /// <summary>Forgets <paramref name="client"/> (only if it is still the current one) and closes it.</summary>
         public void Invalidate(SshClient client)
         {
-            if (ReferenceEquals(Current, client))
-            {
-                Current = null;
-            }
-
+            Interlocked.CompareExchange(ref _current, null, client);
             client.Dispose();
         }
 

@@ -198,18 +198,17 @@ public sealed class SshNetRunnerTests(ITestOutputHelper output) : IDisposable
     }
 
     [IntegrationFact]
-    public async Task Two_commands_on_one_host_share_one_connection()
+    public async Task Concurrent_commands_on_one_host_share_one_connection()
     {
         var runner = Runner();
 
-        // Concurrently: each channel's shell is a child of the same per-connection sshd process.
-        var results = await Task.WhenAll(
-            runner.RunAsync(Host, ["sh", "-c", "echo $PPID; sleep 0.3"]),
-            runner.RunAsync(Host, ["sh", "-c", "echo $PPID; sleep 0.3"]));
-        var third = await runner.RunAsync(Host, ["sh", "-c", "echo $PPID"]);
+        // Each channel's shell is a child of the same per-connection sshd process, so $PPID names the connection.
+        var results = await Task.WhenAll(Enumerable.Range(0, 16).Select(i =>
+            runner.RunAsync(Host, ["sh", "-c", "echo $PPID; sleep 0.3; echo $1 >&2", "sh", i.ToString(CultureInfo.InvariantCulture)])));
+        var later = await runner.RunAsync(Host, ["sh", "-c", "echo $PPID"]);
 
-        Assert.Equal(results[0].Stdout, results[1].Stdout);
-        Assert.Equal(results[0].Stdout, third.Stdout);
+        Assert.Single(results.Select(r => r.Stdout).Append(later.Stdout).Distinct());
+        Assert.Equal(Enumerable.Range(0, 16).Select(i => $"{i}\n"), results.Select(r => r.Stderr));
         Assert.Equal(1, runner.ConnectionsOpened);
     }
 
