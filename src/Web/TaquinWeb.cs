@@ -55,8 +55,11 @@ public static class TaquinWeb
         services.AddSingleton<PlanningService>();
         services.AddSingleton<RunManager>();
 
+        // Hangfire's log provider is process-wide: bound to one app's logger factory it breaks every app built after
+        // that one is disposed (tests host several). The engine's journal is the record; Hangfire's own logs are off.
+        GlobalConfiguration.Configuration.UseLogProvider(new SilentHangfireLog());
         var storage = HangfireSetup.CreateStorage(options.PostgresConnection);
-        services.AddHangfire(c => c.UseStorage(storage));
+        services.AddHangfire(c => c.UseStorage(storage).UseLogProvider(new SilentHangfireLog()));
         services.AddHangfireServer(o =>
         {
             o.Queues = [PlanningService.QueueName];
@@ -182,6 +185,13 @@ public static class TaquinWeb
 
         await next(context);
     };
+
+    private sealed class SilentHangfireLog : global::Hangfire.Logging.ILogProvider, global::Hangfire.Logging.ILog
+    {
+        public global::Hangfire.Logging.ILog GetLogger(string name) => this;
+
+        public bool Log(global::Hangfire.Logging.LogLevel logLevel, Func<string>? messageFunc, Exception? exception = null) => false;
+    }
 
     private sealed class AdminOnlyDashboard : IDashboardAuthorizationFilter
     {

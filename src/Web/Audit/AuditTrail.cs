@@ -50,9 +50,9 @@ public sealed class AuditTrail(JournalHub hub, PlanCatalog catalog, TimeProvider
 
     public async Task ApproveAsync(PlanEntry plan, InventoryState inventory, string actor)
     {
-        if (inventory.Inventory is null)
+        if (inventory.Usable is null)
         {
-            throw new WebUserException($"the inventory '{inventory.Folder}' does not load ({string.Join("; ", inventory.Errors.Take(3))}): fix it before approving");
+            throw new WebUserException($"the inventory '{inventory.Folder}' is not valid ({string.Join("; ", inventory.Errors.Take(3))}): fix it before approving");
         }
 
         if (inventory.Digest != plan.Plan.InventoryDigest)
@@ -79,12 +79,12 @@ public sealed class AuditTrail(JournalHub hub, PlanCatalog catalog, TimeProvider
             return ApprovalState.None;
         }
 
-        if (inventory.Digest != approval.Details!.InventoryDigest)
+        if (inventory.Usable is null || inventory.Digest != approval.Details?.InventoryDigest)
         {
             return new ApprovalState(false, approval.Event.Actor, approval.Event.At,
-                inventory.Inventory is null
-                    ? $"approval invalidated: the inventory '{inventory.Folder}' no longer loads"
-                    : $"approval invalidated: the inventory changed since it was approved ({Short(approval.Details.InventoryDigest)} then, {Short(inventory.Digest)} now); re-plan and approve again");
+                inventory.Usable is null
+                    ? $"approval invalidated: the inventory '{inventory.Folder}' is no longer valid"
+                    : $"approval invalidated: the inventory changed since it was approved ({Short(approval.Details?.InventoryDigest)} then, {Short(inventory.Digest)} now); re-plan and approve again");
         }
 
         return new ApprovalState(true, approval.Event.Actor, approval.Event.At, null);

@@ -143,9 +143,9 @@ internal static class PlanPages
             }
 
             var inventory = inventories.Get(folder);
-            if (inventory.Inventory is null)
+            if (inventory.Usable is null)
             {
-                throw new WebUserException($"the inventory '{folder}' does not load: {string.Join("; ", inventory.Errors.Take(3))}");
+                throw new WebUserException($"the inventory '{folder}' is not valid: {string.Join("; ", inventory.Errors.Take(3))}");
             }
 
             if (inventory.Digest != plan.InventoryDigest)
@@ -153,7 +153,7 @@ internal static class PlanPages
                 throw new WebUserException($"{file.FileName} was made from inventory {plan.InventoryDigest[..12]}, but '{folder}' is {inventory.Digest![..12]}: give the inventory the plan was made from");
             }
 
-            var violations = PlanVerifier.Verify(plan, inventory.Inventory);
+            var violations = PlanVerifier.Verify(plan, inventory.Usable);
             if (violations.Count > 0)
             {
                 throw new WebUserException($"{file.FileName} breaks {violations.Count} rule(s) of the plan checker, first: {violations[0].Message}");

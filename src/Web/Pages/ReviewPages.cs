@@ -152,13 +152,15 @@ internal static class ReviewPages
         html.Append("<h2>Board</h2><p class=muted>Hosts and their VMs at every stage (one panel per stage).</p><div class=board><img src=\"/plans/")
             .Append(E(id)).Append("/board.svg\" alt=\"board picture per stage\" data-testid=board></div>");
         Waves(html, plan);
+        if (inventoryState.Errors.Count > 0)
+        {
+            html.Append("<p class=\"flash error\" data-testid=inventory-errors>The inventory has ").Append(N(inventoryState.Errors.Count)).Append(" error(s): ")
+                .Append(E(string.Join("; ", inventoryState.Errors.Take(3)))).Append("</p>");
+        }
+
         if (inventoryState.Inventory is { } inventory)
         {
             VmTable(html, plan, inventory, VmQuery.From(context.Request.Query));
-        }
-        else
-        {
-            html.Append("<p class=\"flash error\">The inventory does not load any more: ").Append(E(string.Join("; ", inventoryState.Errors.Take(3)))).Append("</p>");
         }
 
         var events = await audit.ForPlanAsync(id, plan.Digest);

@@ -7,10 +7,14 @@ using Taquin.Planner.Inventory;
 
 namespace Taquin.Web.Plans;
 
-/// <summary>An inventory folder as loaded now: the inventory, or the errors that stop it.</summary>
+/// <summary>
+/// An inventory folder as loaded now: the inventory when it parses (the review can show it even when validation
+/// fails) and the errors; only a usable one (no error) can be planned, approved or run.
+/// </summary>
 public sealed record InventoryState(string Folder, FleetInventory? Inventory, IReadOnlyList<Diagnostic> Errors)
 {
     public string? Digest => Inventory?.Digest;
+    public FleetInventory? Usable => Errors.Count == 0 ? Inventory : null;
 }
 
 /// <summary>
@@ -50,7 +54,7 @@ public sealed class InventoryCache
         }
 
         var errors = diagnostics.Where(d => d.Severity == Severity.Error).ToList();
-        return new InventoryState(folder, errors.Count == 0 ? loaded.Inventory : null, errors);
+        return new InventoryState(folder, loaded.Inventory, errors);
     }
 
     private static string Fingerprint(string folder)

@@ -59,7 +59,7 @@ public sealed class PlanningService(PlanCatalog catalog, InventoryCache inventor
         {
             Report(planId, "loading the inventory", null);
             var state = inventories.Get(meta.InventoryFolder);
-            if (state.Inventory is not { } inventory)
+            if (state.Usable is not { } inventory)
             {
                 throw new WebUserException("the inventory is not valid: " + string.Join("; ", state.Errors.Take(5).Select(e => e.ToString())));
             }

@@ -174,8 +174,8 @@ public sealed class RunManager(WebOptions options, InventoryCache inventories, J
 
     private async Task<RunSession> CreateSessionAsync(PlanEntry plan, string actor)
     {
-        var inventory = inventories.Get(plan.Meta.InventoryFolder).Inventory
-            ?? throw new WebUserException($"the inventory '{plan.Meta.InventoryFolder}' does not load");
+        var inventory = inventories.Get(plan.Meta.InventoryFolder).Usable
+            ?? throw new WebUserException($"the inventory '{plan.Meta.InventoryFolder}' is not valid");
         TwinStore twin;
         try
         {
