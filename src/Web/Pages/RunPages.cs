@@ -215,7 +215,8 @@ internal static class RunPages
                 .Append(string.Join(", ", waveSteps.GroupBy(s => s.State).OrderBy(g => g.Key).Select(g => $"{g.Count()} {g.Key}"))).Append("</td><td>")
                 .Append(waveSteps.Count == 0 ? "" : Bar(done / (double)waveSteps.Count, Percent(done / (double)waveSteps.Count), $"wave-progress-{wave}"))
                 .Append("</td><td>").Append(bytesTotal == 0 ? "" : $"{Bytes(bytesDone)} of {Bytes(bytesTotal)}{eta}").Append("</td><td>");
-            if (canOperate && !started.Contains(wave))
+            // Only the next wave can start (the orchestrator refuses one whose predecessor is not completed).
+            if (canOperate && wave == waves.FirstOrDefault(x => !started.Contains(x)))
             {
                 html.Append(Form(context, $"/plans/{id}/run/start", $"<input type=hidden name=wave value={wave}><input type=hidden name=view value=\"?wave={wave}\"><button type=submit data-testid=\"start-wave-{wave}\">Start wave {wave}</button>", "class=inline"));
             }
