@@ -29,7 +29,7 @@ public sealed partial class WebServer : IAsyncDisposable
     public Uri Address { get; }
     public WebOptions Options { get; }
 
-    public static async Task<WebServer> StartAsync(bool simulate = true, string? trustedUserHeader = null, double timeScale = 300)
+    public static async Task<WebServer> StartAsync(bool simulate = true, string? trustedUserHeader = null, double timeScale = 300, string? postgres = null)
     {
         var data = Directory.CreateTempSubdirectory("taquin-web-").FullName;
         foreach (var role in Roles.All)
@@ -37,7 +37,7 @@ public sealed partial class WebServer : IAsyncDisposable
             UserStore.Add(data, role, role, role + "-password");
         }
 
-        var options = new WebOptions { DataDirectory = data, Simulate = simulate, TimeScale = timeScale, TrustedUserHeader = trustedUserHeader };
+        var options = new WebOptions { DataDirectory = data, Simulate = simulate, TimeScale = timeScale, TrustedUserHeader = trustedUserHeader, PostgresConnection = postgres };
         var app = TaquinWeb.Build(options, "http://127.0.0.1:0");
         await app.StartAsync();
         return new WebServer(data, app, options);
