@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what building and testing Taquin needs on a fresh Debian 12 machine (run as root).
 # Idempotent: apt runs only when something is missing. The integration test bed (sshd, PostgreSQL,
-# libvirtd, Ceph) installs its own packages through scripts/testbed.
+# libvirtd, Ceph) installs its own packages through scripts/testbed. bird2 + iproute2 + netcat: the router
+# namespace tests (docs/adr/0009).
 set -euo pipefail
 
-packages=(virtinst libvirt-clients libxml2-utils)
+packages=(virtinst libvirt-clients libxml2-utils iproute2 bird2 netcat-openbsd)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -182,11 +182,17 @@ internal static class RouterCutover
 
     private static async Task BirdConfigureAsync(StepContext context, RouterSpec router)
     {
-        var output = await RunAsync(context, router.Host, ["birdc", "-s", router.BirdSocket, "configure"]);
-        // birdc exits 0 even when bird rejects the configuration; the reply says which.
-        if (!output.Contains("Reconfigur", StringComparison.Ordinal))
+        var result = await context.Ssh.RunAsync(router.Host, ["birdc", "-s", router.BirdSocket, "configure"], ct: context.CancellationToken);
+        if (result.ExitCode == 255)
         {
-            throw new AdapterException($"{router.Host}: bird refused the configuration: {output.Trim()}", isTransient: false);
+            throw Failed(router.Host, "birdc configure", result);
+        }
+
+        // bird's verdict is in the reply (a refused file names the file, line and error), whatever birdc's exit code.
+        var reply = (result.Stdout + result.Stderr).Trim();
+        if (!reply.Contains("Reconfigur", StringComparison.Ordinal))
+        {
+            throw new AdapterException($"{router.Host}: bird refused the configuration: {reply}", isTransient: false);
         }
     }
 
