@@ -9,7 +9,7 @@ namespace Taquin.Executors.Tests.Steps;
 /// <summary>
 /// The network step's router side for real (docs/adr/0009), in network namespaces this test creates: a "router"
 /// (bird2 with its own control socket, the trunk to the PVE side), the old libvirt host "h1" (the VM's tap route),
-/// and the VM itself behind the trunk. Commands run through <see cref="TestLocalRunner"/> as they would over SSH.
+/// and the VM itself behind the trunk. Commands run through the real LocalProcessRunner (wrapped by <see cref="NetnsRunner"/> in `ip netns exec`) as they would over SSH.
 /// This machine's kernel has no 802.1Q module (<c>ip link add … type vlan</c>: "Unknown device type"), so the one
 /// link-creation command is rewritten to a VXLAN segment with the VLAN id as VNI over the same trunk: the router's
 /// interface keeps its name, addresses and routes; only the tagging differs.
@@ -131,7 +131,7 @@ public sealed class RouterCutoverNamespaceTests : IAsyncLifetime
         // An operator's file already sits where the VM's bird include goes: rollback must give it back.
         var birdFile = Path.Combine(Router.BirdDirectory, "vlan101.conf");
         await File.WriteAllTextAsync(birdFile, "# kept by the operator\n");
-        var runner = new TestLocalRunner(new Dictionary<string, string> { ["router"] = RouterNs, ["h1"] = HostNs }, VxlanForVlan);
+        var runner = new NetnsRunner(new Dictionary<string, string> { ["router"] = RouterNs, ["h1"] = HostNs }, VxlanForVlan);
         var step = new NetworkStep();
         StepContext Context() => ContextWithRouter(h, run, runner).GetAwaiter().GetResult();
 
@@ -191,7 +191,7 @@ public sealed class RouterCutoverNamespaceTests : IAsyncLifetime
         // A broken file of someone else's in the include folder: bird refuses every reconfiguration.
         var broken = Path.Combine(Router.BirdDirectory, "zz-broken.conf");
         await File.WriteAllTextAsync(broken, "this is not bird\n");
-        var runner = new TestLocalRunner(new Dictionary<string, string> { ["router"] = RouterNs, ["h1"] = HostNs }, VxlanForVlan);
+        var runner = new NetnsRunner(new Dictionary<string, string> { ["router"] = RouterNs, ["h1"] = HostNs }, VxlanForVlan);
         var step = new NetworkStep();
 
         var failure = await Assert.ThrowsAsync<Executors.Adapters.AdapterException>(async () => await step.ExecuteAsync(await ContextWithRouter(h, run, runner)));
@@ -211,7 +211,7 @@ public sealed class RouterCutoverNamespaceTests : IAsyncLifetime
     }
 
     /// <summary>The network step of web-01 as compiled, with the router and the VM's routed addresses added to its input.</summary>
-    private async Task<StepContext> ContextWithRouter(TestFleet.Harness h, string run, TestLocalRunner runner)
+    private async Task<StepContext> ContextWithRouter(TestFleet.Harness h, string run, NetnsRunner runner)
     {
         var record = await h.StepAsync(run, "vm:web-01", StepTypes.Network);
         var input = StepInput.FromJson(record.InputJson) with { Router = Router, Addressing = Addressing };
