@@ -18,11 +18,13 @@ internal static class NetworkCommands
         var planArgument = new Argument<string>("plan") { Description = "plan.json" };
         var inventoryArgument = new Argument<string>("inventory") { Description = "Inventory folder the plan was made from" };
         var postgresOption = new Option<string?>("--postgres") { Description = $"Journal in PostgreSQL (else {RunOptions.PostgresVariable}, else plan.journal.db beside the plan when it exists)" };
+        var journalOption = new Option<string?>("--journal") { Description = "SQLite journal file to read (wins over the environment; default plan.journal.db beside the plan)" };
         var outputOption = new Option<string?>("--output", "-o") { Description = "Write the Markdown here instead of the terminal" };
         var command = new Command("network", "Each VM's VLAN and router change (networkd files, bird2, retired tap routes) as the cutover will apply them");
         command.Arguments.Add(planArgument);
         command.Arguments.Add(inventoryArgument);
         command.Options.Add(postgresOption);
+        command.Options.Add(journalOption);
         command.Options.Add(outputOption);
         command.SetAction(async (parseResult, ct) =>
         {
@@ -32,7 +34,9 @@ internal static class NetworkCommands
                 var planPath = parseResult.GetValue(planArgument)!;
                 var (plan, _) = inputs.LoadPlan(planPath);
                 var inventory = inputs.LoadInventory(parseResult.GetValue(inventoryArgument)!);
-                var allocated = await ReadAllocationsAsync(parseResult.GetValue(postgresOption) ?? Environment.GetEnvironmentVariable(RunOptions.PostgresVariable), planPath, ct);
+                var sqlite = parseResult.GetValue(journalOption);
+                var postgres = parseResult.GetValue(postgresOption) ?? (sqlite is null ? Environment.GetEnvironmentVariable(RunOptions.PostgresVariable) : null);
+                var allocated = await ReadAllocationsAsync(postgres, sqlite ?? JournalFactory.SqlitePathBesidePlan(planPath), ct);
                 var markdown = NetworkPlan.ToMarkdown(NetworkPlan.Build(plan, inventory, allocated), inventory);
                 if (parseResult.GetValue(outputOption) is { } output)
                 {
@@ -56,9 +60,8 @@ internal static class NetworkCommands
     }
 
     /// <summary>The journal's VLAN allocations; none when there is no journal yet (no run started).</summary>
-    private static async Task<IReadOnlyDictionary<string, int>> ReadAllocationsAsync(string? postgres, string planPath, CancellationToken ct)
+    private static async Task<IReadOnlyDictionary<string, int>> ReadAllocationsAsync(string? postgres, string sqlite, CancellationToken ct)
     {
-        var sqlite = JournalFactory.SqlitePathBesidePlan(planPath);
         if (postgres is null && !File.Exists(sqlite))
         {
             return new Dictionary<string, int>(StringComparer.Ordinal);

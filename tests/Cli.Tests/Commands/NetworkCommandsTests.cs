@@ -57,7 +57,8 @@ public sealed class NetworkCommandsTests : IDisposable
             await journal.AllocateVlanAsync(first, 150, 150, "earlier run");
         }
 
-        Assert.Equal(0, await InvokeAsync("plan", "network", PlanPath, "fleet-tiny"));
+        // --journal: the test bed's TAQUIN_PG_CONNECTION must not redirect the command to another store.
+        Assert.Equal(0, await InvokeAsync("plan", "network", PlanPath, "fleet-tiny", "--journal", Path.ChangeExtension(PlanPath, ".journal.db")));
 
         var text = _output.ToString();
         var rows = text.Split('\n').Where(l => l.StartsWith("| ", StringComparison.Ordinal) && !l.StartsWith("| Stage", StringComparison.Ordinal)).ToList();
@@ -81,7 +82,7 @@ public sealed class NetworkCommandsTests : IDisposable
     [Fact]
     public async Task Without_a_journal_every_vlan_is_a_preview_and_none_is_allocated()
     {
-        Assert.Equal(0, await InvokeAsync("plan", "network", PlanPath, "fleet-tiny"));
+        Assert.Equal(0, await InvokeAsync("plan", "network", PlanPath, "fleet-tiny", "--journal", Path.ChangeExtension(PlanPath, ".journal.db")));
 
         Assert.Contains("0 VLAN(s) already allocated in the journal", _output.ToString(), StringComparison.Ordinal);
         Assert.False(File.Exists(Path.ChangeExtension(PlanPath, ".journal.db")));
