@@ -42,9 +42,14 @@ public sealed class RbdCephCluster(ISshRunner ssh, CephClusterOptions options, T
         while (true)
         {
             var (health, progress) = await StatusAsync(ct);
-            if (health.IsOk && progress.DegradedObjects == 0 && progress.MisplacedObjects == 0 && await OutOsdsAreEmptyAsync(ct))
+            if (health.IsOk && progress.DegradedObjects == 0 && progress.MisplacedObjects == 0)
             {
-                return health;
+                if (await OutOsdsAreEmptyAsync(ct))
+                {
+                    return health;
+                }
+
+                progress = progress with { Checks = [.. progress.Checks, "PGs still on OSDs that are out (recovery not reported yet)"] };
             }
 
             if (onProgress is not null)
@@ -78,15 +83,32 @@ public sealed class RbdCephCluster(ISshRunner ssh, CephClusterOptions options, T
     }
 
     /// <summary>
-    /// The mgr's pg statistics lag an <c>osd out</c> by seconds, so HEALTH_OK right after it proves nothing:
-    /// an OSD that is out must also hold no PG any more.
+    /// Right after <c>osd out</c> the mgr still shows the old, clean PG states for seconds (seen here: HEALTH_OK and all
+    /// active+clean for ~3 s before the recovery appears), so HEALTH_OK alone proves nothing. The data has left an out
+    /// OSD only when the osdmap maps no PG to it (<c>osd df</c>) and no PG's reported up/acting set holds it (<c>pg ls</c>).
     /// </summary>
     private async Task<bool> OutOsdsAreEmptyAsync(CancellationToken ct)
     {
-        using var doc = await CephJsonAsync(["osd", "df"], ct);
-        return doc.RootElement.GetProperty("nodes").EnumerateArray()
-            .Where(n => n.GetProperty("reweight").GetDouble() == 0)
-            .All(n => !n.TryGetProperty("pgs", out var pgs) || pgs.GetInt64() == 0);
+        HashSet<int> outOsds;
+        using (var df = await CephJsonAsync(["osd", "df"], ct))
+        {
+            var nodes = df.RootElement.GetProperty("nodes").EnumerateArray().Where(n => n.GetProperty("reweight").GetDouble() == 0).ToList();
+            if (nodes.Any(n => n.TryGetProperty("pgs", out var pgs) && pgs.GetInt64() > 0))
+            {
+                return false;
+            }
+
+            outOsds = [.. nodes.Select(n => n.GetProperty("id").GetInt32())];
+        }
+
+        if (outOsds.Count == 0)
+        {
+            return true;
+        }
+
+        using var pgls = await CephJsonAsync(["pg", "ls"], ct);
+        return !pgls.RootElement.GetProperty("pg_stats").EnumerateArray().Any(pg =>
+            pg.GetProperty("up").EnumerateArray().Concat(pg.GetProperty("acting").EnumerateArray()).Any(o => outOsds.Contains(o.GetInt32())));
     }
 
     private static CephHealth ParseHealth(JsonElement health)
