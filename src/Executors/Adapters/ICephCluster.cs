@@ -30,7 +30,8 @@ public sealed record CephRecoveryProgress(string Status, long DegradedObjects, l
 /// </summary>
 public sealed record OsdsOutForecast(IReadOnlyList<int> OsdIds, long DataBytes, long RemainingRawBytes, long RemainingUsedBytesAfter, double NearfullRatio)
 {
-    public double ProjectedRatio => RemainingRawBytes <= 0 ? double.PositiveInfinity : (double)RemainingUsedBytesAfter / RemainingRawBytes;
+    /// <summary>Fill of the remaining OSDs; 0 when nothing is left to hold (the last host of an emptied cluster).</summary>
+    public double ProjectedRatio => RemainingUsedBytesAfter <= 0 ? 0 : RemainingRawBytes <= 0 ? double.PositiveInfinity : (double)RemainingUsedBytesAfter / RemainingRawBytes;
     public bool StaysUnderNearfull => ProjectedRatio <= NearfullRatio;
 }
 
