@@ -51,7 +51,8 @@ public sealed class InventoryCollector(ILibvirtHost libvirt, ICephCluster? ceph,
         var rbd = await RbdVolumesAsync(all, warnings, progress, ct);
         var files = await FileVolumesAsync(all, warnings, progress, ct);
 
-        Write(outputFolder, fleetYaml, hosts, all, rbd, files);
+        // PVE hosts run no libvirt VM: their empty folders say so, as the loader expects a folder per host.
+        Write(outputFolder, fleetYaml, [.. fleet.Hosts.Where(h => !h.Excluded).Select(h => h.Name)], all, rbd, files);
         return new CollectResult(hosts.Count, all.Count, rbd.Count, files.Sum(f => f.Value.Count), warnings);
     }
 
@@ -213,7 +214,6 @@ public sealed class InventoryCollector(ILibvirtHost libvirt, ICephCluster? ceph,
         File.WriteAllText(Path.Combine(folder, FleetFileName), fleetYaml, new UTF8Encoding(false));
         foreach (var host in hosts)
         {
-            // Every collected host gets its folder, even empty, so the loader sees which hosts were looked at.
             Directory.CreateDirectory(Path.Combine(folder, InventoryLoader.DomainsFolder, host));
         }
 
