@@ -106,9 +106,11 @@ public sealed class RbdCephCluster(ISshRunner ssh, CephClusterOptions options, T
             return true;
         }
 
+        // One snapshot of the PG states: `ceph status` read a moment earlier may be staler than this one.
         using var pgls = await CephJsonAsync(["pg", "ls"], ct);
-        return !pgls.RootElement.GetProperty("pg_stats").EnumerateArray().Any(pg =>
-            pg.GetProperty("up").EnumerateArray().Concat(pg.GetProperty("acting").EnumerateArray()).Any(o => outOsds.Contains(o.GetInt32())));
+        return pgls.RootElement.GetProperty("pg_stats").EnumerateArray().All(pg =>
+            pg.GetProperty("state").GetString() == "active+clean"
+            && !pg.GetProperty("up").EnumerateArray().Concat(pg.GetProperty("acting").EnumerateArray()).Any(o => outOsds.Contains(o.GetInt32())));
     }
 
     private static CephHealth ParseHealth(JsonElement health)

@@ -61,6 +61,35 @@ public sealed class VirshLibvirtHostTests
     }
 
     [IntegrationFact]
+    public async Task A_domain_name_full_of_shell_metacharacters_is_passed_as_one_inert_argument()
+    {
+        var runner = TestbedHosts.Runner();
+        var libvirt = new VirshLibvirtHost(runner, TestbedHosts.VirshOptions());
+        const string name = "taquin-it-a'b; touch taquin-pwned; $(touch taquin-pwned2) `touch taquin-pwned3` \"x\" & y | z";
+        var home = Environment.GetEnvironmentVariable("HOME") ?? "/root";
+        await TestbedHosts.RemoveDomainAsync(libvirt, name);
+        try
+        {
+            await libvirt.DefineAsync(Host, TestbedHosts.TcgDomainXml(name));
+
+            Assert.Contains(name, await libvirt.ListDomainsAsync(Host));
+            Assert.Equal(DomainRunState.ShutOff, await libvirt.GetDomainStateAsync(Host, name));
+            await libvirt.SetAutostartAsync(Host, name, false);
+            Assert.Equal(name, System.Xml.Linq.XDocument.Parse(await libvirt.UndefineAsync(Host, name)).Root!.Element("name")!.Value);
+            Assert.Equal(DomainRunState.Undefined, await libvirt.GetDomainStateAsync(Host, name));
+            foreach (var marker in new[] { "taquin-pwned", "taquin-pwned2", "taquin-pwned3" })
+            {
+                Assert.False(File.Exists(Path.Combine(home, marker)), $"{marker} was created: part of the name ran as a command");
+                Assert.False(File.Exists(marker), $"{marker} was created: part of the name ran as a command");
+            }
+        }
+        finally
+        {
+            await TestbedHosts.RemoveDomainAsync(libvirt, name);
+        }
+    }
+
+    [IntegrationFact]
     public async Task An_unknown_domain_is_undefined_and_operations_on_it_fail_for_good()
     {
         var libvirt = new VirshLibvirtHost(TestbedHosts.Runner(), TestbedHosts.VirshOptions());
