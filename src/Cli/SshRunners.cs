@@ -1,12 +1,11 @@
 using Taquin.Executors.Adapters;
+using Taquin.Executors.Ssh;
 using Taquin.Planner.Inventory;
 
 namespace Taquin.Cli;
 
-/// <summary>The SSH transport the CLI uses to reach a fleet's hosts.</summary>
+/// <summary>The SSH transport the CLI uses to reach a fleet's hosts: SSH.NET, key and host keys from TAQUIN_SSH_* (docs/access.md).</summary>
 internal static class SshRunners
 {
-    // Replaced by the SSH.NET runner when it lands (src/Executors/Ssh).
-    public static ISshRunner ForFleet(Fleet fleet)
-        => throw new InvalidOperationException($"this build has no SSH transport yet: cannot reach the {fleet.Hosts.Count} host(s) of the fleet");
+    public static ISshRunner ForFleet(Fleet fleet) => SshRunnerFactory.Create(fleet, SshAccessOptions.FromEnvironment());
 }

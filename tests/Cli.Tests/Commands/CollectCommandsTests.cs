@@ -117,7 +117,7 @@ public sealed class CollectCommandsTests(ITestOutputHelper output) : IDisposable
         await File.WriteAllTextAsync(fleetPath, FleetYaml("127.0.0.1"));
         var inventory = Path.Combine(_root, "inventory");
 
-        var (exit, _, stderr) = Run(_ => new TestLocalRunner(), "inventory", "collect", "--fleet", fleetPath, "-o", inventory,
+        var (exit, _, stderr) = Run(_ => TestbedHosts.Runner(), "inventory", "collect", "--fleet", fleetPath, "-o", inventory,
             "--libvirt-uri", $"qemu:///system?socket={_root}/no-such-socket");
 
         Assert.Equal(1, exit);

@@ -2,12 +2,13 @@ using System.Globalization;
 using Taquin.Executors.Adapters;
 using Taquin.Executors.Ceph;
 using Taquin.Executors.Libvirt;
+using Taquin.Executors.Ssh;
 
 namespace Taquin.Executors.Tests.Support;
 
 /// <summary>
 /// The test bed's libvirt hosts and Ceph as fleet hosts: "lv1" (libvirt), "lv2" (libvirt2) and "ceph-admin",
-/// reached through one runner. Needs `scripts/testbed up --only ssh,libvirt,libvirt2,ceph --osds 2`.
+/// all reached through the test bed's sshd with the real SSH runner. Needs `scripts/testbed up --only ssh,libvirt,libvirt2,ceph --osds 2`.
 /// </summary>
 public static class TestbedHosts
 {
@@ -24,7 +25,17 @@ public static class TestbedHosts
     public static string Images => Require("TAQUIN_LIBVIRT_IMAGES");
     public static string CephPool => Require("TAQUIN_CEPH_POOL");
 
-    public static ISshRunner Runner() => new TestLocalRunner();
+    /// <summary>Every test host name is the test bed's sshd; one runner (and its reused connections) for the test process.</summary>
+    public static ISshRunner Runner() => SharedRunner.Value;
+
+    private static readonly Lazy<SshNetRunner> SharedRunner = new(() =>
+    {
+        var endpoint = new SshEndpoint(Require("TAQUIN_SSH_USER"), Require("TAQUIN_SSH_HOST"), int.Parse(Require("TAQUIN_SSH_PORT"), CultureInfo.InvariantCulture));
+        var hosts = new[] { Lv1, Lv2, CephAdmin, "lv-gone" }.ToDictionary(h => h, _ => endpoint, StringComparer.Ordinal);
+        Require("TAQUIN_SSH_KEY");
+        Require("TAQUIN_SSH_KNOWN_HOSTS");
+        return new SshNetRunner(hosts, SshAccessOptions.FromEnvironment());
+    });
 
     public static VirshOptions VirshOptions() => new()
     {
