@@ -43,7 +43,7 @@ public sealed class CephOsdsOutStep : StepBase
 
     /// <summary>The forecast in numbers, for the step log and the refusal.</summary>
     public static string Describe(OsdsOutForecast f) => string.Create(CultureInfo.InvariantCulture,
-        $"without osd.{string.Join(", osd.", f.OsdIds)} the remaining OSDs would hold {ByteSize.Format(f.RemainingUsedBytesAfter)} of {ByteSize.Format(f.RemainingRawBytes)} raw ({f.ProjectedRatio:P1}), nearfull is {f.NearfullRatio:P1}");
+        $"without osd.{string.Join(", osd.", f.OsdIds)} the remaining OSDs would hold {ByteSize.Format(f.RemainingUsedBytesAfter)} of {ByteSize.Format(f.RemainingRawBytes)} raw ({f.ProjectedRatio:P2}), nearfull is {f.NearfullRatio:P2}");
 
     public override async Task<bool> VerifyAsync(StepContext context)
     {

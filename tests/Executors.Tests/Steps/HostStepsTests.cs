@@ -75,7 +75,7 @@ public sealed class HostStepsTests
 
         Assert.False(error.IsTransient);
         Assert.Contains("refusing to set the OSDs of h1 out", error.Message, StringComparison.Ordinal);
-        Assert.Contains("nearfull is 85.0 %", error.Message, StringComparison.Ordinal);
+        Assert.Contains("nearfull is 85.00 %", error.Message, StringComparison.Ordinal);
         Assert.All(_h.Twin.Osds.Where(o => o.Host == "h1"), o => Assert.True(o.In));
         Assert.Equal(0, _h.Twin.CallCount("ceph.osd-out"));
     }
