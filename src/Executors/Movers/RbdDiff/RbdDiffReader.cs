@@ -58,7 +58,9 @@ public sealed class RbdDiffReader(Stream stream)
                     size = await ReadInt64Async("the image size", ct);
                     break;
                 case RbdDiffFormat.ProtectionStatus when version == 2:
-                    await SkipAsync(length, ct);
+                    // One byte, whatever the length field says: Ceph's importer reads known records by their layout,
+                    // and some Ceph releases write 8 here.
+                    await ReadExactAsync(_scratch.AsMemory(0, 1), "the snapshot protection status", ct);
                     break;
                 default:
                     if (version == 1)
