@@ -74,8 +74,8 @@ public sealed class CommandDiskMover(ISshRunner ssh, MoverOptions options, TimeP
                 var import = RbdArgs(options.TargetCephConf, ["import-diff", "--no-progress", "-", target.Image]);
                 if (options.DataPath == DataPath.Direct)
                 {
-                    await RunDirectAsync(source.Host, export, target.Host, import, $"copy {request}", ct);
-                    return (DataPath.Direct, "rbd export-diff | ssh | rbd import-diff", expected.StreamBytes, expected.DataBytes);
+                    var piped = await RunDirectAsync(source.Host, export, target.Host, import, $"copy {request}", ct);
+                    return (DataPath.Direct, "rbd export-diff | ssh | rbd import-diff", piped, expected.DataBytes);
                 }
 
                 var (sent, _) = await RelayAsync(source.Host, export, expected.StreamBytes, progress, async (stdin, c) =>
@@ -213,16 +213,23 @@ public sealed class CommandDiskMover(ISshRunner ssh, MoverOptions options, TimeP
         return (meter.Bytes, data);
     }
 
-    /// <summary>Direct path: the source host runs the whole pipeline, its second half over SSH on the target host.</summary>
-    private async Task RunDirectAsync(string sourceHost, IReadOnlyList<string> sourceArgv, string targetHost, IReadOnlyList<string> targetArgv, string what, CancellationToken ct)
+    /// <summary>
+    /// Direct path: the source host runs the whole pipeline, its second half over SSH on the target host. A tee
+    /// into <c>wc -c</c> counts the bytes that crossed (printed on stdout, which the pipeline does not otherwise use).
+    /// </summary>
+    private async Task<long> RunDirectAsync(string sourceHost, IReadOnlyList<string> sourceArgv, string targetHost, IReadOnlyList<string> targetArgv, string what, CancellationToken ct)
     {
-        var pipeline = $"{ShellQuote.Command(sourceArgv)} | {ShellQuote.Command([.. options.HostToHostSsh(targetHost), ShellQuote.Command(targetArgv)])}";
+        // wc writes to fd 3 (the pipeline's stdout): tee's own stdout is the data pipe.
+        var pipeline = $"{{ {ShellQuote.Command(sourceArgv)} | tee >(wc -c >&3) | {ShellQuote.Command([.. options.HostToHostSsh(targetHost), ShellQuote.Command(targetArgv)])}; rc=$?; wait $!; exit $rc; }} 3>&1";
         var result = await ssh.RunAsync(sourceHost, ["bash", "-o", "pipefail", "-c", pipeline], ct: ct);
         if (!result.Succeeded)
         {
             // ssh exits 255 when the connection itself failed: worth another attempt.
             throw new SshCommandException($"{what} failed (exit {result.ExitCode}): {result.Stderr.Trim()}", isTransient: result.ExitCode == 255, result.ExitCode);
         }
+
+        var count = result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault();
+        return long.TryParse(count, CultureInfo.InvariantCulture, out var bytes) ? bytes : -1;
     }
 
     public async Task<VerifyReport> VerifyAsync(DiskCopyRequest request, CancellationToken ct)

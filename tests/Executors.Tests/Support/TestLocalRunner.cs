@@ -20,14 +20,18 @@ public sealed class TestLocalRunner : ISshRunner
     public async Task<SshResult> RunAsync(string host, IReadOnlyList<string> argv, Stream? stdin = null, CancellationToken ct = default)
     {
         using var stdout = new MemoryStream();
-        var result = await RunCoreAsync(argv, stdin, stdout, ct);
+        var result = await RunCoreAsync(argv, stdin, stdout, null, ct);
         return result with { Stdout = Encoding.UTF8.GetString(stdout.ToArray()) };
     }
 
     public Task<SshResult> RunStreamingAsync(string host, IReadOnlyList<string> argv, Stream? stdin, Stream stdout, CancellationToken ct = default)
-        => RunCoreAsync(argv, stdin, stdout, ct);
+    {
+        var failAfter = FailStreamAfterBytes;
+        FailStreamAfterBytes = null;
+        return RunCoreAsync(argv, stdin, stdout, failAfter, ct);
+    }
 
-    private async Task<SshResult> RunCoreAsync(IReadOnlyList<string> argv, Stream? stdin, Stream stdout, CancellationToken ct)
+    private async Task<SshResult> RunCoreAsync(IReadOnlyList<string> argv, Stream? stdin, Stream stdout, long? failAfter, CancellationToken ct)
     {
         lock (Commands)
         {
@@ -47,8 +51,6 @@ public sealed class TestLocalRunner : ISshRunner
         }
 
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {argv[0]}");
-        var failAfter = FailStreamAfterBytes;
-        FailStreamAfterBytes = null;
         var stderr = new StringBuilder();
         var stderrTask = Task.Run(async () =>
         {

@@ -63,7 +63,12 @@ public static class RbdDiffApplier
                     int read;
                     while ((read = await reader.ReadDataAsync(buffer.AsMemory(0, ChunkSize), ct)) > 0)
                     {
-                        await WriteAsync(handle, targetPath, buffer.AsMemory(0, read), at, ct);
+                        // Ceph reports an object allocated from its start, so full diffs carry zero runs: a zeroed target skips them.
+                        if (!options.TargetIsZeroed || buffer.AsSpan(0, read).ContainsAnyExcept((byte)0))
+                        {
+                            await WriteAsync(handle, targetPath, buffer.AsMemory(0, read), at, ct);
+                        }
+
                         at += read;
                         data += read;
                         options.Progress?.Invoke(reader.Position);
