@@ -26,7 +26,17 @@ public sealed record MoverOptions
     /// The command a source host runs to reach a target host for the direct path, before the remote command
     /// (e.g. <c>ssh -o BatchMode=yes root@pve1</c>); the remote command follows as one quoted string.
     /// </summary>
-    public Func<string, IReadOnlyList<string>> HostToHostSsh { get; init; } = host => ["ssh", "-o", "BatchMode=yes", "root@" + host];
+    public Func<string, IReadOnlyList<string>> HostToHostSsh { get; init; } = host => ["ssh", .. FastSshOptions, "root@" + host];
+
+    /// <summary>
+    /// No prompts, no compression, AES-GCM first (hardware AES makes it several times faster than chacha20 for
+    /// disk data), and one multiplexed connection per host pair so a small increment does not pay a new handshake.
+    /// </summary>
+    public static IReadOnlyList<string> FastSshOptions { get; } =
+    [
+        "-o", "BatchMode=yes", "-o", "Compression=no", "-c", "aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com",
+        "-o", "ControlMaster=auto", "-o", "ControlPersist=300", "-o", "ControlPath=/tmp/.taquin-ssh-%C",
+    ];
 
     /// <summary>Hosts where raw targets are written by the orchestrator itself (its own machine); others get an SSH writer.</summary>
     public Func<string, bool> IsLocalHost { get; init; } = host => host is "localhost" or "127.0.0.1";

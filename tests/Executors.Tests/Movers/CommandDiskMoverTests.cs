@@ -38,7 +38,7 @@ public sealed class CommandDiskMoverTests : IDisposable
         "ssh", "-p", Environment.GetEnvironmentVariable("TAQUIN_SSH_PORT") ?? "22",
         "-i", Environment.GetEnvironmentVariable("TAQUIN_SSH_KEY") ?? "",
         "-o", "UserKnownHostsFile=" + Environment.GetEnvironmentVariable("TAQUIN_SSH_KNOWN_HOSTS"),
-        "-o", "BatchMode=yes", "root@" + host,
+        .. MoverOptions.FastSshOptions, "root@" + host,
     ];
 
     private CommandDiskMover Mover(DataPath path, Action<MoverOptions>? _ = null) => new(_runner, Options(path, _ceph));
