@@ -64,60 +64,60 @@ public sealed class CommandDiskMover(ISshRunner ssh, MoverOptions options, TimeP
         switch (request.Target)
         {
             case RbdVolumeTarget target:
-            {
-                if ((await SnapshotsAsync(target.Host, target.Image, options.TargetCephConf, ct)).Contains(toSnapshot))
                 {
-                    // An earlier attempt finished (import-diff creates the end snapshot last): verification decides.
-                    return (options.DataPath, "already at " + toSnapshot, 0, 0);
-                }
-
-                var import = RbdArgs(options.TargetCephConf, ["import-diff", "--no-progress", "-", target.Image]);
-                if (options.DataPath == DataPath.Direct)
-                {
-                    var piped = await RunDirectAsync(source.Host, export, target.Host, import, $"copy {request}", ct);
-                    return (DataPath.Direct, "rbd export-diff | ssh | rbd import-diff", piped, expected.DataBytes);
-                }
-
-                var (sent, _) = await RelayAsync(source.Host, export, expected.StreamBytes, progress, async (stdin, c) =>
-                {
-                    var result = await ssh.RunAsync(target.Host, import, stdin, c);
-                    Check(result, $"rbd import-diff into {target.Host}:{target.Image}");
-                    return expected.DataBytes;
-                }, ct);
-                return (DataPath.Relayed, "rbd export-diff > relay > rbd import-diff", sent, expected.DataBytes);
-            }
-
-            case RawVolumeTarget raw:
-            {
-                if (!options.IsLocalHost(raw.Host))
-                {
-                    throw new AdapterException($"copy {request}: raw target on {raw.Host} is written by the orchestrator's diff applier, which needs the volume on its own machine (remote raw writer not implemented; see docs/adr/0010)", isTransient: false);
-                }
-
-                var createdFile = !raw.Path.StartsWith("/dev/", StringComparison.Ordinal) && !File.Exists(raw.Path);
-                try
-                {
-                    var (sent, data) = await RelayAsync(source.Host, export, expected.StreamBytes, progress, async (stdin, c) =>
+                    if ((await SnapshotsAsync(target.Host, target.Image, options.TargetCephConf, ct)).Contains(toSnapshot))
                     {
-                        var applied = await RbdDiffApplier.ApplyAsync(stdin, raw.Path, new RbdDiffApplyOptions
-                        {
-                            ExpectedFromSnapshot = request.FromSnapshot,
-                            TargetIsZeroed = createdFile,
-                        }, c);
-                        return applied.DataBytes;
-                    }, ct);
-                    return (DataPath.Relayed, "rbd export-diff > relay > diff applier", sent, data);
-                }
-                catch (TargetFullException)
-                {
-                    if (createdFile)
-                    {
-                        File.Delete(raw.Path);
+                        // An earlier attempt finished (import-diff creates the end snapshot last): verification decides.
+                        return (options.DataPath, "already at " + toSnapshot, 0, 0);
                     }
 
-                    throw new AdapterException($"copy {request}: target {raw.Host}:{raw.Path} is full; {(createdFile ? "the partial file was removed" : "the volume holds a partial copy and must not be used")}", isTransient: false);
+                    var import = RbdArgs(options.TargetCephConf, ["import-diff", "--no-progress", "-", target.Image]);
+                    if (options.DataPath == DataPath.Direct)
+                    {
+                        var piped = await RunDirectAsync(source.Host, export, target.Host, import, $"copy {request}", ct);
+                        return (DataPath.Direct, "rbd export-diff | ssh | rbd import-diff", piped, expected.DataBytes);
+                    }
+
+                    var (sent, _) = await RelayAsync(source.Host, export, expected.StreamBytes, progress, async (stdin, c) =>
+                    {
+                        var result = await ssh.RunAsync(target.Host, import, stdin, c);
+                        Check(result, $"rbd import-diff into {target.Host}:{target.Image}");
+                        return expected.DataBytes;
+                    }, ct);
+                    return (DataPath.Relayed, "rbd export-diff > relay > rbd import-diff", sent, expected.DataBytes);
                 }
-            }
+
+            case RawVolumeTarget raw:
+                {
+                    if (!options.IsLocalHost(raw.Host))
+                    {
+                        throw new AdapterException($"copy {request}: raw target on {raw.Host} is written by the orchestrator's diff applier, which needs the volume on its own machine (remote raw writer not implemented; see docs/adr/0010)", isTransient: false);
+                    }
+
+                    var createdFile = !raw.Path.StartsWith("/dev/", StringComparison.Ordinal) && !File.Exists(raw.Path);
+                    try
+                    {
+                        var (sent, data) = await RelayAsync(source.Host, export, expected.StreamBytes, progress, async (stdin, c) =>
+                        {
+                            var applied = await RbdDiffApplier.ApplyAsync(stdin, raw.Path, new RbdDiffApplyOptions
+                            {
+                                ExpectedFromSnapshot = request.FromSnapshot,
+                                TargetIsZeroed = createdFile,
+                            }, c);
+                            return applied.DataBytes;
+                        }, ct);
+                        return (DataPath.Relayed, "rbd export-diff > relay > diff applier", sent, data);
+                    }
+                    catch (TargetFullException)
+                    {
+                        if (createdFile)
+                        {
+                            File.Delete(raw.Path);
+                        }
+
+                        throw new AdapterException($"copy {request}: target {raw.Host}:{raw.Path} is full; {(createdFile ? "the partial file was removed" : "the volume holds a partial copy and must not be used")}", isTransient: false);
+                    }
+                }
 
             default:
                 throw new NotSupportedException(request.Target.GetType().Name);

@@ -238,8 +238,12 @@ public sealed class CommandDiskMoverTests : IDisposable
         _ceph.Rbd("lock", "add", image, "taquin-test");
 
         var clients = await Mover(DataPath.Direct).RbdClientsAsync(Host, image, oldCluster: true, CancellationToken.None);
+        var locker = System.Text.Json.JsonDocument.Parse(_ceph.Rbd("lock", "ls", image, "--format", "json")).RootElement[0].GetProperty("locker").GetString()!;
+        _ceph.Rbd("lock", "rm", image, "taquin-test", locker);
+
         Assert.Single(clients);
-        Assert.StartsWith("lock ", clients[0], StringComparison.Ordinal);
+        Assert.Equal("lock " + locker, clients[0]);
+        Assert.Empty(await Mover(DataPath.Direct).RbdClientsAsync(Host, image, oldCluster: true, CancellationToken.None));
     }
 
     [Fact]

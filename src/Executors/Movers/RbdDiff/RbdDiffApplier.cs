@@ -4,7 +4,7 @@ using Microsoft.Win32.SafeHandles;
 namespace Taquin.Executors.Movers.RbdDiff;
 
 /// <summary>What applying a diff did.</summary>
-/// <param name="DataBytes">Bytes written from 'w' records.</param>
+/// <param name="DataBytes">Bytes written from 'w' records (zero runs skipped on a zeroed target are not counted).</param>
 /// <param name="ZeroBytes">Bytes covered by 'z' records (written as zeroes unless the target was known to be zero).</param>
 public sealed record RbdDiffApplyResult(RbdDiffHeader Header, long DataBytes, long ZeroBytes, int Extents, long StreamBytes);
 
@@ -67,10 +67,10 @@ public static class RbdDiffApplier
                         if (!options.TargetIsZeroed || buffer.AsSpan(0, read).ContainsAnyExcept((byte)0))
                         {
                             await WriteAsync(handle, targetPath, buffer.AsMemory(0, read), at, ct);
+                            data += read;
                         }
 
                         at += read;
-                        data += read;
                         options.Progress?.Invoke(reader.Position);
                     }
                 }
