@@ -122,7 +122,8 @@ public sealed class CommandDiskMoverTests : IDisposable
         Assert.True(verify.Match, verify.ToCheckpoint());
         Assert.Equal(64 << 20, new FileInfo(file).Length);
         Assert.InRange(allocatedKiB, 6 << 10, 7 << 10);
-        Assert.Equal(6 << 20, baseCopy.DataBytes);
+        // written: the 6 MiB of data, plus zero bytes that shared a read with data (the skipped runs are the rest)
+        Assert.InRange(baseCopy.DataBytes, 6 << 20, 7 << 20);
         Assert.Equal(512 << 10, increment.DataBytes);
     }
 
