@@ -184,6 +184,7 @@ public static class PlanCompiler
             Disks = disks,
             VlanTag = vlanTag,
             Bridge = policy.Bridge,
+            DataPath = policy.CopyDataPath,
             CreateParameters = Translate(vm, to, policy.Bridge, vlanTag),
         };
     }

@@ -121,4 +121,6 @@ public sealed record PolicySpec
     public string DefaultStrategy { get; init; } = "warm";
     /// <summary>Fraction of ZFS capacity the planner may fill.</summary>
     public double ZfsFillRatio { get; init; } = 0.8;
+    /// <summary>How disk bytes travel: "direct" (source host pipes to the target host over SSH) or "relayed" (through the orchestrator).</summary>
+    public string CopyDataPath { get; init; } = "direct";
 }
