@@ -4,7 +4,8 @@
 # libvirtd, Ceph) installs its own packages through scripts/testbed.
 set -euo pipefail
 
-packages=(virtinst libvirt-clients libxml2-utils)
+# chromium: the web monitor's browser tests drive Debian's headless Chromium through Playwright (no browser download).
+packages=(virtinst libvirt-clients libxml2-utils chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -28,6 +28,8 @@ public static class Program
         SimulateCommands.Build(),
         RunCommands.Build(),
         WorkerCommands.Build(),
+        ServeCommands.Build(),
+        UserCommands.Build(),
     ];
 
     internal static RootCommand BuildRoot(IEnumerable<Command> commands)

@@ -12,7 +12,14 @@ public class AdapterException(string message, bool isTransient, Exception? inner
 
 /// <summary>A PVE API call failed (HTTP status, task exit status).</summary>
 public class PveApiException(string message, bool isTransient, Exception? innerException = null)
-    : AdapterException(message, isTransient, innerException);
+    : AdapterException(message, isTransient, innerException)
+{
+    /// <summary>The HTTP status PVE answered with; null when no answer came (connection, TLS, timeout) or for task failures.</summary>
+    public int? StatusCode { get; init; }
+
+    /// <summary>PVE's per-parameter messages ("errors" of a 400 "Parameter verification failed."), keyed by parameter.</summary>
+    public IReadOnlyDictionary<string, string> ParameterErrors { get; init; } = new Dictionary<string, string>();
+}
 
 /// <summary>An SSH command could not run or exited non-zero where that means failure.</summary>
 public class SshCommandException(string message, bool isTransient, int? exitCode = null, Exception? innerException = null)

@@ -11,11 +11,26 @@ public sealed record PveVmStatus(int VmId, string Node, string Name, string Stat
     public bool IsRunning => Status == "running";
 }
 
-/// <summary>A PVE task (UPID). ExitStatus is "OK" when it succeeded, null while running.</summary>
+/// <summary>
+/// A PVE task (UPID). ExitStatus is "OK" or "WARNINGS: n" when it succeeded (PVE's read_status), the error
+/// text otherwise, null while running.
+/// </summary>
 public sealed record PveTaskStatus(string Upid, bool Running, string? ExitStatus)
 {
-    public bool Succeeded => !Running && ExitStatus == "OK";
+    /// <summary>The UPID-less answer of a call PVE ran synchronously (ceph init returns null): waiting on it returns OK at once.</summary>
+    public const string CompletedSynchronously = "";
+
+    public bool Succeeded => !Running && (ExitStatus == "OK" || HasWarnings);
+
+    /// <summary>Ended well but logged warnings ("WARNINGS: 2"); PVE counts that as success.</summary>
+    public bool HasWarnings => !Running && ExitStatus is not null && ExitStatus.StartsWith("WARNINGS: ", StringComparison.Ordinal);
+
+    /// <summary>Last lines of the task log, filled by the waiter when the task failed or warned.</summary>
+    public IReadOnlyList<string> LogTail { get; init; } = [];
 }
+
+/// <summary>A volume on a PVE storage and where its bytes live on the node (file, block device or rbd: URI).</summary>
+public sealed record PveVolume(string VolumeId, string Path, long SizeBytes, string Format);
 
 public sealed record PveStorage(string Id, string Type, IReadOnlyList<string> Nodes, long TotalBytes, long UsedBytes, bool Active);
 
@@ -53,6 +68,8 @@ public interface IPveApi
     Task<IReadOnlyList<PveStorage>> ListStoragesAsync(string node, CancellationToken ct = default);
     Task<PveStorage?> GetStorageStatusAsync(string node, string storage, CancellationToken ct = default);
     Task CreateStorageAsync(string storage, string type, IReadOnlyDictionary<string, string> parameters, CancellationToken ct = default);
+    /// <summary>A volume ("storage:name") with its path on <paramref name="node"/>, or null when it does not exist.</summary>
+    Task<PveVolume?> GetVolumeAsync(string node, string volumeId, CancellationToken ct = default);
     Task<IReadOnlyList<PveNetwork>> ListNetworksAsync(string node, CancellationToken ct = default);
 
     Task<string> CephInitAsync(string node, CancellationToken ct = default);

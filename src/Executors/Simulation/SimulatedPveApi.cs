@@ -343,6 +343,18 @@ public sealed partial class SimulatedPveApi(ClusterTwin twin) : IPveApi
         }
     }
 
+    public async Task<PveVolume?> GetVolumeAsync(string node, string volumeId, CancellationToken ct = default)
+    {
+        await twin.EnterAsync("pve.volume", ct);
+        lock (twin.Gate)
+        {
+            OnlineNode(node);
+            return twin.Volumes.TryGetValue(volumeId, out var v)
+                ? new PveVolume(volumeId, VolumePaths.TargetPath(volumeId), v.SizeBytes, "raw")
+                : null;
+        }
+    }
+
     public async Task<IReadOnlyList<PveNetwork>> ListNetworksAsync(string node, CancellationToken ct = default)
     {
         await twin.EnterAsync("pve.network-list", ct);

@@ -99,7 +99,7 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null) : IPlanSolver
         var plan = PlanBuilder.Build(inventory, ToPlanDecisions(problem, outcome.Decisions), options, report) with
         {
             Baseline = baseline?.Metrics,
-            LowerBound = bounds,
+            LowerBound = bounds with { Stages = Math.Max(bounds.Stages, lower) },
             ExcludedHosts = [.. options.ExcludedHosts],
         };
         if (baseline is not null && (PlanVerifier.Verify(plan, inventory).Count > 0 || WorseThan(plan.Metrics, baseline.Metrics)))

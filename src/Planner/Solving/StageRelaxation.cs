@@ -69,13 +69,31 @@ internal static class StageRelaxation
             var oldCeph = LinearExpr.NewBuilder();
             var budget = LinearExpr.NewBuilder();
             var localImages = LinearExpr.NewBuilder();
+            // The new Ceph counts only once it can exist (enough PVE hosts), as in the exact model: a host's
+            // new-Ceph room is there when the host is PVE and the cluster exists at that stage.
+            var cephExists = model.NewBoolVar($"ceph_exists_{s}");
+            var pveCount = LinearExpr.NewBuilder();
+            foreach (var h in hosts.Where(h => !h.Excluded))
+            {
+                pveCount.Add(Pve(h, s));
+            }
+
+            model.Add(pveCount >= problem.NewCephMinHosts).OnlyEnforceIf(cephExists);
             foreach (var h in hosts)
             {
                 if (!h.Excluded)
                 {
                     pveRam.AddTerm(Pve(h, s), h.RamCapacityMiB);
-                    // The new Ceph's host minimum is dropped: a relaxation may only add room.
-                    pveStorage.AddTerm(Pve(h, s), h.ZfsCapacityMiB + problem.NewCephCapacityMiB([h]));
+                    pveStorage.AddTerm(Pve(h, s), h.ZfsCapacityMiB);
+                    var cephRoom = problem.NewCephCapacityMiB([h]);
+                    if (cephRoom > 0)
+                    {
+                        var counted = model.NewBoolVar($"ceph_room_{h.Index}_{s}");
+                        model.AddImplication(counted, cephExists);
+                        model.Add(counted <= Pve(h, s));
+                        pveStorage.AddTerm(counted, cephRoom);
+                    }
+
                     budget.AddTerm(Pve(h, s), h.CopyBudgetMiB);
                 }
 
@@ -93,9 +111,49 @@ internal static class StageRelaxation
             // A VM's move carries at least its RBD data: RBD leaves the old Ceph only as fast as copies run.
             model.Add(rbdCrossed[s] - rbdCrossed[s - 1] <= copyCrossed[s] - copyCrossed[s - 1]);
             model.Add(files - filesCrossed[s] <= localImages);
+            // The VMs that crossed hold at most as much RBD data as the densest VMs (RBD per provisioned
+            // storage) filling the storage that crossed: a fractional knapsack, a concave bound drawn as lines.
+            AddKnapsackCut(model, rbdCrossed[s], storageCrossed[s], vms.Select(v => (v.RbdMiB, v.ProvisionedMiB)));
+            AddKnapsackCut(model, ramCrossed[s], storageCrossed[s], vms.Select(v => (v.RamMiB, v.ProvisionedMiB)));
         }
 
         var (status, _) = context.Solve(model, Math.Max(0.5, context.Options.TimeLimitSeconds * 0.05));
         return status;
+    }
+
+    /// <summary>
+    /// <paramref name="value"/> ≤ the most value any set of items with total weight <paramref name="weight"/> can
+    /// carry, items being fractional (so the bound is valid for whole VMs): the upper hull of the items sorted by
+    /// value per weight, one line per segment. Items without weight bound nothing and are all counted at once.
+    /// </summary>
+    internal static void AddKnapsackCut(CpModel model, LinearExpr value, LinearExpr weight, IEnumerable<(long Value, long Weight)> items)
+    {
+        var list = items.ToList();
+        var free = list.Where(i => i.Weight <= 0).Sum(i => i.Value);
+        var segments = list.Where(i => i.Weight > 0 && i.Value > 0)
+            .GroupBy(i => (double)i.Value / i.Weight)
+            .OrderByDescending(g => g.Key)
+            .Select(g => (Value: g.Sum(i => i.Value), Weight: g.Sum(i => i.Weight)))
+            .ToList();
+        const int MaxLines = 48;
+        const long CoefficientLimit = 1L << 52;
+        var totalValue = list.Sum(i => i.Value);
+        var totalWeight = list.Sum(i => i.Weight);
+        var step = Math.Max(1, (segments.Count + MaxLines - 1) / MaxLines);
+        long valueBefore = free, weightBefore = 0;
+        for (var k = 0; k < segments.Count; k++)
+        {
+            var (v, w) = segments[k];
+            // Skipping lines keeps the bound valid (the hull is the minimum of all of them), only looser.
+            // A line whose coefficients could overflow CP-SAT's 64-bit arithmetic is left out (fleets of petabytes).
+            if ((k % step == 0 || k == segments.Count - 1) && w <= CoefficientLimit / Math.Max(1, totalValue) && v <= CoefficientLimit / Math.Max(1, totalWeight))
+            {
+                // value ≤ valueBefore + (v / w)·(weight − weightBefore), scaled by w to stay integral.
+                model.Add(w * value <= (w * valueBefore) - (v * weightBefore) + (v * weight));
+            }
+
+            valueBefore += v;
+            weightBefore += w;
+        }
     }
 }

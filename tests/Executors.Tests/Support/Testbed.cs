@@ -22,4 +22,30 @@ public static class Testbed
         PostgresConnectionString ?? throw new InvalidOperationException(
             $"{PostgresVariable} is not set, so the PostgreSQL tests have no server: {StartHint} " +
             $"(or set {OptOutVariable}=1 to skip them).");
+
+    /// <summary>The test bed's OpenSSH server (scripts/testbed up --only ssh), or a failure that says how to start it.</summary>
+    public static SshTestbed RequireSsh()
+    {
+        string Need(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } value
+            ? value
+            : throw new InvalidOperationException(
+                $"{name} is not set, so the SSH tests have no server: scripts/testbed up --only ssh && eval \"$(scripts/testbed env)\" " +
+                $"(or set {OptOutVariable}=1 to skip them).");
+
+        return new SshTestbed(
+            Need("TAQUIN_SSH_HOST"),
+            int.Parse(Need("TAQUIN_SSH_PORT"), System.Globalization.CultureInfo.InvariantCulture),
+            Need("TAQUIN_SSH_USER"),
+            Need("TAQUIN_SSH_KEY"),
+            Need("TAQUIN_SSH_KNOWN_HOSTS"),
+            Need("TAQUIN_SSH_HOST_KEY_FINGERPRINT"),
+            Need("TAQUIN_TESTBED_DIR"));
+    }
+}
+
+/// <summary>Where the test bed's sshd listens and the files that authenticate to and trust it.</summary>
+public sealed record SshTestbed(string Host, int Port, string User, string KeyFile, string KnownHostsFile, string HostKeyFingerprint, string Directory)
+{
+    /// <summary>Pid of the sshd listener (its per-connection children serve our sessions).</summary>
+    public int ListenerPid => int.Parse(File.ReadAllText(Path.Combine(Directory, "run", "sshd.pid")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -31,4 +31,25 @@ public class StageRelaxationTests
 
         Assert.Equal(3, StageRelaxation.RaiseLowerBound(context, lower: 2, upper: 6));
     }
+
+    [Theory]
+    [InlineData(3, 5)]
+    [InlineData(1, 3)]
+    public void The_new_ceph_counts_in_the_relaxation_only_once_enough_hosts_run_pve(int minHosts, int expectedStages)
+    {
+        // 400 GiB on an old Ceph of 4 × 150 GiB: one host may leave while all of it is there. h1's ZFS takes
+        // 250 GiB; the rest needs the new Ceph. With a 1-host minimum it exists as soon as h1 is PVE (3 stages);
+        // with 3, the rest waits until h2 and h3 are PVE too, and h4 can leave only after that: 5 stages.
+        var inventory = new TestFleet().NewCephMinHosts(minHosts)
+            .Host("h1", 64, zfsGiB: 250, oldOsdGiB: 150, newOsdGiB: 500)
+            .Host("h2", 64, zfsGiB: 0, oldOsdGiB: 150, newOsdGiB: 500)
+            .Host("h3", 64, zfsGiB: 0, oldOsdGiB: 150, newOsdGiB: 500)
+            .Host("h4", 64, zfsGiB: 0, oldOsdGiB: 150, newOsdGiB: 500)
+            .Vms("vm", 4, "h4", 8, diskGiB: 100)
+            .Build();
+        var options = Planning.Options();
+        var context = new SearchContext(PlanningProblem.From(inventory, options), options, new CpSatTuning(), [], CancellationToken.None);
+
+        Assert.Equal(expectedStages, StageRelaxation.RaiseLowerBound(context, lower: 2, upper: 8));
+    }
 }
