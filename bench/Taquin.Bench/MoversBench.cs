@@ -3,8 +3,8 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Taquin.Executors.Movers;
-using Taquin.Executors.Tests.Support;
 using Taquin.Executors.Ssh;
+using Taquin.Executors.Tests.Support;
 
 namespace Taquin.Bench;
 

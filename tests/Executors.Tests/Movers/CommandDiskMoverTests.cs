@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using Taquin.Executors.Adapters;
 using Taquin.Executors.Movers;
-using Taquin.Executors.Tests.Support;
 using Taquin.Executors.Ssh;
+using Taquin.Executors.Tests.Support;
 
 namespace Taquin.Executors.Tests.Movers;
 
