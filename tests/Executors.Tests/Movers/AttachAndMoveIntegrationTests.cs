@@ -97,6 +97,23 @@ public sealed class AttachAndMoveIntegrationTests(SimulatedPveCluster pve, ITest
     }
 
     [IntegrationFact]
+    public async Task The_simulator_refuses_a_drive_on_an_image_name_PVE_cannot_parse_or_that_does_not_exist()
+    {
+        var run = await PrepareAsync(8);
+        var config = (await _client.GetVmConfigAsync(Node, run.VmId))!;
+
+        var unparsable = await Assert.ThrowsAsync<PveApiException>(() => _client.UpdateVmConfigAsync(Node, run.VmId,
+            new Dictionary<string, string> { ["scsi0"] = "old-ceph:" + run.Image[(run.Image.IndexOf('/', StringComparison.Ordinal) + 1)..] }, config.Digest));
+        var missing = await Assert.ThrowsAsync<PveApiException>(() => _client.UpdateVmConfigAsync(Node, run.VmId,
+            new Dictionary<string, string> { ["scsi0"] = $"old-ceph:vm-{run.VmId}-disk-7" }, config.Digest));
+
+        Assert.Contains("unable to parse rbd volume name", unparsable.Message, StringComparison.Ordinal);
+        Assert.Contains("No such file or directory", missing.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("scsi0", (await _client.GetVmConfigAsync(Node, run.VmId))!.Values.Keys);
+        await StopAndDeleteAsync(run.VmId);
+    }
+
+    [IntegrationFact]
     public async Task Downtime_from_stop_to_target_start_does_not_carry_the_disk_bytes()
     {
         var seconds = new Dictionary<int, double>();
