@@ -93,6 +93,8 @@ internal static class AttachAndMove
 
             var volumes = RbdDisks(context).Select(x => VolumeId(AttachedImage(x.Disk, vmId, x.Index))).ToHashSet(StringComparer.Ordinal);
             await DropReferencesAsync(context, status.Node, vmId, volumes, key => true);
+            // Real PVE turns a deleted drive whose volume the VM owns into unusedN: that reference goes too.
+            await DropReferencesAsync(context, status.Node, vmId, volumes, key => key.StartsWith("unused", StringComparison.Ordinal));
         }
 
         foreach (var disk in context.Input.Disks.Where(d => d.IsRbd))
