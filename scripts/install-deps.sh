@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what building and testing Taquin needs on a fresh Debian 12 machine (run as root).
 # Idempotent: apt runs only when something is missing. The integration test bed (sshd, PostgreSQL,
-# libvirtd, Ceph) installs its own packages through scripts/testbed.
+# libvirtd, Ceph) installs its own packages through scripts/testbed. bird2 + iproute2 + netcat: the router
+# namespace tests (docs/adr/0009).
 set -euo pipefail
 
 # chromium: the web monitor's browser tests drive Debian's headless Chromium through Playwright (no browser download).
-packages=(virtinst libvirt-clients libxml2-utils chromium)
+packages=(virtinst libvirt-clients libxml2-utils chromium iproute2 bird2 netcat-openbsd)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -17,8 +18,17 @@ if ((${#missing[@]})); then
   fi
   echo "install-deps: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Package scripts must not start host-wide daemons (bird, libvirtd): forbid it while installing.
+  guard=""
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    guard=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' >"$guard"
+    chmod 0755 "$guard"
+  fi
+  rc=0
+  { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } || rc=$?
+  [[ -z "$guard" ]] || rm -f "$guard"
+  ((rc == 0)) || { echo "install-deps: apt-get failed (exit $rc)" >&2; exit 1; }
 fi
 
 if ! command -v dotnet >/dev/null; then

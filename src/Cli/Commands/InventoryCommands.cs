@@ -9,10 +9,14 @@ namespace Taquin.Cli.Commands;
 /// <summary><c>taquin inventory ...</c>: read and check an inventory folder.</summary>
 internal static class InventoryCommands
 {
-    internal static Command Build()
+    internal static Command Build() => Build(SshRunners.ForFleet);
+
+    /// <param name="runnerFactory">How <c>inventory collect</c> reaches the fleet's hosts.</param>
+    internal static Command Build(Func<Fleet, Executors.Adapters.ISshRunner> runnerFactory)
     {
-        var command = new Command("inventory", "Read and check an inventory folder (fleet.yaml, volumes.json, domains/<host>/*.xml).");
+        var command = new Command("inventory", "Read and check an inventory folder (fleet.yaml, volumes.json, domains/<host>/*.xml), or collect one from live hosts.");
         command.Subcommands.Add(BuildValidate());
+        command.Subcommands.Add(CollectCommands.Build(runnerFactory));
         return command;
     }
 

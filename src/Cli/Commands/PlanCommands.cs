@@ -139,6 +139,7 @@ internal static class PlanCommands
         plan.Subcommands.Add(ShowCommand());
         plan.Subcommands.Add(ExportCommand(loadInventory));
         plan.Subcommands.Add(VerifyCommand(loadInventory));
+        plan.Subcommands.Add(NetworkCommands.Build());
         return plan;
     }
 

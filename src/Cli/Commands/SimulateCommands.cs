@@ -157,6 +157,15 @@ internal static class SimulateCommands
             table.AddRow($"  wave {wave.Wave}", $"{Duration(wave.DurationSeconds)}, {wave.Steps} steps{(wave.Completed ? "" : ", NOT completed")}");
         }
 
+        var milestones = result.Milestones;
+        table.AddRow("hosts converted", milestones.Conversions.Count == 0 ? "none"
+            : string.Join(", ", milestones.Conversions.Select(c => $"{c.Host} (wave {c.Wave})")));
+        table.AddRow("new Ceph", milestones.Ceph is { } ceph
+            ? $"created in wave {ceph.Wave} on a {ceph.ClusterNodes.Count}-node PVE cluster ({string.Join(", ", ceph.ClusterNodes)})"
+            : "not created");
+        var vlans = milestones.Vlans.Select(v => v.Vlan).ToList();
+        table.AddRow("VLANs", vlans.Count == 0 ? "no VM on PVE"
+            : $"{vlans.Count} VMs on PVE, {vlans.Distinct().Count()} distinct VLANs ({vlans.Min()}..{vlans.Max()})");
         table.AddRow("steps run", $"{result.StepRuns} ({result.StepsPerSecond.ToString("0", CultureInfo.InvariantCulture)} steps/s, {result.WallSeconds.ToString("0.00", CultureInfo.InvariantCulture)} s wall)");
         table.AddRow("invariant checks", $"{result.InvariantChecks}, {result.InvariantViolations.Count} violation(s)");
         ui.Write(table);
@@ -173,6 +182,11 @@ internal static class SimulateCommands
         foreach (var warning in result.ReserveWarnings)
         {
             ui.MarkupLineInterpolated($"[yellow]reserve:[/] {warning}");
+        }
+
+        foreach (var problem in milestones.Problems)
+        {
+            ui.MarkupLineInterpolated($"[red]plan not followed:[/] {problem}");
         }
 
         foreach (var problem in result.InvariantViolations.Concat(result.NotRunningExactlyOnce))

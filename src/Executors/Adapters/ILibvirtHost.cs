@@ -10,12 +10,17 @@ public enum DomainRunState
     Undefined,
 }
 
+/// <summary><c>virsh domblkinfo</c>: the disk's virtual size, the bytes allocated to it, and the size of its container (file or device).</summary>
+public sealed record DomainBlockInfo(long CapacityBytes, long AllocationBytes, long PhysicalBytes);
+
 /// <summary>libvirt on the old hypervisors (virsh over SSH in the real adapter).</summary>
 public interface ILibvirtHost
 {
     Task<IReadOnlyList<string>> ListDomainsAsync(string host, CancellationToken ct = default);
     Task<DomainRunState> GetDomainStateAsync(string host, string domain, CancellationToken ct = default);
     Task<string> DumpXmlAsync(string host, string domain, CancellationToken ct = default);
+    /// <summary>Sizes of one disk of the domain, by its target device ("vda", "sdb").</summary>
+    Task<DomainBlockInfo> GetBlockInfoAsync(string host, string domain, string target, CancellationToken ct = default);
     /// <summary>ACPI shutdown request; returns at once (the guest may ignore it).</summary>
     Task ShutdownAsync(string host, string domain, CancellationToken ct = default);
     /// <summary>Hard power-off.</summary>

@@ -2,6 +2,7 @@ using Taquin.Executors.Journal;
 using Taquin.Executors.Simulation;
 using Taquin.Executors.Steps;
 using Taquin.Planner.Inventory;
+using Taquin.Planner.Network;
 using Taquin.Planner.Planning;
 using Taquin.Planner.Translation;
 
@@ -21,7 +22,6 @@ public static class PlanCompiler
     public static IReadOnlyList<NewStep> Compile(MigrationPlan plan, FleetInventory inventory)
     {
         var vms = inventory.Vms.ToDictionary(v => v.Name, StringComparer.Ordinal);
-        var vlanTags = PlaceholderVlanTags(inventory);
         var stages = plan.Stages.OrderBy(s => s.Index).ToList();
         var steps = new List<NewStep>();
         for (var i = 1; i < stages.Count; i++)
@@ -44,7 +44,7 @@ public static class PlanCompiler
                 var subject = "vm:" + vm.Name;
                 var from = action.From ?? previous.Placements[vm.Name];
                 var to = action.To ?? stage.Placements[vm.Name];
-                var baseInput = VmInput(vm, from, to, inventory.Fleet.Policy, vlanTags[vm.Name]);
+                var baseInput = VmInput(vm, from, to, inventory.Fleet);
                 switch (action.Kind)
                 {
                     case ActionKind.MoveToPve:
@@ -138,18 +138,6 @@ public static class PlanCompiler
     /// <summary>"subject/step-type": how a step names another it waits for.</summary>
     public static string Key(string subject, string stepType) => subject + "/" + stepType;
 
-    /// <summary>
-    /// Placeholder VLAN tags until VLAN allocation lands: the policy range's n-th tag for the n-th VM by name.
-    /// Deterministic and distinct while the range is large enough (it wraps around otherwise).
-    /// </summary>
-    public static IReadOnlyDictionary<string, int> PlaceholderVlanTags(FleetInventory inventory)
-    {
-        var range = inventory.Fleet.Policy.VlanRange;
-        return inventory.Vms.Select(v => v.Name).Order(StringComparer.Ordinal)
-            .Select((name, i) => (name, tag: range.From + (i % Math.Max(1, range.Count))))
-            .ToDictionary(x => x.name, x => x.tag, StringComparer.Ordinal);
-    }
-
     private static string Strategy(PlanAction action, MigrationPlan plan, VmRecord vm, PolicySpec policy)
     {
         var strategy = action.Strategy ?? plan.Vms.GetValueOrDefault(vm.Name)?.Strategy ?? policy.DefaultStrategy;
@@ -157,8 +145,9 @@ public static class PlanCompiler
         return strategy != "cold" && vm.RbdBytes == 0 && vm.Disks.All(d => !d.Device.IsRbd) ? "cold" : strategy;
     }
 
-    private static StepInput VmInput(VmRecord vm, Placement from, Placement to, PolicySpec policy, int vlanTag)
+    private static StepInput VmInput(VmRecord vm, Placement from, Placement to, Fleet fleet)
     {
+        var policy = fleet.Policy;
         var perBus = new Dictionary<string, int>(StringComparer.Ordinal);
         var disks = new List<DiskInput>();
         foreach (var disk in vm.Disks.Where(d => !d.Device.IsCdrom && d.Device.VolumeKey is not null))
@@ -182,21 +171,25 @@ public static class PlanCompiler
             Uuid = vm.Domain.Uuid,
             Macs = [.. vm.Domain.Interfaces.Select(n => n.Mac).OfType<string>()],
             Disks = disks,
-            VlanTag = vlanTag,
+            // The VLAN is the VM's allocation in the journal, taken by the network step at cutover (docs/adr/0009):
+            // the target VM is created untagged (it is not started before that step tags it).
+            VlanFrom = policy.VlanRange.From,
+            VlanTo = policy.VlanRange.To,
+            Addressing = VmAddressing.FromDomain(vm.Domain),
+            Router = fleet.Router,
             Bridge = policy.Bridge,
-            CreateParameters = Translate(vm, to, policy.Bridge, vlanTag),
+            CreateParameters = Translate(vm, to, policy.Bridge),
         };
     }
 
-    /// <summary>The translator's create request for the VM's target (node, storage, VLAN); null when it refuses the VM.</summary>
-    private static IReadOnlyDictionary<string, string>? Translate(VmRecord vm, Placement to, string bridge, int vlanTag)
+    /// <summary>The translator's create request for the VM's target (node, storage; NICs untagged until the network step); null when it refuses the VM.</summary>
+    private static IReadOnlyDictionary<string, string>? Translate(VmRecord vm, Placement to, string bridge)
     {
         var config = PveTranslator.Translate(vm, new TranslationTarget
         {
             Node = to.Host,
             DiskStorage = PveStorageIds.FromPlan(to.Storage ?? ""),
             Bridge = bridge,
-            VlanTag = vlanTag,
         });
         return config.IsRefused ? null : config.Params;
     }

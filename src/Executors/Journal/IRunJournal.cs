@@ -53,5 +53,19 @@ public interface IRunJournal
     Task<bool> TryAcquireSlotAsync(string pool, int capacity, string holder, TimeSpan ttl, CancellationToken ct = default);
     Task ReleaseSlotAsync(string pool, string holder, CancellationToken ct = default);
 
+    /// <summary>
+    /// The VM's VLAN: the one it already holds (whatever the range now says, so re-plans keep it), else the lowest
+    /// id of [<paramref name="from"/>, <paramref name="to"/>] no other VM holds, taken atomically: two workers
+    /// allocating at once never get the same VLAN (unique VLAN and unique VM in the store). Not tied to a run.
+    /// Throws <see cref="VlanRangeExhaustedException"/> when every id of the range is held.
+    /// </summary>
+    Task<int> AllocateVlanAsync(string vm, int from, int to, string actor, CancellationToken ct = default);
+
+    /// <summary>Every VLAN held, by VLAN id.</summary>
+    Task<IReadOnlyList<VlanAllocation>> GetVlanAllocationsAsync(CancellationToken ct = default);
+
+    /// <summary>Frees a VM's VLAN; only for a retired VM (the VM no longer exists anywhere). False when it held none.</summary>
+    Task<bool> ReleaseVlanAsync(string vm, CancellationToken ct = default);
+
     const int LogTailLines = 50;
 }

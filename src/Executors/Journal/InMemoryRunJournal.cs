@@ -15,6 +15,7 @@ public sealed class InMemoryRunJournal(TimeProvider time) : IRunJournal
     private readonly List<AuditEvent> _events = [];
     private readonly Dictionary<string, (string Holder, DateTimeOffset Expires)> _leases = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Dictionary<string, DateTimeOffset>> _slots = new(StringComparer.Ordinal);
+    private readonly SortedDictionary<int, VlanAllocation> _vlans = [];
     private long _nextStepId = 1;
     private long _nextEventId = 1;
 
@@ -296,5 +297,37 @@ public sealed class InMemoryRunJournal(TimeProvider time) : IRunJournal
         }
 
         return Task.CompletedTask;
+    }
+
+    public Task<int> AllocateVlanAsync(string vm, int from, int to, string actor, CancellationToken ct = default)
+    {
+        JournalValues.ValidateVlanRequest(vm, from, to);
+        lock (_gate)
+        {
+            if (_vlans.Values.FirstOrDefault(a => a.Vm == vm) is { } held)
+            {
+                return Task.FromResult(held.Vlan);
+            }
+
+            var vlan = JournalValues.LowestFreeVlan(_vlans.Keys, from, to) ?? throw new VlanRangeExhaustedException(vm, from, to);
+            _vlans[vlan] = new VlanAllocation(vlan, vm, Now(), actor);
+            return Task.FromResult(vlan);
+        }
+    }
+
+    public Task<IReadOnlyList<VlanAllocation>> GetVlanAllocationsAsync(CancellationToken ct = default)
+    {
+        lock (_gate)
+        {
+            return Task.FromResult<IReadOnlyList<VlanAllocation>>([.. _vlans.Values]);
+        }
+    }
+
+    public Task<bool> ReleaseVlanAsync(string vm, CancellationToken ct = default)
+    {
+        lock (_gate)
+        {
+            return Task.FromResult(_vlans.Values.FirstOrDefault(a => a.Vm == vm) is { } held && _vlans.Remove(held.Vlan));
+        }
     }
 }

@@ -68,3 +68,10 @@ public sealed record AuditEvent
     public string? Subject { get; init; }
     public string? Details { get; init; }
 }
+
+/// <summary>A VM's VLAN: held from its first cutover until the VM is retired (docs/adr/0009).</summary>
+public sealed record VlanAllocation(int Vlan, string Vm, DateTimeOffset AllocatedAt, string AllocatedBy);
+
+/// <summary>Every VLAN of the policy range is held by another VM.</summary>
+public sealed class VlanRangeExhaustedException(string vm, int from, int to)
+    : InvalidOperationException($"No free VLAN for VM {vm}: all of {from}..{to} are held by other VMs. Widen policy.vlanRange in fleet.yaml, or release the VLANs of retired VMs.");

@@ -57,4 +57,29 @@ internal static class JournalValues
 
     public static InvalidOperationException RunIdTaken(string runId) =>
         new($"The journal already has a run '{runId}' for a different plan or inventory; choose another run id.");
+
+    public static void ValidateVlanRequest(string vm, int from, int to)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(vm);
+        ArgumentOutOfRangeException.ThrowIfLessThan(from, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(to, 4094);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(from, to);
+    }
+
+    /// <summary>The lowest id of [from, to] not in <paramref name="held"/>, or null when the range is full.</summary>
+    public static int? LowestFreeVlan(IEnumerable<int> held, int from, int to)
+    {
+        var next = from;
+        foreach (var vlan in held.Where(v => v >= from && v <= to).Order())
+        {
+            if (vlan > next)
+            {
+                break;
+            }
+
+            next = vlan + 1;
+        }
+
+        return next <= to ? next : null;
+    }
 }

@@ -126,6 +126,11 @@ public sealed partial class PostgresRunJournal : IRunJournal, IAsyncDisposable, 
                 holder text NOT NULL,
                 expires_at timestamptz NOT NULL,
                 PRIMARY KEY (pool, holder));
+            CREATE TABLE IF NOT EXISTS {s}.vlan_allocations (
+                vlan integer PRIMARY KEY CHECK (vlan BETWEEN 1 AND 4094),
+                vm text NOT NULL UNIQUE,
+                allocated_at timestamptz NOT NULL,
+                allocated_by text NOT NULL);
             """))
         {
             await command.ExecuteNonQueryAsync(ct);
@@ -381,6 +386,66 @@ public sealed partial class PostgresRunJournal : IRunJournal, IAsyncDisposable, 
         await using var command = Command("DELETE FROM {s}.slots WHERE pool = @pool AND holder = @holder",
             ("pool", pool), ("holder", holder));
         await command.ExecuteNonQueryAsync(ct);
+    }
+
+    public async Task<int> AllocateVlanAsync(string vm, int from, int to, string actor, CancellationToken ct = default)
+    {
+        JournalValues.ValidateVlanRequest(vm, from, to);
+        await using var connection = await _dataSource.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        // One allocator at a time (readers are not blocked), so find-the-gap-then-insert cannot hand one VLAN to two
+        // VMs; the unique constraints would reject that anyway, the lock makes the second allocator wait, not fail.
+        await using (var lockTable = Command(connection, transaction, "LOCK TABLE {s}.vlan_allocations IN SHARE ROW EXCLUSIVE MODE"))
+        {
+            await lockTable.ExecuteNonQueryAsync(ct);
+        }
+
+        await using (var existing = Command(connection, transaction, "SELECT vlan FROM {s}.vlan_allocations WHERE vm = @vm", ("vm", vm)))
+        {
+            if (await existing.ExecuteScalarAsync(ct) is int held)
+            {
+                await transaction.CommitAsync(ct);
+                return held;
+            }
+        }
+
+        int vlan;
+        await using (var gap = Command(connection, transaction, """
+            SELECT min(g) FROM generate_series(@from, @to) AS g
+            WHERE NOT EXISTS (SELECT 1 FROM {s}.vlan_allocations a WHERE a.vlan = g)
+            """, ("from", from), ("to", to)))
+        {
+            vlan = await gap.ExecuteScalarAsync(ct) is int free ? free : throw new VlanRangeExhaustedException(vm, from, to);
+        }
+
+        await using (var insert = Command(connection, transaction,
+            "INSERT INTO {s}.vlan_allocations (vlan, vm, allocated_at, allocated_by) VALUES (@vlan, @vm, @at, @by)",
+            ("vlan", vlan), ("vm", vm), ("at", Now()), ("by", actor)))
+        {
+            await insert.ExecuteNonQueryAsync(ct);
+        }
+
+        await transaction.CommitAsync(ct);
+        return vlan;
+    }
+
+    public async Task<IReadOnlyList<VlanAllocation>> GetVlanAllocationsAsync(CancellationToken ct = default)
+    {
+        await using var command = Command("SELECT vlan, vm, allocated_at, allocated_by FROM {s}.vlan_allocations ORDER BY vlan");
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        var allocations = new List<VlanAllocation>();
+        while (await reader.ReadAsync(ct))
+        {
+            allocations.Add(new VlanAllocation(reader.GetInt32(0), reader.GetString(1), reader.GetFieldValue<DateTimeOffset>(2), reader.GetString(3)));
+        }
+
+        return allocations;
+    }
+
+    public async Task<bool> ReleaseVlanAsync(string vm, CancellationToken ct = default)
+    {
+        await using var command = Command("DELETE FROM {s}.vlan_allocations WHERE vm = @vm", ("vm", vm));
+        return await command.ExecuteNonQueryAsync(ct) == 1;
     }
 
     public void Dispose()

@@ -75,6 +75,11 @@ public sealed class SqliteRunJournal : IRunJournal, IAsyncDisposable, IDisposabl
             holder TEXT NOT NULL,
             expires_at TEXT NOT NULL,
             PRIMARY KEY (pool, holder));
+        CREATE TABLE IF NOT EXISTS vlan_allocations (
+            vlan INTEGER PRIMARY KEY CHECK (vlan BETWEEN 1 AND 4094),
+            vm TEXT NOT NULL UNIQUE,
+            allocated_at TEXT NOT NULL,
+            allocated_by TEXT NOT NULL);
         """;
 
     private const string StepColumns = """
@@ -383,6 +388,59 @@ public sealed class SqliteRunJournal : IRunJournal, IAsyncDisposable, IDisposabl
     {
         await using var connection = await OpenAsync(ct);
         Execute(connection, "DELETE FROM slots WHERE pool = @pool AND holder = @holder", ("@pool", pool), ("@holder", holder));
+    }
+
+    public async Task<int> AllocateVlanAsync(string vm, int from, int to, string actor, CancellationToken ct = default)
+    {
+        JournalValues.ValidateVlanRequest(vm, from, to);
+        await using var connection = await OpenAsync(ct);
+        // BEGIN IMMEDIATE is the file's single writer lock: read-the-gaps-then-insert cannot interleave.
+        return WithImmediateTransaction(connection, () =>
+        {
+            using (var existing = Command(connection, "SELECT vlan FROM vlan_allocations WHERE vm = @vm", ("@vm", vm)))
+            {
+                if (existing.ExecuteScalar() is long held)
+                {
+                    return (int)held;
+                }
+            }
+
+            var taken = new List<int>();
+            using (var read = Command(connection, "SELECT vlan FROM vlan_allocations WHERE vlan BETWEEN @from AND @to ORDER BY vlan",
+                ("@from", from), ("@to", to)))
+            using (var reader = read.ExecuteReader())
+            {
+                while (reader.Read())
+                {
+                    taken.Add(reader.GetInt32(0));
+                }
+            }
+
+            var vlan = JournalValues.LowestFreeVlan(taken, from, to) ?? throw new VlanRangeExhaustedException(vm, from, to);
+            Execute(connection, "INSERT INTO vlan_allocations (vlan, vm, allocated_at, allocated_by) VALUES (@vlan, @vm, @at, @by)",
+                ("@vlan", vlan), ("@vm", vm), ("@at", JournalValues.ToText(_clock.GetUtcNow())), ("@by", actor));
+            return vlan;
+        });
+    }
+
+    public async Task<IReadOnlyList<VlanAllocation>> GetVlanAllocationsAsync(CancellationToken ct = default)
+    {
+        await using var connection = await OpenAsync(ct);
+        using var command = Command(connection, "SELECT vlan, vm, allocated_at, allocated_by FROM vlan_allocations ORDER BY vlan");
+        using var reader = command.ExecuteReader();
+        var allocations = new List<VlanAllocation>();
+        while (reader.Read())
+        {
+            allocations.Add(new VlanAllocation(reader.GetInt32(0), reader.GetString(1), JournalValues.FromText(reader.GetString(2)), reader.GetString(3)));
+        }
+
+        return allocations;
+    }
+
+    public async Task<bool> ReleaseVlanAsync(string vm, CancellationToken ct = default)
+    {
+        await using var connection = await OpenAsync(ct);
+        return Execute(connection, "DELETE FROM vlan_allocations WHERE vm = @vm", ("@vm", vm)) == 1;
     }
 
     /// <summary>Closes pooled connections so the file can be moved or deleted.</summary>

@@ -20,13 +20,21 @@ public sealed class SimulatedCephCluster(ClusterTwin twin) : ICephCluster
         }
     }
 
-    public async Task<CephHealth> WaitHealthyAsync(TimeSpan timeout, CancellationToken ct = default)
+    public async Task<CephHealth> WaitHealthyAsync(TimeSpan timeout, Func<CephRecoveryProgress, Task>? onProgress = null, CancellationToken ct = default)
     {
         await twin.EnterAsync("ceph.wait-healthy", ct);
         DateTimeOffset healthyAt;
+        CephHealth health;
         lock (twin.Gate)
         {
             healthyAt = twin.OldCephHealthyAt;
+            health = Health();
+        }
+
+        if (!health.IsOk && onProgress is not null)
+        {
+            // The twin does not count objects: one report of the state the wait starts from.
+            await onProgress(new CephRecoveryProgress(health.Status, 0, 0, 0, 0, health.Checks));
         }
 
         var remaining = healthyAt == DateTimeOffset.MaxValue ? TimeSpan.MaxValue : healthyAt - twin.Clock.GetUtcNow();
@@ -63,6 +71,17 @@ public sealed class SimulatedCephCluster(ClusterTwin twin) : ICephCluster
         lock (twin.Gate)
         {
             return [.. twin.Osds.Where(o => host is null || o.Host == host).Select(o => new CephOsd(o.Id, o.Host, o.In, Up: true))];
+        }
+    }
+
+    public async Task<OsdsOutForecast> ForecastOsdsOutAsync(IReadOnlyCollection<int> osdIds, CancellationToken ct = default)
+    {
+        await twin.EnterAsync("ceph.osd-df", ct);
+        lock (twin.Gate)
+        {
+            var dataRaw = twin.RbdImages.Values.Sum(i => i.UsedBytes) * twin.Inventory.Fleet.OldCeph.PoolSize;
+            var remaining = twin.Osds.Where(o => o.In && !osdIds.Contains(o.Id)).Sum(o => o.SizeBytes);
+            return new OsdsOutForecast([.. osdIds.Order()], dataRaw, remaining, dataRaw, twin.Inventory.Fleet.OldCeph.NearfullRatio);
         }
     }
 
@@ -227,6 +246,26 @@ public sealed class SimulatedCephCluster(ClusterTwin twin) : ICephCluster
         lock (twin.Gate)
         {
             return twin.RbdImages.ContainsKey(image);
+        }
+    }
+
+    public async Task<RbdImageUsage> GetImageUsageAsync(string image, CancellationToken ct = default)
+    {
+        await twin.EnterAsync("rbd.du", ct);
+        lock (twin.Gate)
+        {
+            var img = Image(image);
+            return new RbdImageUsage(image, img.SizeBytes, img.UsedBytes);
+        }
+    }
+
+    public async Task<IReadOnlyList<RbdImageUsage>> ListImageUsageAsync(string pool, CancellationToken ct = default)
+    {
+        await twin.EnterAsync("rbd.du", ct);
+        lock (twin.Gate)
+        {
+            return [.. twin.RbdImages.Where(i => i.Key.StartsWith(pool + "/", StringComparison.Ordinal)).OrderBy(i => i.Key, StringComparer.Ordinal)
+                .Select(i => new RbdImageUsage(i.Key, i.Value.SizeBytes, i.Value.UsedBytes))];
         }
     }
 

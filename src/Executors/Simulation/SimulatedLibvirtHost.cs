@@ -38,6 +38,20 @@ public sealed partial class SimulatedLibvirtHost(ClusterTwin twin) : ILibvirtHos
         }
     }
 
+    public async Task<DomainBlockInfo> GetBlockInfoAsync(string host, string domain, string target, CancellationToken ct = default)
+    {
+        await twin.EnterAsync("libvirt.domblkinfo", ct);
+        lock (twin.Gate)
+        {
+            _ = Domain(host, domain);
+            var disk = twin.Inventory.Vms.FirstOrDefault(v => v.Name == domain)?.Disks.FirstOrDefault(d => d.Device.TargetDev == target)
+                ?? throw new LibvirtException($"invalid argument: no disk with target {target} in domain {domain}", isTransient: false);
+            var size = disk.Volume?.SizeBytes ?? 0;
+            var used = disk.Volume?.UsedBytes ?? size;
+            return new DomainBlockInfo(size, used, disk.Device.IsRbd ? size : used);
+        }
+    }
+
     public async Task ShutdownAsync(string host, string domain, CancellationToken ct = default)
     {
         await twin.EnterAsync("libvirt.shutdown", ct);

@@ -5,10 +5,13 @@ namespace Taquin.Executors.Simulation;
 /// <summary>
 /// The commands the copy steps run on PVE nodes, interpreted against the twin: <c>qemu-img convert</c> (full copy
 /// from an old-Ceph snapshot or a file over SSH), <c>rbd import-diff -</c> (incremental from a diff stream) and
-/// <c>sha256sum</c> (copy verification). Transfers take bytes / NIC rate of simulated time. Anything else exits 127.
+/// <c>sha256sum</c> (copy verification), and the router/tap-route commands of the network step (<see cref="SimulatedRouting"/>).
+/// Transfers take bytes / NIC rate of simulated time. Anything else exits 127.
 /// </summary>
 public sealed class SimulatedSshRunner(ClusterTwin twin) : ISshRunner
 {
+    private readonly SimulatedRouting _routing = new(twin);
+
     public async Task<SshResult> RunAsync(string host, IReadOnlyList<string> argv, Stream? stdin = null, CancellationToken ct = default)
     {
         await twin.EnterAsync("ssh." + (argv.Count > 0 ? argv[0] : "?"), ct);
@@ -23,6 +26,7 @@ public sealed class SimulatedSshRunner(ClusterTwin twin) : ISshRunner
             "rbd" when argv.Count == 4 && argv[1] == "import-diff" && argv[2] == "-" && stdin is not null => await ImportDiffAsync(host, argv[3], stdin, ct),
             "sha256sum" when argv.Count == 2 => Checksum(host, argv[1]),
             "touch" or "test" or "rm" when argv[^1] == Steps.DisablePlacementStep.FlagFile => PlacementFlag(host, argv[0]),
+            var program when SimulatedRouting.Handles(program) => Routing(host, argv, stdin),
             _ => new SshResult(127, "", $"{argv[0]}: command not found"),
         };
     }
@@ -116,6 +120,14 @@ public sealed class SimulatedSshRunner(ClusterTwin twin) : ISshRunner
 
         await twin.Clock.WaitAsync(TimeSpan.FromSeconds(bytes / twin.NicRate(host)), ct);
         return new SshResult(0, "", "");
+    }
+
+    private SshResult Routing(string host, IReadOnlyList<string> argv, Stream? stdin)
+    {
+        lock (twin.Gate)
+        {
+            return _routing.Run(host, argv, stdin);
+        }
     }
 
     /// <summary>The flag file the fleet's placement scripts honour.</summary>

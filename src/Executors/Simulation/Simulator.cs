@@ -44,9 +44,11 @@ public sealed record SimulationResult
     public required double WallSeconds { get; init; }
     /// <summary>Why the simulation stopped before the last wave, if it did.</summary>
     public string? StoppedReason { get; init; }
+    /// <summary>Hosts converted, the new Ceph, the VMs' VLANs, checked against the plan (docs/adr/0009).</summary>
+    public SimulationMilestones Milestones { get; init; } = SimulationMilestones.Empty;
 
     public double StepsPerSecond => WallSeconds <= 0 ? StepRuns : StepRuns / WallSeconds;
-    public bool Succeeded => InvariantViolations.Count == 0 && NotRunningExactlyOnce.Count == 0 && StoppedReason is null;
+    public bool Succeeded => InvariantViolations.Count == 0 && NotRunningExactlyOnce.Count == 0 && StoppedReason is null && Milestones.Problems.Count == 0;
 }
 
 /// <summary>
@@ -89,6 +91,7 @@ public static class Simulator
         var stepRuns = 0;
         var checks = 0;
         string? stopped = null;
+        IReadOnlyList<string>? cephClusterNodes = null;
 
         foreach (var wave in waves)
         {
@@ -111,6 +114,11 @@ public static class Simulator
                 var bySubject = steps.ToLookup(s => s.Subject, StringComparer.Ordinal);
                 var (step, at) = ready.Select(s => (Step: s, At: EarliestStart(s, bySubject[s.Subject], keyed, ends, notBefore, slots, slotsPerHost, waveStart)))
                     .OrderBy(x => x.At).ThenBy(x => x.Step.StepId).First();
+
+                if (step.StepType == StepTypes.CreatePveCeph)
+                {
+                    cephClusterNodes = [.. twin.Hosts.Values.Where(h => h.InPveCluster).Select(h => h.Name).Order(StringComparer.Ordinal)];
+                }
 
                 var lane = clock.EnterLane(at);
                 StepRunOutcome outcome;
@@ -212,6 +220,7 @@ public static class Simulator
             InvariantChecks = checks,
             WallSeconds = wall.Elapsed.TotalSeconds,
             StoppedReason = stopped,
+            Milestones = SimulationMilestones.Collect(plan, inventory, all, spans, cephClusterNodes, twin, await journal.GetVlanAllocationsAsync(ct), completed: stopped is null),
         };
     }
 

@@ -77,7 +77,7 @@ public sealed partial class SshNetRunner : ISshRunner, IDisposable
             }
             catch (Exception ex) when (attempt == 1 && IsConnectionFailure(ex))
             {
-                // The command never started (no channel), so running it on a fresh connection is safe.
+                // A stale connection (dropped while idle): the start failed, so run it on a fresh one (see ADR 0005 for the gap).
                 Log.SharedConnectionDropped(_logger, host, ex);
                 slot.Invalidate(client);
             }
@@ -134,11 +134,16 @@ public sealed partial class SshNetRunner : ISshRunner, IDisposable
         {
             running = Start(client, commandLine + input.Redirection, sink, stderr);
         }
-        catch (Exception ex) when (IsConnectionFailure(ex))
+        catch (Exception ex)
         {
             sink.Dispose();
             await pumping.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            throw Transient(host, endpoint, "could not start a command", ex);
+            if (IsConnectionFailure(ex))
+            {
+                throw Transient(host, endpoint, "could not start a command", ex);
+            }
+
+            throw;
         }
 
         using (running.Command)

@@ -1,4 +1,6 @@
 using System.Globalization;
+using Taquin.Executors.Adapters;
+using Taquin.Planner.Inventory;
 
 namespace Taquin.Executors.Steps;
 
@@ -18,14 +20,30 @@ public sealed class CephOsdsOutStep : StepBase
             await context.SaveAsync("osds", string.Join(',', osds.Select(o => o.Id.ToString(CultureInfo.InvariantCulture))));
         }
 
-        foreach (var osd in osds.Where(o => o.In))
+        var stillIn = osds.Where(o => o.In).ToList();
+        if (stillIn.Count > 0)
+        {
+            // The plan predicted the old Ceph keeps room; the live cluster has the last word before any data moves.
+            var forecast = await context.Ceph.ForecastOsdsOutAsync([.. osds.Select(o => o.Id)], ct);
+            await context.LogAsync(Describe(forecast));
+            if (!forecast.StaysUnderNearfull)
+            {
+                throw Permanent($"refusing to set the OSDs of {context.Host} out: {Describe(forecast)}");
+            }
+        }
+
+        foreach (var osd in stillIn)
         {
             await context.Ceph.MarkOsdOutAsync(osd.Id, ct);
         }
 
-        var health = await context.Ceph.WaitHealthyAsync(context.Remaining, ct);
+        var health = await context.Ceph.WaitHealthyAsync(context.Remaining, p => context.LogAsync("recovery: " + p.Describe()), ct);
         return StepResult.Done($"{osds.Count} OSD(s) of {context.Host} out; old Ceph {health.Status}");
     }
+
+    /// <summary>The forecast in numbers, for the step log and the refusal.</summary>
+    public static string Describe(OsdsOutForecast f) => string.Create(CultureInfo.InvariantCulture,
+        $"without osd.{string.Join(", osd.", f.OsdIds)} the remaining OSDs would hold {ByteSize.Format(f.RemainingUsedBytesAfter)} of {ByteSize.Format(f.RemainingRawBytes)} raw ({f.ProjectedRatio:P2}), nearfull is {f.NearfullRatio:P2}");
 
     public override async Task<bool> VerifyAsync(StepContext context)
     {

@@ -3,11 +3,14 @@ using Taquin.Executors.Adapters;
 namespace Taquin.Executors.Steps;
 
 /// <summary>Autostart off, ACPI shutdown, and a hard power-off when the guest ignores it past the grace time.</summary>
-public sealed class ShutdownSourceStep : StepBase
+/// <param name="acpiGrace">How long a guest gets to honour ACPI before it is destroyed (default <see cref="AcpiGrace"/>).</param>
+/// <param name="poll">How often the domain state is read while waiting.</param>
+public sealed class ShutdownSourceStep(TimeSpan? acpiGrace = null, TimeSpan? poll = null) : StepBase
 {
-    /// <summary>How long a guest gets to honour ACPI before it is destroyed.</summary>
+    /// <summary>Default grace time for ACPI shutdown.</summary>
     public static readonly TimeSpan AcpiGrace = TimeSpan.FromMinutes(3);
-    private static readonly TimeSpan Poll = TimeSpan.FromSeconds(5);
+    private readonly TimeSpan _grace = acpiGrace ?? AcpiGrace;
+    private readonly TimeSpan _poll = poll ?? TimeSpan.FromSeconds(5);
 
     public override string Type => StepTypes.ShutdownSource;
     public override StepPolicy Policy { get; } = new(TimeSpan.FromMinutes(10), new RetryPolicy(3, TimeSpan.FromSeconds(10)), CanCompensate: true);
@@ -31,17 +34,17 @@ public sealed class ShutdownSourceStep : StepBase
         }
 
         await context.Libvirt.ShutdownAsync(host, context.Vm, ct);
-        var giveUp = context.Time.GetUtcNow() + AcpiGrace;
+        var giveUp = context.Time.GetUtcNow() + _grace;
         while (context.Time.GetUtcNow() < giveUp)
         {
-            await context.Time.WaitAsync(Poll, ct);
+            await context.Time.WaitAsync(_poll, ct);
             if (await context.Libvirt.GetDomainStateAsync(host, context.Vm, ct) == DomainRunState.ShutOff)
             {
                 return StepResult.Done($"{context.Vm} shut down cleanly on {host}");
             }
         }
 
-        await context.LogAsync($"{context.Vm} ignored ACPI for {AcpiGrace.TotalSeconds:0} s: powering it off");
+        await context.LogAsync($"{context.Vm} ignored ACPI for {_grace.TotalSeconds:0} s: powering it off");
         await context.Libvirt.DestroyAsync(host, context.Vm, ct);
         return StepResult.Done($"{context.Vm} powered off on {host} after the ACPI grace time");
     }

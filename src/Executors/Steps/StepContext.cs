@@ -75,6 +75,9 @@ public sealed class StepContext
         }
     }
 
+    /// <summary>The VM's VLAN from the journal's allocation table (the one it holds, else the lowest free of the range).</summary>
+    public Task<int> AllocateVlanAsync(int from, int to) => _journal.AllocateVlanAsync(Vm, from, to, "run " + Step.RunId, CancellationToken);
+
     public Task LogAsync(string line) => _journal.AppendLogAsync(Step.StepId, line, CancellationToken);
 
     /// <summary>A checkpoint value saved by an earlier step of the same subject in this run (latest wave first).</summary>

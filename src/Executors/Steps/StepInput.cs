@@ -33,8 +33,15 @@ public sealed record StepInput
     /// create-target-vm allocates the disks itself on top of them. Null when the VM could not be translated.
     /// </summary>
     public IReadOnlyDictionary<string, string>? CreateParameters { get; init; }
-    /// <summary>VLAN tag for the NIC (placeholder until VLAN allocation lands: see PlanCompiler).</summary>
+    /// <summary>A fixed VLAN tag for the NICs; when null the network step allocates the VM's VLAN from [VlanFrom, VlanTo].</summary>
     public int? VlanTag { get; init; }
+    /// <summary>The fleet's VLAN range (policy.vlanRange) the network step allocates the VM's VLAN from (docs/adr/0009).</summary>
+    public int? VlanFrom { get; init; }
+    public int? VlanTo { get; init; }
+    /// <summary>The VM's routed addresses (libvirt &lt;ip&gt;/&lt;route&gt; of its routed taps) the router must take over.</summary>
+    public Taquin.Planner.Network.VmAddressing? Addressing { get; init; }
+    /// <summary>The fleet's router (fleet.yaml router:); null when the router side is not managed by Taquin.</summary>
+    public Taquin.Planner.Inventory.RouterSpec? Router { get; init; }
     public string Bridge { get; init; } = "vmbr0";
     public IReadOnlyList<DrainMove> Drain { get; init; } = [];
     /// <summary>join-cluster: a node already in the cluster, or null to create the cluster.</summary>

@@ -7,6 +7,8 @@ public sealed record Fleet
     public required OldCephSpec OldCeph { get; init; }
     public NewCephSpec NewCeph { get; init; } = new();
     public required PolicySpec Policy { get; init; }
+    /// <summary>The router taking over the VMs' routes; null when the fleet file has no <c>router:</c> section.</summary>
+    public RouterSpec? Router { get; init; }
 
     public HostSpec? FindHost(string name) => Hosts.FirstOrDefault(h => h.Name == name);
 }
@@ -121,4 +123,34 @@ public sealed record PolicySpec
     public string DefaultStrategy { get; init; } = "warm";
     /// <summary>Fraction of ZFS capacity the planner may fill.</summary>
     public double ZfsFillRatio { get; init; } = 0.8;
+}
+
+/// <summary>How the router side of a VM's VLAN is applied: networkd reload, or ip commands beside the persisted files.</summary>
+public enum RouterApplyMode
+{
+    /// <summary>Write the files, <c>networkctl reload</c> and <c>networkctl reconfigure</c> of the trunk.</summary>
+    Networkd,
+    /// <summary>Write the files (for the next boot) and set the same state at once with <c>ip</c> commands.</summary>
+    Iproute2,
+}
+
+/// <summary>
+/// The router that takes over the VMs' routes from the libvirt hosts (fleet.yaml <c>router:</c>, docs/adr/0009):
+/// one VLAN interface per VM on <see cref="Trunk"/>, bird2 static protocols announcing the VMs' prefixes.
+/// </summary>
+public sealed record RouterSpec
+{
+    /// <summary>Name the SSH runner knows the router by.</summary>
+    public string Host { get; init; } = "router";
+    /// <summary>user@address[:port] for SSH.</summary>
+    public string? Ssh { get; init; }
+    /// <summary>The link carrying the VLANs of the PVE hosts' bridge (VLAN interfaces are created on it).</summary>
+    public string Trunk { get; init; } = "bond0";
+    /// <summary>networkd file of the trunk; each VM's <c>VLAN=</c> line goes in a drop-in beside it.</summary>
+    public string TrunkNetworkFile { get; init; } = "10-bond0.network";
+    public string NetworkdDirectory { get; init; } = "/etc/systemd/network";
+    /// <summary>Folder the router's bird.conf includes (<c>include "DIR/*.conf";</c>), one file per VM.</summary>
+    public string BirdDirectory { get; init; } = "/etc/bird/taquin.d";
+    public string BirdSocket { get; init; } = "/run/bird/bird.ctl";
+    public RouterApplyMode Apply { get; init; } = RouterApplyMode.Networkd;
 }

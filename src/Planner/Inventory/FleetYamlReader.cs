@@ -54,6 +54,7 @@ internal static class FleetYamlReader
         var oldCeph = root.Mapping("oldCeph", required: true) is { } oc ? ReadOldCeph(oc) : null;
         var newCeph = root.Mapping("newCeph", required: false) is { } nc ? ReadNewCeph(nc) : new NewCephSpec();
         PolicySpec? policy = root.Mapping("policy", required: true) is { } p ? ReadPolicy(p) : null;
+        var router = root.Mapping("router", required: false) is { } r ? ReadRouter(r) : null;
         root.ReportUnknown();
 
         // Missing sections are already reported; defaults keep the rest of the inventory checkable.
@@ -63,6 +64,7 @@ internal static class FleetYamlReader
             OldCeph = oldCeph ?? new OldCephSpec(),
             NewCeph = newCeph,
             Policy = policy ?? new PolicySpec { VlanRange = FallbackVlans },
+            Router = router,
         };
     }
 
@@ -161,6 +163,30 @@ internal static class FleetYamlReader
 
     /// <summary>Stands in for a missing or broken vlanRange (an error already says so).</summary>
     private static readonly VlanRange FallbackVlans = new(1, 4094);
+
+    private static RouterSpec ReadRouter(Map m)
+    {
+        var defaults = new RouterSpec();
+        var spec = defaults with
+        {
+            Host = m.String("host", required: false) ?? defaults.Host,
+            Ssh = m.String("ssh", required: false),
+            Trunk = m.String("trunk", required: false) ?? defaults.Trunk,
+            TrunkNetworkFile = m.String("trunkNetworkFile", required: false) ?? defaults.TrunkNetworkFile,
+            NetworkdDirectory = m.String("networkdDir", required: false) ?? defaults.NetworkdDirectory,
+            BirdDirectory = m.String("birdDir", required: false) ?? defaults.BirdDirectory,
+            BirdSocket = m.String("birdSocket", required: false) ?? defaults.BirdSocket,
+            Apply = m.Enum("apply", RouterApplyModes, RouterApplyMode.Networkd),
+        };
+        m.ReportUnknown();
+        return spec;
+    }
+
+    private static readonly Dictionary<string, RouterApplyMode> RouterApplyModes = new()
+    {
+        ["networkd"] = RouterApplyMode.Networkd,
+        ["iproute2"] = RouterApplyMode.Iproute2,
+    };
 
     private static PolicySpec ReadPolicy(Map m)
     {

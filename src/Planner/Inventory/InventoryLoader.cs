@@ -23,6 +23,9 @@ public static class InventoryLoader
     public const string RuntimeFile = "runtime.json";
     public const string DomainsFolder = "domains";
 
+    /// <summary>Reads fleet.yaml text alone (for <c>inventory collect</c>, which builds the rest); every problem goes to <paramref name="diagnostics"/>.</summary>
+    public static Fleet? ReadFleet(string yaml, List<Diagnostic> diagnostics) => FleetYamlReader.Read(yaml, diagnostics);
+
     public static InventoryLoadResult Load(string folder)
     {
         var diagnostics = new List<Diagnostic>();

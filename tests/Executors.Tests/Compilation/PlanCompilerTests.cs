@@ -40,13 +40,16 @@ public sealed class PlanCompilerTests
     }
 
     [Fact]
-    public void Placeholder_VLAN_tags_are_distinct_and_inside_the_policy_range()
+    public void The_network_step_gets_the_policy_vlan_range_and_the_vm_addresses_and_the_target_is_created_untagged()
     {
-        var tags = PlanCompiler.PlaceholderVlanTags(TestFleet.Inventory());
+        var network = StepInput.FromJson(Steps.Single(s => s.Subject == "vm:web-01" && s.StepType == StepTypes.Network).InputJson);
+        var create = StepInput.FromJson(Steps.Single(s => s.Subject == "vm:web-01" && s.StepType == StepTypes.CreateTargetVm).InputJson);
 
-        Assert.Equal(tags.Count, tags.Values.Distinct().Count());
-        Assert.All(tags.Values, t => Assert.InRange(t, 100, 199));
-        Assert.Equal(tags["web-01"], StepInput.FromJson(Steps.Single(s => s.Subject == "vm:web-01" && s.StepType == StepTypes.Network).InputJson).VlanTag);
+        Assert.Null(network.VlanTag);
+        Assert.Equal((100, 199), (network.VlanFrom, network.VlanTo));
+        Assert.NotNull(network.Addressing);
+        Assert.Equal("web-01", network.Addressing!.Vm);
+        Assert.DoesNotContain("tag=", create.CreateParameters!["net0"], StringComparison.Ordinal);
     }
 
     [Fact]

@@ -10,7 +10,7 @@ namespace Taquin.Executors.Tests.Journal;
 /// on a store of its own per test. SQL stores derive from <see cref="SqlRunJournalContractTests"/>; an in-memory
 /// store can derive from this class directly (its "same store" is then the same instance).
 /// </summary>
-public abstract class RunJournalContractTests : IAsyncLifetime
+public abstract partial class RunJournalContractTests : IAsyncLifetime
 {
     protected static readonly DateTimeOffset Start = new(2026, 11, 24, 8, 0, 0, TimeSpan.Zero);
 

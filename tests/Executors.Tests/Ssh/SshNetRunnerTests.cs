@@ -198,6 +198,37 @@ public sealed class SshNetRunnerTests(ITestOutputHelper output) : IDisposable
     }
 
     [IntegrationFact]
+    public async Task Cancelling_a_stream_held_back_by_a_slow_consumer_stops_the_remote_program()
+    {
+        var pidFile = Path.Combine(_scratch, "pid");
+        var runner = Runner();
+        using var cancel = new CancellationTokenSource();
+        using var sink = new HashingSinkStream(pauseEvery: MiB, pause: TimeSpan.FromMilliseconds(50));
+
+        var streaming = runner.RunStreamingAsync(
+            Host, ["sh", "-c", $"echo $$ > {pidFile}.tmp && mv {pidFile}.tmp {pidFile}; exec cat /dev/zero"], null, sink, cancel.Token);
+        var pid = await WaitForPidAsync(pidFile);
+        await WaitUntilAsync(() => sink.BytesWritten > 2 * MiB);
+        await cancel.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => streaming);
+        await AssertProcessEndsAsync(pid);
+    }
+
+    [IntegrationFact]
+    public async Task A_failing_consumer_surfaces_its_own_error_and_stops_the_remote_program()
+    {
+        var pidFile = Path.Combine(_scratch, "pid");
+        var runner = Runner();
+
+        var failed = await Assert.ThrowsAsync<IOException>(() => runner.RunStreamingAsync(
+            Host, ["sh", "-c", $"echo $$ > {pidFile}.tmp && mv {pidFile}.tmp {pidFile}; exec cat /dev/zero"], null, new FailingAfterStream(4 * MiB)));
+
+        Assert.Equal("disk full", failed.Message);
+        await AssertProcessEndsAsync(await WaitForPidAsync(pidFile));
+    }
+
+    [IntegrationFact]
     public async Task Concurrent_commands_on_one_host_share_one_connection()
     {
         var runner = Runner();
@@ -396,4 +427,30 @@ public sealed class SshNetRunnerTests(ITestOutputHelper output) : IDisposable
         listener.Start();
         return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
+}
+
+/// <summary>A consumer whose disk fills up after <c>limit</c> bytes.</summary>
+internal sealed class FailingAfterStream(long limit) : Stream
+{
+    private long _written;
+
+    public override bool CanRead => false;
+    public override bool CanSeek => false;
+    public override bool CanWrite => true;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override void Write(byte[] buffer, int offset, int count)
+    {
+        _written += count;
+        if (_written > limit)
+        {
+            throw new IOException("disk full");
+        }
+    }
+
+    public override void Flush() { }
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
 }

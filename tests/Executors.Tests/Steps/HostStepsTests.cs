@@ -63,7 +63,7 @@ public sealed class HostStepsTests
     }
 
     [Fact]
-    public async Task Ceph_osds_out_fails_transiently_when_the_rest_cannot_hold_the_data()
+    public async Task Ceph_osds_out_refuses_with_numbers_when_the_rest_would_pass_nearfull()
     {
         var context = await HostStepAsync("h1", StepTypes.CephOsdsOut);
         foreach (var osd in _h.Twin.Osds.Where(o => o.Host != "h1"))
@@ -71,10 +71,28 @@ public sealed class HostStepsTests
             osd.In = false;
         }
 
-        var error = await Assert.ThrowsAsync<CephException>(() => new CephOsdsOutStep().ExecuteAsync(context));
+        var error = await Assert.ThrowsAsync<AdapterException>(() => new CephOsdsOutStep().ExecuteAsync(context));
 
-        Assert.True(error.IsTransient);
-        Assert.Contains("HEALTH_OK", error.Message, StringComparison.Ordinal);
+        Assert.False(error.IsTransient);
+        Assert.Contains("refusing to set the OSDs of h1 out", error.Message, StringComparison.Ordinal);
+        Assert.Contains("nearfull is 85.00 %", error.Message, StringComparison.Ordinal);
+        Assert.All(_h.Twin.Osds.Where(o => o.Host == "h1"), o => Assert.True(o.In));
+        Assert.Equal(0, _h.Twin.CallCount("ceph.osd-out"));
+    }
+
+    [Fact]
+    public async Task Ceph_osds_out_of_the_last_host_of_an_emptied_cluster_is_not_refused()
+    {
+        var context = await HostStepAsync("h1", StepTypes.CephOsdsOut);
+        _h.Twin.RbdImages.Clear();
+        foreach (var osd in _h.Twin.Osds.Where(o => o.Host != "h1"))
+        {
+            osd.In = false;
+        }
+
+        await new CephOsdsOutStep().ExecuteAsync(context);
+
+        Assert.All(_h.Twin.Osds, o => Assert.False(o.In));
     }
 
     [Fact]

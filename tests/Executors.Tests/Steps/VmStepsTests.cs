@@ -159,19 +159,23 @@ public sealed class VmStepsTests
     }
 
     [Fact]
-    public async Task Network_tags_the_NIC_with_the_VLAN_and_compensation_restores_it()
+    public async Task Network_tags_the_NIC_with_the_VMs_allocated_VLAN_and_compensation_restores_it_keeping_the_VLAN()
     {
         var (context, _) = await PrepareAsync("web-01", StepTypes.Network);
         var step = new NetworkStep();
         var vm = _h.Twin.PveVms.Values.Single();
         var before = vm.Config["net0"];
+        await _h.Journal.AllocateVlanAsync("other-vm", 100, 199, "test");
 
         await step.ExecuteAsync(context);
 
         Assert.True(await step.VerifyAsync(context));
-        Assert.EndsWith(",tag=" + context.Input.VlanTag, vm.Config["net0"], StringComparison.Ordinal);
+        var allocation = Assert.Single(await _h.Journal.GetVlanAllocationsAsync(), a => a.Vm == "web-01");
+        Assert.Equal(101, allocation.Vlan);
+        Assert.EndsWith(",tag=101", vm.Config["net0"], StringComparison.Ordinal);
         await step.CompensateAsync(context);
         Assert.Equal(before, vm.Config["net0"]);
+        Assert.Contains(await _h.Journal.GetVlanAllocationsAsync(), a => a.Vm == "web-01" && a.Vlan == 101);
     }
 
     [Fact]
