@@ -20,6 +20,11 @@ internal static class Program
 
     public static int Main(string[] args)
     {
+        if (args.Length > 0 && args[0] == "movers")
+        {
+            return MoversBench.RunAsync(args).GetAwaiter().GetResult();
+        }
+
         var seeds = IntArg(args, "--seeds", 20);
         var timeLimit = DoubleArg(args, "--time-limit", 10);
         var repeat = IntArg(args, "--repeat", 10);
@@ -175,7 +180,7 @@ internal static class Program
         Console.WriteLine($"determinism: sample-216, {repeat} runs, {distinct.Count} distinct outcome(s): {string.Join(" | ", distinct)}");
     }
 
-    private static int IntArg(string[] args, string name, int fallback)
+    internal static int IntArg(string[] args, string name, int fallback)
         => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], Inv) : fallback;
 
     private static double DoubleArg(string[] args, string name, double fallback)

@@ -121,7 +121,8 @@ internal static class TestFleet
             Clock = new SimulatedTimeProvider(Start);
             Twin = new ClusterTwin(Inventory, Plan, Clock);
             Journal = new InMemoryRunJournal(Clock);
-            Adapters = new AdapterSet(new SimulatedSshRunner(Twin), new SimulatedPveApi(Twin), new SimulatedLibvirtHost(Twin), new SimulatedCephCluster(Twin));
+            var (ssh, ceph) = (new SimulatedSshRunner(Twin), new SimulatedCephCluster(Twin));
+            Adapters = new AdapterSet(ssh, new SimulatedPveApi(Twin), new SimulatedLibvirtHost(Twin), ceph, new SimulatedDiskMover(Twin, ssh, ceph));
         }
 
         public MigrationPlan Plan { get; }

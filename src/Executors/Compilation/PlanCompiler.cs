@@ -178,6 +178,7 @@ public static class PlanCompiler
             Addressing = VmAddressing.FromDomain(vm.Domain),
             Router = fleet.Router,
             Bridge = policy.Bridge,
+            DataPath = policy.CopyDataPath,
             CreateParameters = Translate(vm, to, policy.Bridge),
         };
     }

@@ -72,7 +72,8 @@ public static class Simulator
         }
 
         var journal = new InMemoryRunJournal(clock);
-        var adapters = new AdapterSet(new SimulatedSshRunner(twin), new SimulatedPveApi(twin), new SimulatedLibvirtHost(twin), new SimulatedCephCluster(twin));
+        var (ssh, ceph) = (new SimulatedSshRunner(twin), new SimulatedCephCluster(twin));
+        var adapters = new AdapterSet(ssh, new SimulatedPveApi(twin), new SimulatedLibvirtHost(twin), ceph, new SimulatedDiskMover(twin, ssh, ceph));
         var engine = new StepEngine(journal, StepRegistry.CreateDefault(), adapters, clock, new EngineOptions
         {
             WorkerId = "simulator",

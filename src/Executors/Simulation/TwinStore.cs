@@ -26,11 +26,14 @@ public sealed class TwinStore : IDisposable
         _ownership = ownership;
         Twin = twin;
         Clock = clock;
+        var ssh = Persisting<ISshRunner>(new SimulatedSshRunner(twin));
+        var ceph = Persisting<ICephCluster>(new SimulatedCephCluster(twin));
         Adapters = new AdapterSet(
-            Persisting<ISshRunner>(new SimulatedSshRunner(twin)),
+            ssh,
             Persisting<IPveApi>(new SimulatedPveApi(twin)),
             Persisting<ILibvirtHost>(new SimulatedLibvirtHost(twin)),
-            Persisting<ICephCluster>(new SimulatedCephCluster(twin)));
+            ceph,
+            new SimulatedDiskMover(twin, ssh, ceph));
     }
 
     public ClusterTwin Twin { get; }

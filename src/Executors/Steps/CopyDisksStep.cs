@@ -28,7 +28,7 @@ public sealed class CopyDisksStep : StepBase
 
             var volume = await VmStepHelpers.TargetVolumeAsync(context, vmId, disk.PveKey);
             await VmStepHelpers.EnsureSnapshotAsync(context, disk.Key, VmStepHelpers.BaseSnapshot);
-            await VmStepHelpers.CopyFullAsync(context, disk, VmStepHelpers.BaseSnapshot, volume);
+            await VmStepHelpers.CopyAsync(context, disk, null, VmStepHelpers.BaseSnapshot, volume);
             await context.SaveAsync("copied." + disk.PveKey, VmStepHelpers.BaseSnapshot);
             await context.LogAsync($"copied {disk.Key}@{VmStepHelpers.BaseSnapshot} to {volume}");
             copied++;

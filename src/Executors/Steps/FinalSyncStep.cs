@@ -1,3 +1,5 @@
+using Taquin.Executors.Adapters;
+
 namespace Taquin.Executors.Steps;
 
 /// <summary>
@@ -32,24 +34,27 @@ public sealed class FinalSyncStep : StepBase
             if (disk.IsRbd)
             {
                 await VmStepHelpers.EnsureSnapshotAsync(context, disk.Key, VmStepHelpers.FinalSnapshot);
-                if (context.Input.Strategy == "warm")
-                {
-                    await VmStepHelpers.CopyDiffAsync(context, disk, VmStepHelpers.BaseSnapshot, VmStepHelpers.FinalSnapshot, volume);
-                }
-                else
-                {
-                    await VmStepHelpers.CopyFullAsync(context, disk, VmStepHelpers.FinalSnapshot, volume);
-                }
+                var warm = context.Input.Strategy == "warm";
+                await VmStepHelpers.CopyAsync(context, disk, warm ? VmStepHelpers.BaseSnapshot : null, VmStepHelpers.FinalSnapshot, volume);
             }
             else
             {
-                await VmStepHelpers.CopyFullAsync(context, disk, null, volume);
+                await VmStepHelpers.CopyAsync(context, disk, null, null, volume);
+            }
+
+            // Nothing starts on a copy that differs from its source: a mismatch fails the step for good.
+            var verified = await VmStepHelpers.VerifyCopyAsync(context, disk, volume);
+            if (!verified.Match)
+            {
+                await context.SaveAsync("verified", "mismatch");
+                throw new AdapterException($"VM {context.Vm}: {disk.Key} and {volume} differ after the copy ({verified.ToCheckpoint()}: source {verified.SourceDigest}, target {verified.TargetDigest}); refusing cutover", isTransient: false);
             }
 
             await context.SaveAsync("synced." + disk.PveKey, "yes");
-            await context.LogAsync($"synced {disk.Key} to {volume}");
+            await context.LogAsync($"synced {disk.Key} to {volume} ({verified.ToCheckpoint()})");
         }
 
+        await context.SaveAsync("verified", "yes");
         await context.SaveAsync("mode", context.Input.Strategy ?? "cold");
         return StepResult.Done($"{context.Input.Disks.Count} disk(s) synced to the final state");
     }

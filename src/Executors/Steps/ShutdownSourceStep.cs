@@ -69,6 +69,13 @@ public sealed class ShutdownSourceStep(TimeSpan? acpiGrace = null, TimeSpan? pol
                 throw Permanent($"refusing to restart {context.Vm} on {host}: the target VM {vmId} runs on {target.Node}");
             }
 
+            // attach-and-move: the old image must have no other client (a PVE qemu still attached) either.
+            var clients = await VmStepHelpers.OtherRbdClientsAsync(context);
+            if (clients is not null)
+            {
+                throw Permanent($"refusing to restart {context.Vm} on {host}: {clients}");
+            }
+
             await context.Libvirt.StartAsync(host, context.Vm, ct);
         }
 

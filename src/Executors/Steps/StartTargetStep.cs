@@ -5,9 +5,9 @@ public sealed class StartTargetStep : StepBase
 {
     public override string Type => StepTypes.StartTarget;
     public override StepPolicy Policy { get; } = new(TimeSpan.FromMinutes(5), new RetryPolicy(3, TimeSpan.FromSeconds(10)), CanCompensate: true);
-    public override string PreconditionText => "the source VM is shut off (or undefined) and its autostart is off";
+    public override string PreconditionText => "the source VM is shut off (or undefined) and its autostart is off; the copy verified; attach-and-move: no other client on the old images";
 
-    public override Task<Precondition> CheckPreconditionAsync(StepContext context) => VmStepHelpers.SourceIsOffAsync(context);
+    public override Task<Precondition> CheckPreconditionAsync(StepContext context) => VmStepHelpers.CutoverGuardAsync(context);
 
     public override async Task<StepResult> ExecuteAsync(StepContext context)
     {
@@ -24,7 +24,7 @@ public sealed class StartTargetStep : StepBase
         }
 
         // Checked again right before the start: the precondition ran before Running, this is the last word.
-        var safe = await VmStepHelpers.SourceIsOffAsync(context);
+        var safe = await VmStepHelpers.CutoverGuardAsync(context);
         if (!safe.Met)
         {
             throw Permanent(safe.Reason);

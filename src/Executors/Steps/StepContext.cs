@@ -1,10 +1,12 @@
 using Taquin.Executors.Adapters;
 using Taquin.Executors.Journal;
+using Taquin.Executors.Movers;
 
 namespace Taquin.Executors.Steps;
 
 /// <summary>The adapters a step may use: its only way to touch the world.</summary>
-public sealed record AdapterSet(ISshRunner Ssh, IPveApi Pve, ILibvirtHost Libvirt, ICephCluster Ceph);
+/// <param name="Mover">The disk data plane; null: a <see cref="CommandDiskMover"/> over <paramref name="Ssh"/> (data path from the step input).</param>
+public sealed record AdapterSet(ISshRunner Ssh, IPveApi Pve, ILibvirtHost Libvirt, ICephCluster Ceph, IDiskMover? Mover = null);
 
 /// <summary>What a step sees while it runs: its record and input, the adapters, the clock, and its checkpoint.</summary>
 public sealed class StepContext
@@ -39,6 +41,14 @@ public sealed class StepContext
     public IPveApi Pve => Adapters.Pve;
     public ILibvirtHost Libvirt => Adapters.Libvirt;
     public ICephCluster Ceph => Adapters.Ceph;
+
+    /// <summary>The disk data plane (copies and their verification).</summary>
+    public IDiskMover Mover => Adapters.Mover ?? (_mover ??= new CommandDiskMover(Ssh, MoverOptions.Default with
+    {
+        DataPath = string.Equals(Input.DataPath, "relayed", StringComparison.OrdinalIgnoreCase) ? DataPath.Relayed : DataPath.Direct,
+    }, Time));
+
+    private IDiskMover? _mover;
     public TimeProvider Time { get; }
     public DateTimeOffset Deadline { get; }
     public CancellationToken CancellationToken { get; }

@@ -23,6 +23,8 @@ public sealed record StepInput
     /// <summary>cold, warm or attach-and-move.</summary>
     public string? Strategy { get; init; }
     public bool WasRunning { get; init; } = true;
+    /// <summary>How disk bytes travel: "direct" (host to host, the default) or "relayed" (through the orchestrator).</summary>
+    public string? DataPath { get; init; }
     public long RamBytes { get; init; }
     public int Cores { get; init; } = 1;
     public Guid? Uuid { get; init; }

@@ -48,6 +48,11 @@ public sealed class VerifyTargetStep : StepBase
 
         if (context.Input.Strategy != "attach-and-move")
         {
+            if (await context.FindSubjectCheckpointAsync(StepTypes.FinalSync, "verified") == "mismatch")
+            {
+                return $"the disks of VM {vmId} did not match their source at the final sync";
+            }
+
             var storage = Simulation.PveStorageIds.FromPlan(context.Input.ToStorage ?? "");
             var misplaced = context.Input.Disks.FirstOrDefault(d => !config.Values.GetValueOrDefault(d.PveKey, "").StartsWith(storage + ":", StringComparison.Ordinal));
             if (misplaced is not null)

@@ -1,5 +1,5 @@
-using System.IO.Pipelines;
 using Taquin.Executors.Adapters;
+using Taquin.Executors.Movers;
 
 namespace Taquin.Executors.Steps;
 
@@ -40,64 +40,87 @@ internal static class VmStepHelpers
         }
     }
 
-    /// <summary>Full copy into the target volume, run on the target node (it reads the old Ceph or the file over SSH).</summary>
-    public static async Task CopyFullAsync(StepContext context, DiskInput disk, string? snapshot, string volumeId)
+    public static DiskSource SourceOf(StepContext context, DiskInput disk)
     {
-        var source = disk.IsRbd
-            ? VolumePaths.RbdSource(disk.Key, snapshot ?? throw new ArgumentNullException(nameof(snapshot)))
-            : VolumePaths.FileSource(context.Input.FromHost!, disk.Key);
-        string[] argv = ["qemu-img", "convert", "-p", "-n", "-f", disk.Format ?? "raw", "-O", "raw", source, VolumePaths.TargetPath(volumeId)];
-        var result = await context.Ssh.RunAsync(TargetNode(context), argv, ct: context.CancellationToken);
-        if (!result.Succeeded)
-        {
-            throw new SshCommandException($"copy of {disk.Key} to {volumeId} failed: {result.Stderr.Trim()}", isTransient: true, result.ExitCode);
-        }
+        var host = context.Input.FromHost ?? throw new AdapterException($"VM {context.Vm}: step input has no source host", isTransient: false);
+        return disk.IsRbd ? new RbdImageSource(host, disk.Key) : new FileImageSource(host, disk.Key, disk.Format ?? "raw");
     }
 
-    /// <summary>Incremental copy: <c>rbd export-diff</c> on the old Ceph streamed into <c>rbd import-diff -</c> on the target node.</summary>
-    public static async Task CopyDiffAsync(StepContext context, DiskInput disk, string fromSnapshot, string toSnapshot, string volumeId)
+    /// <summary>The target of a PVE volume id: an RBD image of the new Ceph, or a raw block device (zvol).</summary>
+    public static DiskTarget TargetOf(StepContext context, string volumeId)
     {
-        var pipe = new Pipe();
-        var export = Task.Run(async () =>
-        {
-            await using var writer = pipe.Writer.AsStream();
-            await context.Ceph.ExportDiffAsync(disk.Key, fromSnapshot, toSnapshot, writer, context.CancellationToken);
-        }, context.CancellationToken);
-        await using var reader = pipe.Reader.AsStream();
-        var result = await context.Ssh.RunAsync(TargetNode(context), ["rbd", "import-diff", "-", VolumePaths.TargetPath(volumeId)], reader, context.CancellationToken);
-        await export;
-        if (!result.Succeeded)
-        {
-            throw new SshCommandException($"incremental sync of {disk.Key} to {volumeId} failed: {result.Stderr.Trim()}", isTransient: false, result.ExitCode);
-        }
+        var path = VolumePaths.TargetPath(volumeId);
+        return path.StartsWith("rbd:", StringComparison.Ordinal) ? new RbdVolumeTarget(TargetNode(context), path["rbd:".Length..]) : new RawVolumeTarget(TargetNode(context), path);
     }
 
-    /// <summary>True when the target volume holds exactly the source (snapshot checksum on both sides).</summary>
+    /// <summary>
+    /// Copies a disk through the mover: <paramref name="fromSnapshot"/> null = everything allocated up to
+    /// <paramref name="toSnapshot"/> (null for file images), else the difference. Progress (bytes, rate, ETA) and the
+    /// outcome (bytes, duration, data path, attempts) go to the step's checkpoint.
+    /// </summary>
+    public static async Task<CopyReport> CopyAsync(StepContext context, DiskInput disk, string? fromSnapshot, string? toSnapshot, string volumeId)
+    {
+        var request = new DiskCopyRequest(SourceOf(context, disk), fromSnapshot, toSnapshot, TargetOf(context, volumeId));
+        var report = await context.Mover.CopyAsync(request, progress => context.SaveAsync("progress." + disk.PveKey, progress.ToCheckpoint()), context.CancellationToken);
+        await context.SaveAsync("copy." + disk.PveKey + (fromSnapshot is null ? ".full" : ".diff"), FormattableString.Invariant(
+            $"bytes={report.BytesSent};data={report.DataBytes};seconds={report.Duration.TotalSeconds:F3};rate={report.BytesPerSecond:F0};path={report.Path.ToString().ToLowerInvariant()};attempts={report.Attempts}"));
+        await context.LogAsync(FormattableString.Invariant($"{report.Copy}: {report.BytesSent} bytes in {report.Duration.TotalSeconds:F1}s ({report.Method}, {report.Path}, attempt {report.Attempts})"));
+        return report;
+    }
+
+    /// <summary>Checksums of the final state on both sides (file disks: content compare); saved as "verify.&lt;drive&gt;".</summary>
+    public static async Task<VerifyReport> VerifyCopyAsync(StepContext context, DiskInput disk, string volumeId)
+    {
+        var request = new DiskCopyRequest(SourceOf(context, disk), null, disk.IsRbd ? FinalSnapshot : null, TargetOf(context, volumeId));
+        var report = await context.Mover.VerifyAsync(request, context.CancellationToken);
+        await context.SaveAsync("verify." + disk.PveKey, report.ToCheckpoint());
+        return report;
+    }
+
+    /// <summary>True when the target volume holds exactly the source's final state.</summary>
     public static async Task<bool> TargetMatchesAsync(StepContext context, DiskInput disk, string volumeId)
+        => (await VerifyCopyAsync(context, disk, volumeId)).Match;
+
+    /// <summary>
+    /// The cutover guard, before the target starts: the source is off with autostart off, the final sync's checksums
+    /// matched, and for attach-and-move nobody else (watchers, lock holders) has the old images open.
+    /// </summary>
+    public static async Task<Precondition> CutoverGuardAsync(StepContext context)
     {
-        string expected;
-        if (disk.IsRbd)
+        var source = await SourceIsOffAsync(context);
+        if (!source.Met)
         {
-            if (!(await context.Ceph.ListSnapshotsAsync(disk.Key, context.CancellationToken)).Contains(FinalSnapshot))
-            {
-                return false;
-            }
-
-            expected = await context.Ceph.ChecksumAsync(disk.Key, FinalSnapshot, context.CancellationToken);
-        }
-        else
-        {
-            var source = await context.Ssh.RunAsync(context.Input.FromHost!, ["sha256sum", disk.Key], ct: context.CancellationToken);
-            if (!source.Succeeded)
-            {
-                return false;
-            }
-
-            expected = source.Stdout.Split(' ')[0];
+            return source;
         }
 
-        var target = await context.Ssh.RunAsync(TargetNode(context), ["sha256sum", VolumePaths.TargetPath(volumeId)], ct: context.CancellationToken);
-        return target.Succeeded && target.Stdout.Split(' ')[0] == expected;
+        if (context.Input.Strategy != "attach-and-move")
+        {
+            return await context.FindSubjectCheckpointAsync(StepTypes.FinalSync, "verified") == "mismatch"
+                ? Precondition.NotMet($"the copy of {context.Vm} does not match its source (final-sync checksums): refusing cutover")
+                : Precondition.Ok;
+        }
+
+        return await OtherRbdClientsAsync(context) is { } clients ? Precondition.NotMet(clients) : Precondition.Ok;
+    }
+
+    /// <summary>attach-and-move: a sentence naming the clients that still hold an old-Ceph image, or null when none does.</summary>
+    public static async Task<string?> OtherRbdClientsAsync(StepContext context)
+    {
+        if (context.Input.Strategy != "attach-and-move" || context.Input.FromHost is not { } host)
+        {
+            return null;
+        }
+
+        foreach (var disk in context.Input.Disks.Where(d => d.IsRbd))
+        {
+            var clients = await context.Mover.RbdClientsAsync(host, disk.Key, oldCluster: true, context.CancellationToken);
+            if (clients.Count > 0)
+            {
+                return $"RBD image {disk.Key} still has clients ({string.Join(", ", clients)}): the VM would run twice";
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Safety check before anything starts a VM: its source is off and will not come back by itself.</summary>

@@ -123,6 +123,8 @@ public sealed record PolicySpec
     public string DefaultStrategy { get; init; } = "warm";
     /// <summary>Fraction of ZFS capacity the planner may fill.</summary>
     public double ZfsFillRatio { get; init; } = 0.8;
+    /// <summary>How disk bytes travel: "direct" (source host pipes to the target host over SSH) or "relayed" (through the orchestrator).</summary>
+    public string CopyDataPath { get; init; } = "direct";
 }
 
 /// <summary>How the router side of a VM's VLAN is applied: networkd reload, or ip commands beside the persisted files.</summary>

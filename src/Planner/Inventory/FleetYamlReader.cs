@@ -222,6 +222,13 @@ internal static class FleetYamlReader
         }
 
         var fill = m.Double("zfsFillRatio", required: false, min: double.Epsilon, max: 1);
+        var dataPath = m.String("copyDataPath", required: false);
+        if (dataPath is not null && dataPath is not ("direct" or "relayed"))
+        {
+            m.ErrorAt("copyDataPath", "Unknown copy data path.", "Use direct (hosts pipe to each other over SSH) or relayed (through the orchestrator).", dataPath);
+            dataPath = null;
+        }
+
         m.ReportUnknown();
         return defaults with
         {
@@ -232,6 +239,7 @@ internal static class FleetYamlReader
             Bridge = bridge ?? defaults.Bridge,
             DefaultStrategy = strategy ?? defaults.DefaultStrategy,
             ZfsFillRatio = fill ?? defaults.ZfsFillRatio,
+            CopyDataPath = dataPath ?? defaults.CopyDataPath,
         };
     }
 

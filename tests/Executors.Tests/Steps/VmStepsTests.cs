@@ -134,6 +134,27 @@ public sealed class VmStepsTests
     }
 
     [Fact]
+    public async Task Final_sync_records_bytes_duration_and_verification_and_a_mismatch_there_refuses_cutover()
+    {
+        var (context, run) = await PrepareAsync("web-01", StepTypes.FinalSync);
+        await new FinalSyncStep().ExecuteAsync(context);
+
+        var copy = context.CheckpointValues.Single(kv => kv.Key.StartsWith("copy.", StringComparison.Ordinal)).Value;
+        Assert.Matches(@"^bytes=[1-9]\d*;data=\d+;seconds=\d+\.\d{3};rate=\d+;path=direct;attempts=1$", copy);
+        Assert.StartsWith("match;full;", context.CheckpointValues.Single(kv => kv.Key.StartsWith("verify.", StringComparison.Ordinal)).Value, StringComparison.Ordinal);
+        Assert.Equal("yes", context.Checkpoint("verified"));
+        await _h.RunPipelineAsync(run, "vm:web-01", stopBefore: StepTypes.StartTarget);
+        var start = await _h.ContextAsync((await _h.StepAsync(run, "vm:web-01", StepTypes.StartTarget)).StepId);
+        Assert.True((await new StartTargetStep().CheckPreconditionAsync(start)).Met);
+
+        await context.SaveAsync("verified", "mismatch");
+
+        var guard = await new StartTargetStep().CheckPreconditionAsync(start);
+        Assert.False(guard.Met);
+        Assert.Contains("refusing cutover", guard.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Final_sync_copies_a_file_disk_in_full_from_its_host()
     {
         var run = await _h.CreateRunAsync();

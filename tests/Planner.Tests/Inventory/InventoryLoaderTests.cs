@@ -119,6 +119,7 @@ public class InventoryLoaderTests
     [InlineData("nearfullRatio: 0.85", "nearfullRatio: 1.5", "oldCeph.nearfullRatio", "1.5", 30)]
     [InlineData("to: 3999", "to: 5000", "policy.vlanRange.to", "5000", 37)]
     [InlineData("defaultStrategy: attach-and-move", "defaultStrategy: hot", "policy.defaultStrategy", "hot", 39)]
+    [InlineData("defaultStrategy: attach-and-move", "defaultStrategy: attach-and-move\n  copyDataPath: teleport", "policy.copyDataPath", "teleport", 40)]
     [InlineData("excluded: true", "excluded: maybe", "hosts[2].excluded", "maybe", 24)]
     [InlineData("  bridge: vmbr1", "  brigde: vmbr1", "policy.brigde", "brigde", 38)]
     public void Bad_fleet_values_are_errors_naming_the_yaml_path_and_line(string original, string replacement, string path, string value, int line)

@@ -1,0 +1,507 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.IO.Pipelines;
+using System.Text.Json;
+using Taquin.Executors.Adapters;
+using Taquin.Executors.Movers.RbdDiff;
+
+namespace Taquin.Executors.Movers;
+
+/// <summary>
+/// Moves disks with the hosts' own tools over SSH: <c>rbd export-diff</c> → <c>rbd import-diff</c> for RBD targets,
+/// <c>rbd export-diff</c> → <see cref="RbdDiffApplier"/> for raw targets (zvol, raw file), <c>qemu-img convert</c>
+/// for file images. Only allocated extents travel. A broken stream restarts the copy (every copy is idempotent:
+/// the same diff applied twice gives the same target).
+/// </summary>
+public sealed class CommandDiskMover(ISshRunner ssh, MoverOptions options, TimeProvider? time = null) : IDiskMover
+{
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+
+    public MoverOptions Options => options;
+
+    public async Task<CopyReport> CopyAsync(DiskCopyRequest request, Func<CopyProgress, Task>? progress, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var started = _time.GetTimestamp();
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                var (path, method, sent, data) = request.Source switch
+                {
+                    RbdImageSource rbd => await CopyRbdAsync(request, rbd, progress, ct),
+                    FileImageSource file => await ConvertFileAsync(request, file, ct),
+                    _ => throw new NotSupportedException(request.Source.GetType().Name),
+                };
+                return new CopyReport(request.ToString(), path, method, sent, data, _time.GetElapsedTime(started), attempt);
+            }
+            catch (Exception e) when (attempt < options.CopyAttempts && IsBrokenStream(e) && !ct.IsCancellationRequested)
+            {
+                // A dropped connection: the copy starts over (same diff, same result); the journal keeps the attempts.
+                if (progress is not null)
+                {
+                    await progress(new CopyProgress(0, null, 0, _time.GetElapsedTime(started)));
+                }
+            }
+        }
+    }
+
+    private static bool IsBrokenStream(Exception e)
+        => e switch
+        {
+            AdapterException adapter => adapter.IsTransient,
+            RbdDiffFormatException format => format.Message.Contains("truncated", StringComparison.Ordinal),
+            TargetFullException => false,
+            IOException => true,
+            _ => false,
+        };
+
+    private async Task<(DataPath, string, long, long)> CopyRbdAsync(DiskCopyRequest request, RbdImageSource source, Func<CopyProgress, Task>? progress, CancellationToken ct)
+    {
+        var toSnapshot = request.ToSnapshot ?? throw new ArgumentException($"copy {request}: an RBD copy needs a snapshot (the source must not change under it)");
+        var expected = await DiffBytesAsync(source, request.FromSnapshot, toSnapshot, ct);
+        var export = RbdArgs(options.SourceCephConf, ["export-diff", "--no-progress", .. FromSnap(request.FromSnapshot), $"{source.Image}@{toSnapshot}", "-"]);
+        switch (request.Target)
+        {
+            case RbdVolumeTarget target:
+                {
+                    if ((await SnapshotsAsync(target.Host, target.Image, options.TargetCephConf, ct)).Contains(toSnapshot))
+                    {
+                        // An earlier attempt finished (import-diff creates the end snapshot last): verification decides.
+                        return (options.DataPath, "already at " + toSnapshot, 0, 0);
+                    }
+
+                    var import = RbdArgs(options.TargetCephConf, ["import-diff", "--no-progress", "-", target.Image]);
+                    if (options.DataPath == DataPath.Direct)
+                    {
+                        var piped = await RunDirectAsync(source.Host, export, target.Host, import, $"copy {request}", ct);
+                        return (DataPath.Direct, "rbd export-diff | ssh | rbd import-diff", piped, expected.DataBytes);
+                    }
+
+                    var (sent, _) = await RelayAsync(source.Host, export, expected.StreamBytes, progress, async (stdin, c) =>
+                    {
+                        var result = await ssh.RunAsync(target.Host, import, stdin, c);
+                        Check(result, $"rbd import-diff into {target.Host}:{target.Image}");
+                        return expected.DataBytes;
+                    }, ct);
+                    return (DataPath.Relayed, "rbd export-diff > relay > rbd import-diff", sent, expected.DataBytes);
+                }
+
+            case RawVolumeTarget raw:
+                {
+                    if (!options.IsLocalHost(raw.Host))
+                    {
+                        throw new AdapterException($"copy {request}: raw target on {raw.Host} is written by the orchestrator's diff applier, which needs the volume on its own machine (remote raw writer not implemented; see docs/adr/0010)", isTransient: false);
+                    }
+
+                    var createdFile = !raw.Path.StartsWith("/dev/", StringComparison.Ordinal) && !File.Exists(raw.Path);
+                    try
+                    {
+                        var (sent, data) = await RelayAsync(source.Host, export, expected.StreamBytes, progress, async (stdin, c) =>
+                        {
+                            var applied = await RbdDiffApplier.ApplyAsync(stdin, raw.Path, new RbdDiffApplyOptions
+                            {
+                                ExpectedFromSnapshot = request.FromSnapshot,
+                                TargetIsZeroed = createdFile,
+                            }, c);
+                            return applied.DataBytes;
+                        }, ct);
+                        return (DataPath.Relayed, "rbd export-diff > relay > diff applier", sent, data);
+                    }
+                    catch (TargetFullException)
+                    {
+                        if (createdFile)
+                        {
+                            File.Delete(raw.Path);
+                        }
+
+                        throw new AdapterException($"copy {request}: target {raw.Host}:{raw.Path} is full; {(createdFile ? "the partial file was removed" : "the volume holds a partial copy and must not be used")}", isTransient: false);
+                    }
+                }
+
+            default:
+                throw new NotSupportedException(request.Target.GetType().Name);
+        }
+    }
+
+    private async Task<(DataPath, string, long, long)> ConvertFileAsync(DiskCopyRequest request, FileImageSource file, CancellationToken ct)
+    {
+        // qemu-img reads the file over SSH when it lives on another host (as PVE's own import does), skips zero
+        // clusters when reading and writes zeroes sparsely; -n keeps the volume PVE allocated.
+        var source = file.Host == request.Target.Host ? file.Path : VolumePaths.FileSource(file.Host, file.Path);
+        var (target, exists) = request.Target switch
+        {
+            RbdVolumeTarget rbd => ($"rbd:{rbd.Image}{(options.TargetCephConf is null ? "" : ":conf=" + options.TargetCephConf)}", true),
+            RawVolumeTarget raw => (raw.Path, raw.Path.StartsWith("/dev/", StringComparison.Ordinal) || File.Exists(raw.Path) || !options.IsLocalHost(raw.Host)),
+            _ => throw new NotSupportedException(request.Target.GetType().Name),
+        };
+        var allocated = await FileAllocatedBytesAsync(file, ct);
+        List<string> argv = ["qemu-img", "convert", "-f", file.Format, "-O", "raw"];
+        if (exists)
+        {
+            argv.Add("-n");
+        }
+
+        argv.AddRange([source, target]);
+        var result = await ssh.RunAsync(request.Target.Host, argv, ct: ct);
+        if (!result.Succeeded && result.Stderr.Contains("No space left", StringComparison.OrdinalIgnoreCase))
+        {
+            if (!exists && File.Exists(target))
+            {
+                File.Delete(target);
+            }
+
+            throw new AdapterException($"copy {request}: target is full ({result.Stderr.Trim()}){(exists ? "" : "; the partial file was removed")}", isTransient: false);
+        }
+
+        Check(result, $"copy {request}");
+        return (DataPath.Direct, "qemu-img convert", allocated, allocated);
+    }
+
+    /// <summary>
+    /// Streams <paramref name="sourceArgv"/>'s stdout from <paramref name="sourceHost"/> into <paramref name="sink"/>
+    /// through a bounded pipe (back-pressure: the source is not read faster than the sink consumes), counting bytes.
+    /// </summary>
+    private async Task<(long Sent, long Data)> RelayAsync(string sourceHost, IReadOnlyList<string> sourceArgv, long expectedBytes,
+        Func<CopyProgress, Task>? progress, Func<Stream, CancellationToken, Task<long>> sink, CancellationToken ct)
+    {
+        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: options.RelayBufferBytes, resumeWriterThreshold: options.RelayBufferBytes / 2, useSynchronizationContext: false));
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var meter = new ProgressMeter(_time, expectedBytes, options.ProgressInterval, progress);
+        var counting = new CountingWriteStream(pipe.Writer.AsStream(), meter);
+        var sourceTask = Task.Run(async () =>
+        {
+            try
+            {
+                var result = await ssh.RunStreamingAsync(sourceHost, sourceArgv, null, counting, cts.Token);
+                Check(result, $"{sourceArgv[0]} {sourceArgv[1]} on {sourceHost}");
+                await pipe.Writer.CompleteAsync();
+            }
+            catch (Exception e)
+            {
+                await pipe.Writer.CompleteAsync(new IOException($"source stream broke: {e.Message}", e));
+                throw;
+            }
+        }, cts.Token);
+        long data;
+        try
+        {
+            await using var reader = pipe.Reader.AsStream();
+            data = await sink(reader, cts.Token);
+        }
+        catch
+        {
+            await cts.CancelAsync();
+            try
+            {
+                await sourceTask;
+            }
+            catch (Exception sourceFailure) when (sourceFailure is not OperationCanceledException)
+            {
+                // The source failing is the cause; the sink only saw the stream end.
+                throw sourceFailure is AdapterException ? sourceFailure : new SshCommandException(sourceFailure.Message, isTransient: true, innerException: sourceFailure);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            throw;
+        }
+
+        await sourceTask;
+        await meter.ReportAsync(force: true);
+        return (meter.Bytes, data);
+    }
+
+    /// <summary>
+    /// Direct path: the source host runs the whole pipeline, its second half over SSH on the target host. A tee
+    /// into <c>wc -c</c> counts the bytes that crossed (printed on stdout, which the pipeline does not otherwise use).
+    /// </summary>
+    private async Task<long> RunDirectAsync(string sourceHost, IReadOnlyList<string> sourceArgv, string targetHost, IReadOnlyList<string> targetArgv, string what, CancellationToken ct)
+    {
+        // wc writes to fd 3 (the pipeline's stdout): tee's own stdout is the data pipe.
+        var pipeline = $"{{ {ShellQuote.Command(sourceArgv)} | tee >(wc -c >&3) | {ShellQuote.Command([.. options.HostToHostSsh(targetHost), ShellQuote.Command(targetArgv)])}; rc=$?; wait $!; exit $rc; }} 3>&1";
+        var result = await ssh.RunAsync(sourceHost, ["bash", "-o", "pipefail", "-c", pipeline], ct: ct);
+        if (!result.Succeeded)
+        {
+            // ssh exits 255 when the connection itself failed: worth another attempt.
+            throw new SshCommandException($"{what} failed (exit {result.ExitCode}): {result.Stderr.Trim()}", isTransient: result.ExitCode == 255, result.ExitCode);
+        }
+
+        var count = result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault();
+        return long.TryParse(count, CultureInfo.InvariantCulture, out var bytes) ? bytes : -1;
+    }
+
+    public async Task<VerifyReport> VerifyAsync(DiskCopyRequest request, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.Source is FileImageSource file)
+        {
+            return await CompareFileAsync(request, file, ct);
+        }
+
+        var source = (RbdImageSource)request.Source;
+        var snapshot = request.ToSnapshot ?? throw new ArgumentException("verification needs the snapshot both sides should hold");
+        var size = await ImageSizeAsync(source.Host, source.Image, options.SourceCephConf, ct);
+        var sourceRead = new RbdRead(source.Image + "@" + snapshot, options.SourceCephConf);
+        object targetRead = request.Target switch
+        {
+            RbdVolumeTarget rbd => new RbdRead(rbd.Image + "@" + snapshot, options.TargetCephConf),
+            RawVolumeTarget raw => raw.Path,
+            _ => throw new NotSupportedException(request.Target.GetType().Name),
+        };
+        var sampled = options.Verify == VerifyMode.Sampled || size > options.FullVerifyLimitBytes;
+        if (!sampled)
+        {
+            var (sourceHash, targetHash) = await BothAsync(
+                HashAsync(source.Host, FullHashScript(sourceRead, size), ct),
+                HashAsync(request.Target.Host, FullHashScript(targetRead, size), ct));
+            var (s, t) = (string.Join(',', sourceHash), string.Join(',', targetHash));
+            return new VerifyReport(s == t, VerifyMode.Full, s, t, $"sha256 of {size} bytes");
+        }
+
+        var offsets = SampleOffsets(size);
+        var (sourceHashes, targetHashes) = await BothAsync(
+            HashAsync(source.Host, SampleScript(sourceRead, offsets), ct),
+            HashAsync(request.Target.Host, SampleScript(targetRead, offsets), ct));
+        var differing = offsets.Where((_, i) => i >= sourceHashes.Length || i >= targetHashes.Length || sourceHashes[i] != targetHashes[i]).ToList();
+        return new VerifyReport(differing.Count == 0 && sourceHashes.Length == offsets.Count, VerifyMode.Sampled, string.Join(',', sourceHashes.Select(h => h[..12])), string.Join(',', targetHashes.Select(h => h[..Math.Min(12, h.Length)])),
+            FormattableString.Invariant($"SAMPLED: {offsets.Count} blocks of {options.SampleBytes} bytes out of {size}{(differing.Count == 0 ? "" : "; differing at " + string.Join(',', differing))}"));
+    }
+
+    private async Task<VerifyReport> CompareFileAsync(DiskCopyRequest request, FileImageSource file, CancellationToken ct)
+    {
+        var source = file.Host == request.Target.Host ? file.Path : VolumePaths.FileSource(file.Host, file.Path);
+        var target = request.Target switch
+        {
+            RbdVolumeTarget rbd => $"rbd:{rbd.Image}{(options.TargetCephConf is null ? "" : ":conf=" + options.TargetCephConf)}",
+            RawVolumeTarget raw => raw.Path,
+            _ => throw new NotSupportedException(request.Target.GetType().Name),
+        };
+        // qemu-img compare reads both as guest-visible content (qcow2 vs raw); exit 0 = identical, 1 = different.
+        var result = await ssh.RunAsync(request.Target.Host, ["qemu-img", "compare", "-f", file.Format, "-F", "raw", source, target], ct: ct);
+        if (result.ExitCode > 1)
+        {
+            Check(result, $"qemu-img compare for {request}");
+        }
+
+        return new VerifyReport(result.ExitCode == 0, VerifyMode.Full, file.Path, target, "qemu-img compare: " + (result.Stdout + result.Stderr).Trim());
+    }
+
+    public async Task<IReadOnlyList<string>> RbdClientsAsync(string host, string image, bool oldCluster, CancellationToken ct)
+    {
+        var conf = oldCluster ? options.SourceCephConf : options.TargetCephConf;
+        var status = await ssh.RunAsync(host, RbdArgs(conf, ["status", image, "--format", "json"]), ct: ct);
+        Check(status, $"rbd status {image}");
+        var locks = await ssh.RunAsync(host, RbdArgs(conf, ["lock", "ls", image, "--format", "json"]), ct: ct);
+        Check(locks, $"rbd lock ls {image}");
+        var clients = new List<string>();
+        using (var doc = JsonDocument.Parse(status.Stdout))
+        {
+            if (doc.RootElement.TryGetProperty("watchers", out var watchers))
+            {
+                clients.AddRange(watchers.EnumerateArray().Select(w => "watcher " + (w.TryGetProperty("address", out var a) ? a.GetString() : w.ToString())));
+            }
+        }
+
+        using (var doc = JsonDocument.Parse(string.IsNullOrWhiteSpace(locks.Stdout) ? "[]" : locks.Stdout))
+        {
+            var root = doc.RootElement;
+            var entries = root.ValueKind == JsonValueKind.Array ? root.EnumerateArray().ToList() : [.. root.EnumerateObject().Select(p => p.Value)];
+            clients.AddRange(entries.Select(l => "lock " + (l.TryGetProperty("locker", out var who) ? who.GetString() : l.ToString())));
+        }
+
+        return clients;
+    }
+
+    private sealed record RbdRead(string Spec, string? Conf);
+
+    private static string FullHashScript(object read, long size) => read switch
+    {
+        RbdRead rbd => $"{ShellQuote.Command(RbdArgs(rbd.Conf, ["export", "--no-progress", rbd.Spec, "-"]))} | sha256sum",
+        string path => FormattableString.Invariant($"head -c {size} {ShellQuote.Word(path)} | sha256sum"),
+        _ => throw new NotSupportedException(),
+    };
+
+    private string SampleScript(object read, IReadOnlyList<long> offsets)
+    {
+        var lines = new List<string> { "set -e", "t=$(mktemp)", "trap 'rm -f \"$t\"' EXIT" };
+        foreach (var offset in offsets)
+        {
+            lines.Add(read switch
+            {
+                RbdRead rbd => $"qemu-img convert -O raw {ShellQuote.Word(RbdRangeJson(rbd, offset, options.SampleBytes))} \"$t\" && sha256sum < \"$t\"",
+                string path => FormattableString.Invariant($"dd if={ShellQuote.Word(path)} bs=1M skip={offset} count={options.SampleBytes} iflag=skip_bytes,count_bytes status=none | sha256sum"),
+                _ => throw new NotSupportedException(),
+            });
+        }
+
+        return string.Join('\n', lines);
+    }
+
+    private static string RbdRangeJson(RbdRead rbd, long offset, int length)
+    {
+        var at = rbd.Spec.IndexOf('@', StringComparison.Ordinal);
+        var image = rbd.Spec[..at];
+        var slash = image.IndexOf('/', StringComparison.Ordinal);
+        var file = new Dictionary<string, string>
+        {
+            ["driver"] = "rbd",
+            ["pool"] = slash < 0 ? "rbd" : image[..slash],
+            ["image"] = slash < 0 ? image : image[(slash + 1)..],
+            ["snapshot"] = rbd.Spec[(at + 1)..],
+        };
+        if (rbd.Conf is not null)
+        {
+            file["conf"] = rbd.Conf;
+        }
+
+        return "json:" + JsonSerializer.Serialize(new { driver = "raw", offset, size = length, file });
+    }
+
+    private List<long> SampleOffsets(long size)
+    {
+        var block = options.SampleBytes;
+        var last = Math.Max(0, size - block);
+        var offsets = new SortedSet<long>();
+        var count = Math.Max(2, options.SampleCount);
+        for (var i = 0; i < count; i++)
+        {
+            offsets.Add(last * i / (count - 1) / 4096 * 4096);
+        }
+
+        foreach (var extra in options.SampleOffsets.Where(o => o >= 0 && o < size))
+        {
+            offsets.Add(Math.Min(extra, last));
+        }
+
+        return [.. offsets];
+    }
+
+    private async Task<string[]> HashAsync(string host, string script, CancellationToken ct)
+    {
+        var result = await ssh.RunAsync(host, ["bash", "-o", "pipefail", "-c", script], ct: ct);
+        Check(result, $"checksum on {host}");
+        return [.. result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ')[0])];
+    }
+
+    private static async Task<(string[], string[])> BothAsync(Task<string[]> a, Task<string[]> b)
+    {
+        await Task.WhenAll(a, b);
+        return (await a, await b);
+    }
+
+    private sealed record DiffSize(long DataBytes, long StreamBytes);
+
+    /// <summary>What the diff will carry, from <c>rbd diff</c>: the total for ETA and the bytes-sent figure of the direct path.</summary>
+    private async Task<DiffSize> DiffBytesAsync(RbdImageSource source, string? from, string to, CancellationToken ct)
+    {
+        var result = await ssh.RunAsync(source.Host, RbdArgs(options.SourceCephConf, ["diff", .. FromSnap(from), $"{source.Image}@{to}", "--format", "json"]), ct: ct);
+        Check(result, $"rbd diff {source.Image}@{to}");
+        using var doc = JsonDocument.Parse(result.Stdout);
+        long data = 0, records = 0;
+        foreach (var extent in doc.RootElement.EnumerateArray())
+        {
+            records++;
+            if (extent.GetProperty("exists").ToString() == "true")
+            {
+                data += extent.GetProperty("length").GetInt64();
+            }
+        }
+
+        // banner, snapshot names, size, end; 17 bytes per extent record
+        return new DiffSize(data, data + (records * 17) + 64 + (from?.Length ?? 0) + to.Length);
+    }
+
+    private async Task<long> ImageSizeAsync(string host, string image, string? conf, CancellationToken ct)
+    {
+        var result = await ssh.RunAsync(host, RbdArgs(conf, ["info", image, "--format", "json"]), ct: ct);
+        Check(result, $"rbd info {image}");
+        using var doc = JsonDocument.Parse(result.Stdout);
+        return doc.RootElement.GetProperty("size").GetInt64();
+    }
+
+    private async Task<long> FileAllocatedBytesAsync(FileImageSource file, CancellationToken ct)
+    {
+        var result = await ssh.RunAsync(file.Host, ["qemu-img", "info", "--output=json", "-f", file.Format, file.Path], ct: ct);
+        Check(result, $"qemu-img info {file.Host}:{file.Path}");
+        using var doc = JsonDocument.Parse(result.Stdout);
+        return doc.RootElement.TryGetProperty("actual-size", out var actual) ? actual.GetInt64() : 0;
+    }
+
+    private async Task<IReadOnlyList<string>> SnapshotsAsync(string host, string image, string? conf, CancellationToken ct)
+    {
+        var result = await ssh.RunAsync(host, RbdArgs(conf, ["snap", "ls", image, "--format", "json"]), ct: ct);
+        Check(result, $"rbd snap ls {image} on {host}");
+        using var doc = JsonDocument.Parse(result.Stdout);
+        return [.. doc.RootElement.EnumerateArray().Select(s => s.GetProperty("name").GetString() ?? "")];
+    }
+
+    private static IReadOnlyList<string> FromSnap(string? from) => from is null ? [] : ["--from-snap", from];
+
+    private static IReadOnlyList<string> RbdArgs(string? conf, IReadOnlyList<string> args)
+        => conf is null ? ["rbd", .. args] : ["rbd", "--conf", conf, .. args];
+
+    private static void Check(SshResult result, string what)
+    {
+        if (!result.Succeeded)
+        {
+            throw new SshCommandException($"{what} failed (exit {result.ExitCode}): {result.Stderr.Trim()}", isTransient: result.ExitCode == 255, result.ExitCode);
+        }
+    }
+}
+
+/// <summary>Turns bytes counted into throttled progress reports.</summary>
+internal sealed class ProgressMeter(TimeProvider time, long? total, TimeSpan interval, Func<CopyProgress, Task>? sink)
+{
+    private readonly long _started = time.GetTimestamp();
+    private long _lastReport = time.GetTimestamp();
+
+    public long Bytes { get; private set; }
+
+    public async ValueTask AddAsync(long bytes)
+    {
+        Bytes += bytes;
+        if (time.GetElapsedTime(_lastReport) >= interval)
+        {
+            await ReportAsync(force: true);
+        }
+    }
+
+    public async ValueTask ReportAsync(bool force)
+    {
+        _lastReport = time.GetTimestamp();
+        if (sink is not null && force)
+        {
+            var elapsed = time.GetElapsedTime(_started);
+            await sink(new CopyProgress(Bytes, total, elapsed.TotalSeconds > 0 ? Bytes / elapsed.TotalSeconds : 0, elapsed));
+        }
+    }
+}
+
+/// <summary>A write-only stream that counts what passes into the meter.</summary>
+internal sealed class CountingWriteStream(Stream inner, ProgressMeter meter) : Stream
+{
+    public override bool CanRead => false;
+    public override bool CanSeek => false;
+    public override bool CanWrite => true;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override void Flush() => inner.Flush();
+    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        await inner.WriteAsync(buffer, cancellationToken);
+        await meter.AddAsync(buffer.Length);
+    }
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+        => WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+}
