@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Taquin.Executors.Adapters;
 using Taquin.Executors.Ceph;
 using Taquin.Executors.Libvirt;
+using Taquin.Executors.Movers;
 using Taquin.Executors.Pve;
 using Taquin.Executors.Ssh;
 using Taquin.Executors.Steps;
@@ -71,7 +72,8 @@ public sealed class RealAdapters : IDisposable
                 Id = cephAccess.Id,
                 Pool = cephAccess.Pool,
             }, time);
-            return new RealAdapters(ssh, pve, new AdapterSet(ssh, pve, libvirt, ceph));
+            var mover = new CommandDiskMover(ssh, MoverOptionsOf(fleet, access), time);
+            return new RealAdapters(ssh, pve, new AdapterSet(ssh, pve, libvirt, ceph, mover));
         }
         catch
         {
@@ -114,6 +116,23 @@ public sealed class RealAdapters : IDisposable
         PeerToPeer = host.PeerToPeer ?? false,
         SharedFileStorage = host.SharedFileStorage ?? false,
     };
+
+    /// <summary>The movers' options: the access file's values over fleet.yaml's copy data path and the movers' defaults.</summary>
+    internal static MoverOptions MoverOptionsOf(Fleet fleet, AccessSettings access)
+    {
+        var movers = access.Movers;
+        var dataPath = movers.DataPath ?? fleet.Policy.CopyDataPath;
+        var local = new HashSet<string>(movers.LocalHosts, StringComparer.Ordinal);
+        var defaults = MoverOptions.Default;
+        return defaults with
+        {
+            DataPath = string.Equals(dataPath, "relayed", StringComparison.OrdinalIgnoreCase) ? DataPath.Relayed : DataPath.Direct,
+            SourceCephConf = movers.SourceCephConf ?? access.Ceph?.Conf,
+            TargetCephConf = movers.TargetCephConf,
+            Verify = movers.Verify == "sampled" ? VerifyMode.Sampled : VerifyMode.Full,
+            IsLocalHost = host => local.Contains(host) || defaults.IsLocalHost(host),
+        };
+    }
 
     public override string ToString() => $"real adapters: {_ssh}, {_pve}";
 
