@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Taquin.Executors.Movers;
+using Taquin.Executors.Ssh;
 using Taquin.Executors.Tests.Support;
 
 namespace Taquin.Bench;
@@ -76,7 +77,7 @@ internal static class MoversBench
 
         await Measure("baseline rbd export - | rbd import -", t => Task.Run(() => Sh(["bash", "-o", "pipefail", "-c", $"rbd --conf {conf} export --no-progress {full}@s - | rbd --conf {conf} import --no-progress - {t}"])), false);
         await Measure("baseline rbd export - | ssh | rbd import -", t => Task.Run(() => Sh(["bash", "-o", "pipefail", "-c",
-            $"rbd --conf {conf} export --no-progress {full}@s - | {ShellQuote.Command(options.HostToHostSsh(Host))} {ShellQuote.Word($"rbd --conf {conf} import --no-progress - {t}")}"])), false);
+            $"rbd --conf {conf} export --no-progress {full}@s - | {ShellQuoting.Join(options.HostToHostSsh(Host))} {ShellQuoting.Quote($"rbd --conf {conf} import --no-progress - {t}")}"])), false);
         await Measure("baseline qemu-img convert -p -n (PVE import)", t => Task.Run(() => Sh(["qemu-img", "convert", "-p", "-n", "-f", "raw", "-O", "raw", $"rbd:{full}@s:conf={conf}", $"rbd:{t}:conf={conf}"])), true);
         await Measure("mover direct (export-diff | ssh | import-diff)", t => new CommandDiskMover(runner, options with { DataPath = DataPath.Direct }).CopyAsync(new DiskCopyRequest(new RbdImageSource(Host, full), null, "s", new RbdVolumeTarget(Host, t)), null, CancellationToken.None), true);
         await Measure("mover relayed (through the orchestrator)", t => new CommandDiskMover(runner, options with { DataPath = DataPath.Relayed }).CopyAsync(new DiskCopyRequest(new RbdImageSource(Host, full), null, "s", new RbdVolumeTarget(Host, t)), null, CancellationToken.None), true);

@@ -4,6 +4,7 @@ using System.IO.Pipelines;
 using System.Text.Json;
 using Taquin.Executors.Adapters;
 using Taquin.Executors.Movers.RbdDiff;
+using Taquin.Executors.Ssh;
 
 namespace Taquin.Executors.Movers;
 
@@ -220,7 +221,7 @@ public sealed class CommandDiskMover(ISshRunner ssh, MoverOptions options, TimeP
     private async Task<long> RunDirectAsync(string sourceHost, IReadOnlyList<string> sourceArgv, string targetHost, IReadOnlyList<string> targetArgv, string what, CancellationToken ct)
     {
         // wc writes to fd 3 (the pipeline's stdout): tee's own stdout is the data pipe.
-        var pipeline = $"{{ {ShellQuote.Command(sourceArgv)} | tee >(wc -c >&3) | {ShellQuote.Command([.. options.HostToHostSsh(targetHost), ShellQuote.Command(targetArgv)])}; rc=$?; wait $!; exit $rc; }} 3>&1";
+        var pipeline = $"{{ {ShellQuoting.Join(sourceArgv)} | tee >(wc -c >&3) | {ShellQuoting.Join([.. options.HostToHostSsh(targetHost), ShellQuoting.Join(targetArgv)])}; rc=$?; wait $!; exit $rc; }} 3>&1";
         var result = await ssh.RunAsync(sourceHost, ["bash", "-o", "pipefail", "-c", pipeline], ct: ct);
         if (!result.Succeeded)
         {
@@ -318,8 +319,8 @@ public sealed class CommandDiskMover(ISshRunner ssh, MoverOptions options, TimeP
 
     private static string FullHashScript(object read, long size) => read switch
     {
-        RbdRead rbd => $"{ShellQuote.Command(RbdArgs(rbd.Conf, ["export", "--no-progress", rbd.Spec, "-"]))} | sha256sum",
-        string path => FormattableString.Invariant($"head -c {size} {ShellQuote.Word(path)} | sha256sum"),
+        RbdRead rbd => $"{ShellQuoting.Join(RbdArgs(rbd.Conf, ["export", "--no-progress", rbd.Spec, "-"]))} | sha256sum",
+        string path => FormattableString.Invariant($"head -c {size} {ShellQuoting.Quote(path)} | sha256sum"),
         _ => throw new NotSupportedException(),
     };
 
@@ -330,8 +331,8 @@ public sealed class CommandDiskMover(ISshRunner ssh, MoverOptions options, TimeP
         {
             lines.Add(read switch
             {
-                RbdRead rbd => $"qemu-img convert -O raw {ShellQuote.Word(RbdRangeJson(rbd, offset, options.SampleBytes))} \"$t\" && sha256sum < \"$t\"",
-                string path => FormattableString.Invariant($"dd if={ShellQuote.Word(path)} bs=1M skip={offset} count={options.SampleBytes} iflag=skip_bytes,count_bytes status=none | sha256sum"),
+                RbdRead rbd => $"qemu-img convert -O raw {ShellQuoting.Quote(RbdRangeJson(rbd, offset, options.SampleBytes))} \"$t\" && sha256sum < \"$t\"",
+                string path => FormattableString.Invariant($"dd if={ShellQuoting.Quote(path)} bs=1M skip={offset} count={options.SampleBytes} iflag=skip_bytes,count_bytes status=none | sha256sum"),
                 _ => throw new NotSupportedException(),
             });
         }

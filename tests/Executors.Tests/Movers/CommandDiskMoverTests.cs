@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Taquin.Executors.Adapters;
 using Taquin.Executors.Movers;
+using Taquin.Executors.Ssh;
 using Taquin.Executors.Tests.Support;
 
 namespace Taquin.Executors.Tests.Movers;
@@ -252,7 +253,7 @@ public sealed class CommandDiskMoverTests : IDisposable
     {
         var argv = new[] { "printf", "%s|", "a b", "it's", "$(rm -rf /)", "x;y", "" };
 
-        var output = Process.Start(new ProcessStartInfo("bash", ["-c", ShellQuote.Command(argv)]) { RedirectStandardOutput = true })!;
+        var output = Process.Start(new ProcessStartInfo("bash", ["-c", ShellQuoting.Join(argv)]) { RedirectStandardOutput = true })!;
         var text = output.StandardOutput.ReadToEnd();
         output.WaitForExit();
 

@@ -1,120 +1,75 @@
-using System.Diagnostics;
-using System.Text;
 using Taquin.Executors.Adapters;
 
 namespace Taquin.Executors.Tests.Support;
 
 /// <summary>
-/// Test-only <see cref="ISshRunner"/> that runs every command on this machine, whatever the host (the test bed is
-/// one machine). <see cref="FailStreamAfterBytes"/> simulates a dropped connection: the stream breaks mid-copy.
+/// <see cref="LocalProcessRunner"/> for tests that treat every host as this machine (the test bed is one machine),
+/// recording the commands it runs. <see cref="FailStreamAfterBytes"/> simulates a dropped connection: the next
+/// streamed copy breaks after that many bytes with a transient error, as a lost SSH channel does.
 /// </summary>
 public sealed class TestLocalRunner : ISshRunner
 {
-    private const int StderrLimit = 64 * 1024;
+    private readonly LocalProcessRunner _local = new();
 
     /// <summary>When set, the next streaming command's stdout breaks after that many bytes (then it resets).</summary>
     public long? FailStreamAfterBytes { get; set; }
 
     public List<string> Commands { get; } = [];
 
-    public async Task<SshResult> RunAsync(string host, IReadOnlyList<string> argv, Stream? stdin = null, CancellationToken ct = default)
+    public Task<SshResult> RunAsync(string host, IReadOnlyList<string> argv, Stream? stdin = null, CancellationToken ct = default)
     {
-        using var stdout = new MemoryStream();
-        var result = await RunCoreAsync(argv, stdin, stdout, null, ct);
-        return result with { Stdout = Encoding.UTF8.GetString(stdout.ToArray()) };
+        Record(argv);
+        return _local.RunAsync(host, argv, stdin, ct);
     }
 
     public Task<SshResult> RunStreamingAsync(string host, IReadOnlyList<string> argv, Stream? stdin, Stream stdout, CancellationToken ct = default)
     {
+        Record(argv);
         var failAfter = FailStreamAfterBytes;
         FailStreamAfterBytes = null;
-        return RunCoreAsync(argv, stdin, stdout, failAfter, ct);
+        return _local.RunStreamingAsync(host, argv, stdin, failAfter is { } limit ? new BreakingStream(stdout, limit) : stdout, ct);
     }
 
-    private async Task<SshResult> RunCoreAsync(IReadOnlyList<string> argv, Stream? stdin, Stream stdout, long? failAfter, CancellationToken ct)
+    private void Record(IReadOnlyList<string> argv)
     {
         lock (Commands)
         {
             Commands.Add(string.Join(' ', argv));
         }
+    }
 
-        var start = new ProcessStartInfo(argv[0])
+    /// <summary>Passes writes through until the limit, then fails as a lost connection would.</summary>
+    private sealed class BreakingStream(Stream inner, long limit) : Stream
+    {
+        private long _written;
+
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => _written; set => throw new NotSupportedException(); }
+
+        public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in argv.Skip(1))
-        {
-            start.ArgumentList.Add(arg);
+            if (_written + buffer.Length > limit)
+            {
+                throw new SshConnectionLostException($"connection lost after {_written} bytes (test fault)");
+            }
+
+            await inner.WriteAsync(buffer, cancellationToken);
+            _written += buffer.Length;
         }
 
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {argv[0]}");
-        var stderr = new StringBuilder();
-        var stderrTask = Task.Run(async () =>
-        {
-            var buffer = new char[4096];
-            int n;
-            while ((n = await process.StandardError.ReadAsync(buffer, ct)) > 0)
-            {
-                if (stderr.Length < StderrLimit)
-                {
-                    stderr.Append(buffer, 0, n);
-                }
-            }
-        }, ct);
-        var stdinTask = Task.Run(async () =>
-        {
-            try
-            {
-                if (stdin is not null)
-                {
-                    await stdin.CopyToAsync(process.StandardInput.BaseStream, ct);
-                }
-            }
-            catch (IOException)
-            {
-                // the program exited without reading all of its input; its exit code tells
-            }
-            finally
-            {
-                try
-                {
-                    process.StandardInput.Close();
-                }
-                catch (IOException)
-                {
-                }
-            }
-        }, ct);
-        try
-        {
-            var buffer = new byte[1 << 20];
-            long copied = 0;
-            int read;
-            while ((read = await process.StandardOutput.BaseStream.ReadAsync(buffer, ct)) > 0)
-            {
-                if (failAfter is { } limit && copied + read > limit)
-                {
-                    process.Kill(entireProcessTree: true);
-                    throw new SshConnectionLostException($"connection lost after {copied} bytes (test fault)");
-                }
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+            => WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-                await stdout.WriteAsync(buffer.AsMemory(0, read), ct);
-                copied += read;
-            }
-
-            await process.WaitForExitAsync(ct);
-            await stdinTask;
-            await stderrTask;
-            return new SshResult(process.ExitCode, "", stderr.ToString());
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
+        public override void Flush() => inner.Flush();
+        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
     }
 }
 
