@@ -418,6 +418,10 @@ public sealed partial class SimApi(SimState state, SimAuth auth, string certific
             {
                 allocations.Add((key, Storage(m.Groups[1].Value, node), GiBToBytes(m.Groups[2].Value), m.Groups[3].Value));
             }
+            else if (DiskKey().IsMatch(key) && await ExistingRbdVolumeAsync(value, node) is { } attached)
+            {
+                plain.Add((key, attached));
+            }
             else
             {
                 plain.Add((key, key.StartsWith("net", StringComparison.Ordinal) ? CanonicalNet(value) : value));
@@ -439,6 +443,46 @@ public sealed partial class SimApi(SimState state, SimAuth auth, string certific
         }
 
         return new SimResult(null);
+    }
+
+    /// <summary>
+    /// A drive set to an image that already exists on an rbd storage (e.g. an external Ceph added for attach-and-move):
+    /// the name must parse as PVE's rbd plugin requires (vm-VMID-…/base-VMID-…) and the image must exist; its size is
+    /// read from Ceph and the volume becomes known. Null when the value is not an rbd volume.
+    /// </summary>
+    private async Task<string?> ExistingRbdVolumeAsync(string value, string node)
+    {
+        var volumeId = value.Split(',')[0];
+        var colon = volumeId.IndexOf(':', StringComparison.Ordinal);
+        if (colon < 0 || value.Contains("media=cdrom", StringComparison.Ordinal) || Storage(volumeId[..colon], node) is not RbdStorage rbd)
+        {
+            return null;
+        }
+
+        var name = volumeId[(colon + 1)..];
+        if (!RbdVolumeName().IsMatch(name))
+        {
+            // PVE::Storage::RBDPlugin::parse_volname
+            throw new SimApiException(500, $"unable to parse rbd volume name '{name}'\n");
+        }
+
+        string info;
+        try
+        {
+            info = await rbd.Rbd(CancellationToken.None, "info", "--format", "json", rbd.ImageSpec(volumeId));
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new SimApiException(500, $"rbd error: {e.Message}\n");
+        }
+
+        var size = System.Text.Json.JsonDocument.Parse(info).RootElement.GetProperty("size").GetInt64();
+        lock (state.Gate)
+        {
+            state.Volumes[volumeId] = size;
+        }
+
+        return volumeId + WithoutSize(value[volumeId.Length..]) + ",size=" + FormatSize(size);
     }
 
     private Task<SimResult> VmStatus(SimRequest r)
@@ -526,7 +570,19 @@ public sealed partial class SimApi(SimState state, SimAuth auth, string certific
 
             foreach (var volumeId in volumes)
             {
-                await Storage(volumeId[..volumeId.IndexOf(':', StringComparison.Ordinal)], vm.Node).FreeAsync(volumeId, ct);
+                var storage = Storage(volumeId[..volumeId.IndexOf(':', StringComparison.Ordinal)], vm.Node);
+                // PVE lists an rbd storage's images: one renamed or removed outside PVE is simply not there any more.
+                if (storage is RbdStorage rbd && !await rbd.ExistsAsync(volumeId, ct))
+                {
+                    lock (state.Gate)
+                    {
+                        state.Volumes.Remove(volumeId);
+                    }
+
+                    continue;
+                }
+
+                await storage.FreeAsync(volumeId, ct);
                 lock (state.Gate)
                 {
                     state.Volumes.Remove(volumeId);
@@ -1004,6 +1060,10 @@ public sealed partial class SimApi(SimState state, SimAuth auth, string certific
     /// <summary>qemu-server's $NEW_DISK_RE: "STORAGE:SIZE_IN_GiB" (fractions allowed) allocates a new volume.</summary>
     [GeneratedRegex(@"^([^/:\s]+):(\d+(?:\.\d+)?)((?:,.*)?)$")]
     private static partial Regex NewDisk();
+
+    /// <summary>PVE's RBDPlugin parse_volname: "vm-VMID-…" or "base-VMID-…" (optionally "base-…/vm-…").</summary>
+    [GeneratedRegex(@"^((base-\d+-\S+)/)?((base)?(vm)?-\d+-\S+)$")]
+    private static partial Regex RbdVolumeName();
 
     [GeneratedRegex(@"vm-(\d+)-disk-")]
     private static partial Regex VmOfVolumeRegex();

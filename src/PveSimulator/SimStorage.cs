@@ -84,6 +84,9 @@ public sealed class RbdStorage(string id, IReadOnlyList<string> nodes, CephAcces
 
     public override Task FreeAsync(string volumeId, CancellationToken ct) => Rbd(ct, "rm", "--no-progress", ImageSpec(volumeId));
 
+    public async Task<bool> ExistsAsync(string volumeId, CancellationToken ct)
+        => (await Rbd(ct, "ls", Ceph.Pool)).Split('\n').Contains(NameOf(volumeId));
+
     public Task ImportAsync(string file, string volumeId, CancellationToken ct) => Rbd(ct, "import", "--no-progress", file, ImageSpec(volumeId));
 
     public Task ExportAsync(string volumeId, string file, CancellationToken ct) => Rbd(ct, "export", "--no-progress", ImageSpec(volumeId), file);

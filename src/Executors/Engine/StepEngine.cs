@@ -202,7 +202,7 @@ public sealed class StepEngine(
                 }
                 catch (OperationCanceledException ex)
                 {
-                    error = new AdapterException($"timed out after {impl.Policy.Timeout}", isTransient: true, ex);
+                    error = new AdapterException($"timed out after {AttemptTimeout(impl)}", isTransient: true, ex);
                 }
                 catch (Exception ex)
                 {
@@ -464,11 +464,23 @@ public sealed class StepEngine(
     }
 
     private StepContext NewContext(StepRecord step, IStep impl, CancellationToken ct)
-        => new(step, adapters, journal, time, time.GetUtcNow() + impl.Policy.Timeout, ct);
+        => new(step, adapters, journal, time, time.GetUtcNow() + AttemptTimeout(impl), ct);
+
+    /// <summary>
+    /// The step's timeout; on a sped-up simulated clock never under <see cref="MinimumRealAttemptTime"/> of real time,
+    /// because the engine's own work (journal round trips on a loaded machine) is sped up too and would otherwise eat
+    /// a 5-minute timeout in half a second at 600×.
+    /// </summary>
+    private TimeSpan AttemptTimeout(IStep impl)
+        => time is Simulation.ScaledTimeProvider scaled && impl.Policy.Timeout < MinimumRealAttemptTime * scaled.Scale
+            ? MinimumRealAttemptTime * scaled.Scale
+            : impl.Policy.Timeout;
+
+    private static readonly TimeSpan MinimumRealAttemptTime = TimeSpan.FromSeconds(10);
 
     private StepContext NewContext(StepRecord step, IStep impl, CancellationToken ct, out CancellationToken attemptToken, out IDisposable timeoutScope)
     {
-        var timeout = new CancellationTokenSource(impl.Policy.Timeout, time);
+        var timeout = new CancellationTokenSource(AttemptTimeout(impl), time);
         var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, timeout.Token);
         attemptToken = linked.Token;
         timeoutScope = new Disposables(linked, timeout);

@@ -136,7 +136,17 @@ public sealed partial class SimulatedPveApi(ClusterTwin twin) : IPveApi
 
             foreach (var (key, value) in changes)
             {
-                vm.Config[key] = value;
+                if (key == "delete")
+                {
+                    foreach (var deleted in value.Split([',', ';', ' '], StringSplitOptions.RemoveEmptyEntries))
+                    {
+                        vm.Config.Remove(deleted);
+                    }
+                }
+                else
+                {
+                    vm.Config[key] = value;
+                }
             }
 
             vm.ConfigVersion++;

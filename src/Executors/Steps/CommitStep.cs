@@ -16,20 +16,9 @@ public sealed class CommitStep : StepBase
     {
         var ct = context.CancellationToken;
         var host = context.Input.FromHost!;
-        if (context.Input.Strategy == "attach-and-move")
+        if (AttachAndMove.Applies(context))
         {
-            var vmId = await context.RequireTargetVmIdAsync();
-            var storage = Simulation.PveStorageIds.FromPlan(context.Input.ToStorage ?? "");
-            foreach (var disk in context.Input.Disks.Where(d => d.IsRbd))
-            {
-                var volume = await VmStepHelpers.TargetVolumeAsync(context, vmId, disk.PveKey);
-                if (!volume.StartsWith(storage + ":", StringComparison.Ordinal))
-                {
-                    var upid = await context.Pve.MoveDiskAsync(context.Input.ToHost!, vmId, disk.PveKey, storage, deleteSource: false, ct);
-                    await context.SaveAsync("move." + disk.PveKey, upid);
-                    await WaitTaskAsync(context, context.Input.ToHost!, upid, $"move {disk.PveKey} of VM {vmId} to {storage}");
-                }
-            }
+            await AttachAndMove.MoveOffAsync(context, (node, upid, what) => WaitTaskAsync(context, node, upid, what));
         }
 
         if (await context.Libvirt.GetDomainStateAsync(host, context.Vm, ct) != DomainRunState.Undefined)
@@ -67,7 +56,7 @@ public sealed class CommitStep : StepBase
 
         foreach (var disk in context.Input.Disks.Where(d => d.IsRbd))
         {
-            if (await context.Ceph.ImageExistsAsync(disk.Key, ct))
+            if (await context.Ceph.ImageExistsAsync(await AttachAndMove.CurrentImageAsync(context, disk), ct))
             {
                 return false;
             }

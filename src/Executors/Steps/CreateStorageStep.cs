@@ -30,6 +30,7 @@ public sealed class CreateStorageStep : StepBase
                 ["monhost"] = string.Join(' ', context.Input.OldCephMonitors),
                 ["pool"] = context.Input.OldCephPool ?? "rbd",
                 ["content"] = "images",
+                ["krbd"] = "0",
                 ["username"] = "admin",
             }, ct);
         }

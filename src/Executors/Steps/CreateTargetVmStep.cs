@@ -76,7 +76,7 @@ public sealed class CreateTargetVmStep : StepBase
     /// <summary>
     /// The create request: the translator's parameters (compiled into the input: firmware, CPU, buses, MACs with the
     /// VLAN tag, SMBIOS uuid...) with the disks allocated the way the copy strategy needs (empty volumes of the
-    /// source size on the target storage, or for attach-and-move the old-Ceph images themselves), keeping the
+    /// source size on the target storage; attach-and-move RBD drives come at final-sync), keeping the
     /// translator's per-disk options. Without a translation, a minimal config of the same identity.
     /// </summary>
     internal static Dictionary<string, string> BuildParameters(StepInput input)
@@ -90,6 +90,12 @@ public sealed class CreateTargetVmStep : StepBase
         var merged = new Dictionary<string, string>(translated, StringComparer.Ordinal);
         foreach (var disk in input.Disks)
         {
+            if (!minimal.ContainsKey(disk.PveKey))
+            {
+                merged.Remove(disk.PveKey);
+                continue;
+            }
+
             var options = translated.TryGetValue(disk.PveKey, out var value) && value.IndexOf(',', StringComparison.Ordinal) is var comma and >= 0
                 ? value[comma..]
                 : "";
@@ -120,12 +126,12 @@ public sealed class CreateTargetVmStep : StepBase
             p[$"net{i}"] = $"virtio={input.Macs[i]},bridge={input.Bridge}";
         }
 
-        foreach (var disk in input.Disks)
+        // attach-and-move RBD drives are left out: PVE accepts only vm-VMID-… image names, which the images get at
+        // final-sync once the source is off (AttachAndMove.AttachAsync points the drives at them then).
+        foreach (var disk in input.Disks.Where(d => !(input.Strategy == AttachAndMove.Strategy && d.IsRbd)))
         {
             var gib = Math.Max(1, (disk.SizeBytes + (1L << 30) - 1) >> 30);
-            p[disk.PveKey] = input.Strategy == "attach-and-move" && disk.IsRbd
-                ? $"{PveStorageIds.OldCeph}:{disk.Key[(disk.Key.IndexOf('/', StringComparison.Ordinal) + 1)..]}"
-                : $"{storage}:{gib.ToString(CultureInfo.InvariantCulture)}";
+            p[disk.PveKey] = $"{storage}:{gib.ToString(CultureInfo.InvariantCulture)}";
         }
 
         return p;

@@ -16,10 +16,12 @@ public sealed class FinalSyncStep : StepBase
 
     public override async Task<StepResult> ExecuteAsync(StepContext context)
     {
-        if (context.Input.Strategy == "attach-and-move")
+        if (AttachAndMove.Applies(context))
         {
-            await context.SaveAsync("mode", "attach-and-move");
-            return StepResult.Done("attach-and-move: the target starts on the old-Ceph images; commit moves them");
+            // The source is off: its images get PVE names and the target VM's drives point at them (ADR 0010).
+            await AttachAndMove.AttachAsync(context);
+            await context.SaveAsync("mode", AttachAndMove.Strategy);
+            return StepResult.Done("attach-and-move: the target VM's drives point at the renamed old-Ceph images; commit moves them");
         }
 
         var vmId = await context.RequireTargetVmIdAsync();
@@ -86,6 +88,11 @@ public sealed class FinalSyncStep : StepBase
 
     public override async Task CompensateAsync(StepContext context)
     {
+        if (AttachAndMove.Applies(context))
+        {
+            await AttachAndMove.DetachAsync(context);
+        }
+
         foreach (var disk in context.Input.Disks.Where(d => d.IsRbd))
         {
             await VmStepHelpers.RemoveSnapshotIfPresentAsync(context, disk.Key, VmStepHelpers.FinalSnapshot);

@@ -127,10 +127,11 @@ internal static class VmStepHelpers
 
         foreach (var disk in context.Input.Disks.Where(d => d.IsRbd))
         {
-            var clients = await context.Mover.RbdClientsAsync(host, disk.Key, oldCluster: true, context.CancellationToken);
+            var image = await AttachAndMove.CurrentImageAsync(context, disk);
+            var clients = await context.Mover.RbdClientsAsync(host, image, oldCluster: true, context.CancellationToken);
             if (clients.Count > 0)
             {
-                return $"RBD image {disk.Key} still has clients ({string.Join(", ", clients)}): the VM would run twice";
+                return $"RBD image {image} still has clients ({string.Join(", ", clients)}): the VM would run twice";
             }
         }
 
