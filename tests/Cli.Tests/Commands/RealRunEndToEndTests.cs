@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
 using Microsoft.Data.Sqlite;
@@ -66,9 +65,7 @@ public sealed class RealRunEndToEndTests : IDisposable
             var access = WriteAccess(pve);
 
             Assert.Equal(0, await new RootCommand { PlanCommands.Build(solver: null) }.Parse(["plan", inventory, "--greedy", "-o", plan]).InvokeAsync());
-            var clock = Stopwatch.StartNew();
             var (exit, output) = await InvokeAsync("run", "start", plan, "--wave", "1", "--inventory", inventory, "--access", access);
-            clock.Stop();
             Assert.True(exit == 0, output);
 
             // The journal: every step of the VM succeeded; the guest ignored ACPI and was powered off with autostart
@@ -110,9 +107,6 @@ public sealed class RealRunEndToEndTests : IDisposable
                     Assert.True(tail.AsSpan(0, read).IndexOfAnyExcept((byte)0) < 0, "the target holds data past the source's size");
                 }
             }
-
-            await File.AppendAllTextAsync(Path.Combine(Path.GetTempPath(), "taquin-real-run-figures.txt"),
-                FormattableString.Invariant($"{DateTimeOffset.UtcNow:O} wave 1 of one 16 MiB VM, real adapters: {clock.Elapsed.TotalSeconds:F1} s\n"));
         }
         finally
         {
