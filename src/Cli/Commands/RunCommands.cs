@@ -1,6 +1,7 @@
 using System.CommandLine;
 using global::Hangfire;
 using Spectre.Console;
+using Taquin.Executors.Access;
 using Taquin.Executors.Engine;
 using Taquin.Executors.Hangfire;
 using Taquin.Executors.Journal;
@@ -8,6 +9,7 @@ using Taquin.Executors.Orchestration;
 using Taquin.Executors.Simulation;
 using Taquin.Executors.States;
 using Taquin.Executors.Steps;
+using Taquin.Planner.Diagnostics;
 using Taquin.Planner.Inventory;
 using Taquin.Planner.Planning;
 
@@ -31,8 +33,11 @@ internal sealed record RunEnvironment(IRunJournal Journal, AdapterSet Adapters, 
 }
 
 /// <summary>How a `run` or `worker` command was asked to open its plan's environment.</summary>
-internal sealed record RunOptions(string PlanPath, string? Inventory, string? Postgres, bool Simulate, double TimeScale)
+internal sealed record RunOptions(string PlanPath, string? Inventory, string? Postgres, bool Simulate, double TimeScale, string? Access = null)
 {
+    /// <summary>"simulated" (--simulate) or "real" (--access FILE): the run's mode in the journal.</summary>
+    public string Mode => Simulate ? "simulated" : "real";
+
     public const string PostgresVariable = "TAQUIN_PG_CONNECTION";
 
     /// <summary>--postgres, else TAQUIN_PG_CONNECTION, else null (the SQLite file beside the plan).</summary>
@@ -43,13 +48,38 @@ internal sealed record RunOptions(string PlanPath, string? Inventory, string? Po
 
 /// <summary>
 /// How `taquin run` opens a plan's environment: the journal (PostgreSQL when configured, else SQLite beside the
-/// plan) and, until the real adapters exist, the simulated adapters over a twin persisted beside the plan.
-/// Tests pass an in-memory environment.
+/// plan) and the adapters: the real ones built from fleet.yaml and the access file (--access), or the simulated ones
+/// over a twin persisted beside the plan (--simulate). Tests pass an in-memory environment.
 /// </summary>
 internal sealed record RunInputs(Func<string, (MigrationPlan Plan, string Json)> LoadPlan, Func<RunOptions, RunEnvironment> OpenEnvironment,
     Func<RunOptions, IRunJournal>? OpenJournal = null, Func<string, JobStorage>? OpenJobStorage = null)
 {
-    public static RunInputs Default { get; } = new(SimulationInputs.ReadPlan, OpenDurable, OpenDurableJournal, connection => HangfireSetup.CreateStorage(connection));
+    public static RunInputs Default { get; } = new(SimulationInputs.ReadPlan, Open, OpenDurableJournal, connection => HangfireSetup.CreateStorage(connection));
+
+    /// <summary>The real environment with --access, the simulated twin with --simulate.</summary>
+    public static RunEnvironment Open(RunOptions options) => options.Access is not null ? OpenReal(options) : OpenDurable(options);
+
+    /// <summary>
+    /// A real run: the journal beside the plan (or PostgreSQL) and the real adapters from fleet.yaml + the access file.
+    /// Host names in the access file are checked against the plan's fleet.
+    /// </summary>
+    public static RunEnvironment OpenReal(RunOptions options)
+    {
+        var (_, inventory) = ReadCheckedInputs(options);
+        var access = AccessFile.Load(options.Access!, inventory.Fleet);
+        RealAdapters adapters;
+        try
+        {
+            adapters = RealAdapters.Create(inventory.Fleet, access);
+        }
+        catch (AccessException ex)
+        {
+            throw new InputException(ex.Message);
+        }
+
+        var journal = JournalFactory.Open(options.PostgresConnection, JournalFactory.SqlitePathBesidePlan(options.PlanPath), TimeProvider.System);
+        return new RunEnvironment(journal, adapters.Adapters, inventory, TimeProvider.System, "real", Owned: adapters);
+    }
 
     public static IRunJournal OpenDurableJournal(RunOptions options) =>
         JournalFactory.Open(options.PostgresConnection, JournalFactory.SqlitePathBesidePlan(options.PlanPath), TimeProvider.System);
@@ -73,14 +103,15 @@ internal sealed record RunInputs(Func<string, (MigrationPlan Plan, string Json)>
         return new RunEnvironment(journal, store.Adapters, inventory, store.Clock, "simulated", store.Twin, store);
     }
 
-    /// <summary>The plan and the inventory it was made from, with the options checked (simulated, inventory given, time scale).</summary>
+    /// <summary>The plan and the inventory it was made from, with the options checked (exactly one of --simulate and --access, inventory given, time scale).</summary>
     public static (MigrationPlan Plan, FleetInventory Inventory) ReadCheckedInputs(RunOptions options)
     {
-        if (!options.Simulate)
+        if (options.Simulate == (options.Access is not null))
         {
-            throw new InputException("the real adapters (SSH, PVE API, libvirt, Ceph) are not implemented yet: they come with the real-adapter issue. "
-                + "Add --simulate to run this plan on a simulated twin of the fleet, kept beside the plan in "
-                + Path.GetFileName(TwinStore.PathBesidePlan(options.PlanPath)));
+            throw new InputException(options.Simulate
+                ? "--simulate and --access exclude each other: --simulate runs the plan on a simulated twin, --access FILE on the real fleet. Give one"
+                : "give --access FILE to run this plan on the real fleet (the access file says how to reach it: SSH key and host keys, PVE API token, Ceph; see docs/access.md), "
+                    + "or --simulate to run it on a simulated twin of the fleet kept beside the plan in " + Path.GetFileName(TwinStore.PathBesidePlan(options.PlanPath)));
         }
 
         if (options.Inventory is null)
@@ -182,7 +213,7 @@ internal static class RunCommands
             var runId = await FindRunAsync(journal, json, ct);
             if (runId is null)
             {
-                runId = (await orchestrator.CreateRunAsync(json, plan, inventory, actor, "simulated", options.PlanPath, ct)).RunId;
+                runId = (await orchestrator.CreateRunAsync(json, plan, inventory, actor, options.Mode, options.PlanPath, ct)).RunId;
             }
             else
             {
@@ -199,7 +230,8 @@ internal static class RunCommands
             }
 
             await PrintStatusAsync(ui, journal, runId, ct);
-            ui.MarkupLineInterpolated($"wave {wave} started: its ready steps are queued as Hangfire jobs in PostgreSQL. `taquin worker --plan {options.PlanPath} --simulate --inventory <folder>` runs them; `taquin run status {options.PlanPath}` shows the progress");
+            var adapters = options.Access is null ? "--simulate" : "--access " + options.Access;
+            ui.MarkupLineInterpolated($"wave {wave} started: its ready steps are queued as Hangfire jobs in PostgreSQL. `taquin worker --plan {options.PlanPath} {adapters} --inventory <folder>` runs them; `taquin run status {options.PlanPath}` shows the progress");
             return 0;
         }
         finally
@@ -341,7 +373,8 @@ internal static class RunCommands
     {
         public Option<string?> Inventory { get; } = new("--inventory") { Description = "The inventory folder the plan was made from" };
         public Option<string?> Postgres { get; } = new("--postgres") { Description = $"PostgreSQL journal connection string (default: ${RunOptions.PostgresVariable}, else the SQLite file beside the plan)" };
-        public Option<bool> Simulate { get; } = new("--simulate") { Description = "Run on a simulated twin of the fleet kept beside the plan (required until the real adapters exist)" };
+        public Option<bool> Simulate { get; } = new("--simulate") { Description = "Run on a simulated twin of the fleet kept beside the plan (or give --access)" };
+        public Option<string?> Access { get; } = new("--access") { Description = "Run on the real fleet: the access file saying how to reach it (SSH, PVE API token, libvirt, Ceph, movers; docs/access.md)" };
         public Option<bool> EnqueueOnly { get; } = new("--enqueue-only")
         {
             Description = "Queue the ready steps as Hangfire jobs in PostgreSQL (--postgres or $" + RunOptions.PostgresVariable + ") for `taquin worker` processes, and return at once",
@@ -354,11 +387,12 @@ internal static class RunCommands
             command.Options.Add(Inventory);
             command.Options.Add(Postgres);
             command.Options.Add(Simulate);
+            command.Options.Add(Access);
             command.Options.Add(TimeScale);
         }
 
         public RunOptions Read(ParseResult parse, string planPath) =>
-            new(planPath, parse.GetValue(Inventory), parse.GetValue(Postgres), parse.GetValue(Simulate), parse.GetValue(TimeScale));
+            new(planPath, parse.GetValue(Inventory), parse.GetValue(Postgres), parse.GetValue(Simulate), parse.GetValue(TimeScale), parse.GetValue(Access));
     }
 
     /// <summary>The latest run of this exact plan (by digest).</summary>
@@ -398,6 +432,11 @@ internal static class RunCommands
         catch (InputException ex)
         {
             ui.MarkupLineInterpolated($"[red]error:[/] {ex.Message}");
+            return 2;
+        }
+        catch (InvalidInputException ex)
+        {
+            DiagnosticsView.Write(ui, ex.Diagnostics);
             return 2;
         }
         catch (Exception ex) when (ex is not OperationCanceledException)

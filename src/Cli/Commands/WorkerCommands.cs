@@ -13,7 +13,7 @@ namespace Taquin.Cli.Commands;
 internal sealed record WorkerInputs(Func<string?, JobStorage> OpenStorage, Func<RunOptions?, RunEnvironment> OpenEnvironment)
 {
     public static WorkerInputs Default { get; } = new(HangfireSetup.CreateStorage,
-        options => RunInputs.OpenDurable(options ?? throw new InputException("--plan <plan.json> is required: the worker runs the steps of that plan's run")));
+        options => RunInputs.Open(options ?? throw new InputException("--plan <plan.json> is required: the worker runs the steps of that plan's run")));
 }
 
 internal static class WorkerCommands
@@ -27,11 +27,12 @@ internal static class WorkerCommands
             Description = $"PostgreSQL connection string of the journal and the Hangfire job queue (default: ${RunOptions.PostgresVariable}); Hangfire.InMemory when neither is given",
         };
         var workers = new Option<int>("--workers") { Description = "Steps run at once by this worker", DefaultValueFactory = _ => 4 };
-        var plan = new Option<string?>("--plan") { Description = "The plan.json whose run this worker serves (its journal and simulated twin sit beside it)" };
+        var plan = new Option<string?>("--plan") { Description = "The plan.json whose run this worker serves (its journal, and with --simulate its twin, sit beside it)" };
         var environment = new RunCommands.EnvironmentOptions();
         var command = new Command("worker", "Run step jobs only (no wave is started from here) until stopped") { postgres, workers, plan };
         command.Options.Add(environment.Inventory);
         command.Options.Add(environment.Simulate);
+        command.Options.Add(environment.Access);
         command.Options.Add(environment.TimeScale);
         command.SetAction(async (parse, ct) =>
         {
@@ -45,7 +46,7 @@ internal static class WorkerCommands
                 }
 
                 var options = parse.GetValue(plan) is { } planPath
-                    ? new RunOptions(planPath, parse.GetValue(environment.Inventory), parse.GetValue(postgres), parse.GetValue(environment.Simulate), parse.GetValue(environment.TimeScale))
+                    ? new RunOptions(planPath, parse.GetValue(environment.Inventory), parse.GetValue(postgres), parse.GetValue(environment.Simulate), parse.GetValue(environment.TimeScale), parse.GetValue(environment.Access))
                     : null;
                 // The job queue lives where the journal does: --postgres, else TAQUIN_PG_CONNECTION, else in memory.
                 var storage = inputs.OpenStorage(options?.PostgresConnection ?? new RunOptions("", null, parse.GetValue(postgres), false, 1).PostgresConnection);
@@ -79,6 +80,11 @@ internal static class WorkerCommands
             catch (InputException ex)
             {
                 ui.MarkupLineInterpolated($"[red]error:[/] {ex.Message}");
+                return 2;
+            }
+            catch (Taquin.Planner.Diagnostics.InvalidInputException ex)
+            {
+                DiagnosticsView.Write(ui, ex.Diagnostics);
                 return 2;
             }
         });

@@ -46,11 +46,25 @@ internal static class VmStepHelpers
         return disk.IsRbd ? new RbdImageSource(host, disk.Key) : new FileImageSource(host, disk.Key, disk.Format ?? "raw");
     }
 
-    /// <summary>The target of a PVE volume id: an RBD image of the new Ceph, or a raw block device (zvol).</summary>
-    public static DiskTarget TargetOf(StepContext context, string volumeId)
+    /// <summary>
+    /// The target of a PVE volume id: an RBD image of the new Ceph, or a raw block device (zvol) or file. Where the bytes
+    /// live is PVE's own answer (the volume's path on the node), so a storage laid out differently from PVE's defaults
+    /// (another pool, a dir storage) is still written where PVE reads it; the naming convention is the fallback when
+    /// PVE does not know the volume.
+    /// </summary>
+    public static async Task<DiskTarget> TargetOfAsync(StepContext context, string volumeId)
     {
-        var path = VolumePaths.TargetPath(volumeId);
-        return path.StartsWith("rbd:", StringComparison.Ordinal) ? new RbdVolumeTarget(TargetNode(context), path["rbd:".Length..]) : new RawVolumeTarget(TargetNode(context), path);
+        var volume = await context.Pve.GetVolumeAsync(TargetNode(context), volumeId, context.CancellationToken);
+        var path = volume is { Path.Length: > 0 } ? volume.Path : VolumePaths.TargetPath(volumeId);
+        if (path.StartsWith("rbd:", StringComparison.Ordinal))
+        {
+            // rbd:pool/image[:conf=...:id=...]: qemu's URI; the image spec ends at the first option.
+            var spec = path["rbd:".Length..];
+            var colon = spec.IndexOf(':', StringComparison.Ordinal);
+            return new RbdVolumeTarget(TargetNode(context), colon < 0 ? spec : spec[..colon]);
+        }
+
+        return new RawVolumeTarget(TargetNode(context), path);
     }
 
     /// <summary>
@@ -60,7 +74,7 @@ internal static class VmStepHelpers
     /// </summary>
     public static async Task<CopyReport> CopyAsync(StepContext context, DiskInput disk, string? fromSnapshot, string? toSnapshot, string volumeId)
     {
-        var request = new DiskCopyRequest(SourceOf(context, disk), fromSnapshot, toSnapshot, TargetOf(context, volumeId));
+        var request = new DiskCopyRequest(SourceOf(context, disk), fromSnapshot, toSnapshot, await TargetOfAsync(context, volumeId));
         var report = await context.Mover.CopyAsync(request, progress => context.SaveAsync("progress." + disk.PveKey, progress.ToCheckpoint()), context.CancellationToken);
         await context.SaveAsync("copy." + disk.PveKey + (fromSnapshot is null ? ".full" : ".diff"), FormattableString.Invariant(
             $"bytes={report.BytesSent};data={report.DataBytes};seconds={report.Duration.TotalSeconds:F3};rate={report.BytesPerSecond:F0};path={report.Path.ToString().ToLowerInvariant()};attempts={report.Attempts}"));
@@ -71,7 +85,7 @@ internal static class VmStepHelpers
     /// <summary>Checksums of the final state on both sides (file disks: content compare); saved as "verify.&lt;drive&gt;".</summary>
     public static async Task<VerifyReport> VerifyCopyAsync(StepContext context, DiskInput disk, string volumeId)
     {
-        var request = new DiskCopyRequest(SourceOf(context, disk), null, disk.IsRbd ? FinalSnapshot : null, TargetOf(context, volumeId));
+        var request = new DiskCopyRequest(SourceOf(context, disk), null, disk.IsRbd ? FinalSnapshot : null, await TargetOfAsync(context, volumeId));
         var report = await context.Mover.VerifyAsync(request, context.CancellationToken);
         await context.SaveAsync("verify." + disk.PveKey, report.ToCheckpoint());
         return report;

@@ -103,12 +103,12 @@ public sealed class RunCommandsTests : IDisposable
     }
 
     [Fact]
-    public async Task Without_simulate_the_durable_run_says_the_real_adapters_come_later_and_touches_nothing()
+    public async Task Without_simulate_or_access_the_run_asks_for_one_of_them_and_touches_nothing()
     {
         var (exit, text) = await InvokeAsync(RunInputs.Default, "run", "start", _plan, "--wave", "1", "--inventory", RepositoryPaths.Sample("fleet-tiny"));
 
         Assert.Equal(2, exit);
-        Assert.Contains("real adapters", text, StringComparison.Ordinal);
+        Assert.Contains("--access FILE", text, StringComparison.Ordinal);
         Assert.Contains("--simulate", text, StringComparison.Ordinal);
         Assert.Equal(["plan.json"], Directory.GetFiles(_folder).Select(Path.GetFileName));
     }

@@ -1,0 +1,494 @@
+using System.Globalization;
+using Taquin.Executors.Ssh;
+using Taquin.Planner.Diagnostics;
+using Taquin.Planner.Inventory;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace Taquin.Executors.Access;
+
+/// <summary>
+/// Reads an access file (docs/access.md) from YamlDotNet's node tree so every problem is reported at once with its
+/// key path and line: unknown keys, bad values, missing files, host names that are not in fleet.yaml, and secrets
+/// written inline (refused: they belong in a file or an environment variable). Relative paths are relative to the
+/// access file. The SSH part starts from <see cref="SshAccessOptions.FromEnvironment"/>: the file overrides it.
+/// </summary>
+public static class AccessFile
+{
+    /// <exception cref="InvalidInputException">Every problem found, each with file, line, key and fix.</exception>
+    public static AccessSettings Load(string path, Fleet? fleet = null, Func<string, string?>? getVariable = null)
+    {
+        string yaml;
+        try
+        {
+            yaml = File.ReadAllText(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidInputException([Diagnostic.Error(path, "(file)", $"Cannot read the access file ({ex.GetType().Name}: {ex.Message}).",
+                "Give the path of an existing access file (--access FILE); docs/access.md has an example.")]);
+        }
+
+        return Parse(yaml, path, fleet, getVariable);
+    }
+
+    /// <exception cref="InvalidInputException">Every problem found.</exception>
+    public static AccessSettings Parse(string yaml, string path, Fleet? fleet = null, Func<string, string?>? getVariable = null)
+    {
+        var diagnostics = new List<Diagnostic>();
+        var baseDirectory = Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".";
+        var reader = new Reader(path, baseDirectory, fleet, diagnostics);
+
+        SshAccessOptions sshDefaults;
+        try
+        {
+            sshDefaults = SshAccessOptions.FromEnvironment(getVariable);
+        }
+        catch (FormatException ex)
+        {
+            diagnostics.Add(Diagnostic.Error(path, "ssh", $"The SSH environment is not usable: {ex.Message}", "Fix or unset that variable, or set the value in the access file's ssh: section."));
+            sshDefaults = new SshAccessOptions();
+        }
+
+        YamlNode? rootNode;
+        try
+        {
+            var stream = new YamlStream();
+            stream.Load(new StringReader(yaml));
+            rootNode = stream.Documents.Count > 0 ? stream.Documents[0].RootNode : null;
+        }
+        catch (YamlException ex)
+        {
+            throw new InvalidInputException([Diagnostic.Error(path, "yaml", $"Not valid YAML: {ex.InnerException?.Message ?? ex.Message}",
+                "Fix the YAML syntax at that line and column (indentation, quotes, a missing colon).", line: (int)ex.Start.Line, column: (int)ex.Start.Column)]);
+        }
+
+        if (rootNode is not YamlMappingNode rootMap)
+        {
+            throw new InvalidInputException([Diagnostic.Error(path, "(root)", "The access file must be a mapping with ssh, pve, libvirt, ceph and movers sections.",
+                "Start from the example in docs/access.md.")]);
+        }
+
+        var root = new Map(reader, rootMap, "");
+        var settings = new AccessSettings
+        {
+            SourcePath = path,
+            Ssh = root.Mapping("ssh") is { } ssh ? reader.ReadSsh(ssh, sshDefaults) : sshDefaults,
+            Pve = root.Mapping("pve") is { } pve ? reader.ReadPve(pve) : null,
+            Libvirt = root.Mapping("libvirt") is { } libvirt ? reader.ReadLibvirt(libvirt) : new LibvirtAccess(),
+            Ceph = root.Mapping("ceph") is { } ceph ? reader.ReadCeph(ceph) : null,
+            Movers = root.Mapping("movers") is { } movers ? reader.ReadMovers(movers) : new MoverAccess(),
+        };
+        root.ReportUnknown();
+
+        return diagnostics.Any(d => d.Severity == Severity.Error) ? throw new InvalidInputException(diagnostics) : settings;
+    }
+
+    private sealed class Reader(string file, string baseDirectory, Fleet? fleet, List<Diagnostic> diagnostics)
+    {
+        public string File => file;
+        public List<Diagnostic> Diagnostics => diagnostics;
+
+        public SshAccessOptions ReadSsh(Map m, SshAccessOptions defaults)
+        {
+            var options = defaults;
+            if (m.ExistingFile("identityFile", this) is { } identity)
+            {
+                options = options with { IdentityFile = identity };
+            }
+
+            m.RefuseInline("passphrase", "passphraseFile or passphraseEnv");
+            if (ReadSecret(m, "passphraseFile", "passphraseEnv", required: false) is { } passphrase)
+            {
+                // The passphrase is needed by SSH.NET as a string: read now, kept only in the options record (which hides it).
+                try
+                {
+                    options = options with { Passphrase = passphrase.Read("ssh passphrase") };
+                }
+                catch (AccessException ex)
+                {
+                    m.ErrorAt(passphrase.FilePath is null ? "passphraseEnv" : "passphraseFile", ex.Message, "Point it at the key's passphrase, or remove it for a key without one.", null);
+                }
+            }
+
+            if (m.PathList("knownHosts") is { } knownHosts)
+            {
+                foreach (var missing in knownHosts.Where(f => !System.IO.File.Exists(f)))
+                {
+                    m.ErrorAt("knownHosts", $"known_hosts file '{missing}' does not exist.", "Create it with `ssh-keyscan -p PORT ADDRESS >> FILE` after checking the key on the host's console, or fix the path.", missing);
+                }
+
+                options = options with { KnownHostsFiles = knownHosts };
+            }
+
+            if (m.Mapping("hostKeys") is { } pins)
+            {
+                var result = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
+                foreach (var host in pins.Keys())
+                {
+                    CheckFleetHost(pins, host, "a host name of fleet.yaml");
+                    var values = pins.StringOrList(host) ?? [];
+                    foreach (var bad in values.Where(v => !HostKeyFingerprint.IsWellFormed(v)))
+                    {
+                        pins.ErrorAt(host, "Not a host key fingerprint.", "Write SHA256:<base64> as `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` prints it on the host.", bad);
+                    }
+
+                    result[host] = values;
+                }
+
+                options = options with { PinnedFingerprints = result };
+            }
+
+            if (m.Seconds("connectTimeoutSeconds") is { } connect)
+            {
+                options = options with { ConnectTimeout = connect };
+            }
+
+            if (m.Seconds("commandTimeoutSeconds") is { } command)
+            {
+                options = options with { CommandTimeout = command };
+            }
+
+            m.ReportUnknown();
+            if (options.IdentityFile is null)
+            {
+                m.ErrorAt(null, "No SSH private key: none given and none of ~/.ssh/id_ed25519, id_ecdsa, id_rsa exists.",
+                    $"Add 'identityFile: /path/to/key' to the ssh: section, or set {SshAccessOptions.IdentityFileVariable}.", null);
+            }
+
+            return options;
+        }
+
+        public PveAccess? ReadPve(Map m)
+        {
+            var url = m.String("url", required: true, "https://pve1.example.org:8006");
+            var tokenId = m.String("tokenId", required: true, "root@pam!taquin");
+            m.RefuseInline("tokenSecret", "tokenSecretFile or tokenSecretEnv");
+            var secret = ReadSecret(m, "tokenSecretFile", "tokenSecretEnv", required: true);
+            var fingerprint = m.String("fingerprint", required: false, "AB:CD:...");
+            var timeout = m.Seconds("requestTimeoutSeconds");
+            m.ReportUnknown();
+
+            Uri? uri = null;
+            if (url is not null && (!Uri.TryCreate(url, UriKind.Absolute, out uri) || uri.Scheme != Uri.UriSchemeHttps))
+            {
+                m.ErrorAt("url", "Not an https URL.", "Write the API address as https://HOST:8006 (PVE serves its API over TLS only).", url);
+                uri = null;
+            }
+
+            if (tokenId is not null && !IsTokenId(tokenId))
+            {
+                m.ErrorAt("tokenId", "Not a PVE API token id.", "Write user@realm!tokenname, e.g. root@pam!taquin (pveum user token add root@pam taquin).", tokenId);
+                tokenId = null;
+            }
+
+            if (fingerprint is not null)
+            {
+                try
+                {
+                    fingerprint = Pve.PveClientOptions.NormalizeFingerprint(fingerprint);
+                }
+                catch (ArgumentException)
+                {
+                    m.ErrorAt("fingerprint", "Not a SHA-256 certificate fingerprint.", "Copy it from `pvenode cert info` on the node (64 hex digits, colons optional).", fingerprint);
+                }
+            }
+
+            return uri is null || tokenId is null || secret is null ? null : new PveAccess
+            {
+                Url = uri,
+                TokenId = tokenId,
+                TokenSecret = secret,
+                CertificateFingerprint = fingerprint,
+                RequestTimeout = timeout,
+            };
+        }
+
+        private static bool IsTokenId(string tokenId)
+        {
+            var bang = tokenId.IndexOf('!', StringComparison.Ordinal);
+            return bang > 0 && bang < tokenId.Length - 1 && tokenId[..bang].Contains('@', StringComparison.Ordinal);
+        }
+
+        public LibvirtAccess ReadLibvirt(Map m)
+        {
+            var defaults = ReadLibvirtHost(m);
+            var hosts = new Dictionary<string, LibvirtHostAccess>(StringComparer.Ordinal);
+            if (m.Mapping("hosts") is { } perHost)
+            {
+                foreach (var host in perHost.Keys())
+                {
+                    CheckFleetHost(perHost, host, "a libvirt host of fleet.yaml");
+                    if (perHost.Mapping(host) is { } hostMap)
+                    {
+                        hosts[host] = ReadLibvirtHost(hostMap);
+                        hostMap.ReportUnknown();
+                    }
+                }
+
+                perHost.ReportUnknown();
+            }
+
+            m.ReportUnknown();
+            return new LibvirtAccess { Default = defaults, Hosts = hosts };
+        }
+
+        private static LibvirtHostAccess ReadLibvirtHost(Map m)
+            => new()
+            {
+                ConnectUri = m.String("connectUri", required: false, "qemu:///system"),
+                MigrationUri = m.String("migrationUri", required: false, "qemu+ssh://root@kvm2/system"),
+                MigrationAddress = m.String("migrationAddress", required: false, "10.0.0.12"),
+                PeerToPeer = m.Bool("peerToPeer"),
+                SharedFileStorage = m.Bool("sharedFileStorage"),
+            };
+
+        public CephAccess? ReadCeph(Map m)
+        {
+            var admin = m.String("adminHost", required: true, "kvm1");
+            if (admin is not null)
+            {
+                CheckFleetHost(m, "adminHost", "a fleet host with the ceph and rbd commands and an admin keyring", admin);
+            }
+
+            var access = admin is null ? null : new CephAccess
+            {
+                AdminHost = admin,
+                Conf = m.String("conf", required: false, "/etc/ceph/ceph.conf"),
+                Keyring = m.String("keyring", required: false, "/etc/ceph/ceph.client.admin.keyring"),
+                Id = m.String("id", required: false, "admin"),
+                Pool = m.String("pool", required: false, "rbd") ?? "rbd",
+            };
+            m.ReportUnknown();
+            return access;
+        }
+
+        public MoverAccess ReadMovers(Map m)
+        {
+            var dataPath = m.Choice("dataPath", ["direct", "relayed"], "direct (source hosts pipe to the PVE nodes over SSH) or relayed (through the orchestrator)");
+            var verify = m.Choice("verify", ["full", "sampled"], "full (SHA-256 of every byte) or sampled (blocks at spread offsets)");
+            var localHosts = m.StringOrList("localHosts") ?? [];
+            foreach (var host in localHosts)
+            {
+                CheckFleetHost(m, "localHosts", "a fleet host whose disks are files of the orchestrator's own machine", host);
+            }
+
+            var movers = new MoverAccess
+            {
+                DataPath = dataPath,
+                Verify = verify,
+                SourceCephConf = m.String("sourceCephConf", required: false, "/etc/ceph/ceph.conf"),
+                TargetCephConf = m.String("targetCephConf", required: false, "/etc/pve/ceph.conf"),
+                LocalHosts = localHosts,
+            };
+            m.ReportUnknown();
+            return movers;
+        }
+
+        /// <summary>A secret's place: exactly one of the file key (checked to exist) and the environment variable key.</summary>
+        private SecretSource? ReadSecret(Map m, string fileKey, string variableKey, bool required)
+        {
+            var file = m.ExistingFile(fileKey, this);
+            var variable = m.String(variableKey, required: false, "VARIABLE_NAME");
+            if (file is not null && variable is not null)
+            {
+                m.ErrorAt(variableKey, $"Both {fileKey} and {variableKey} are given.", "Keep one of them.", variable);
+                return null;
+            }
+
+            if (variable is not null)
+            {
+                return new SecretSource(null, variable);
+            }
+
+            if (file is not null)
+            {
+                return new SecretSource(file, null);
+            }
+
+            if (required && !m.Has(fileKey))
+            {
+                m.ErrorAt(null, $"No {fileKey} or {variableKey}.", $"Add '{fileKey}: /etc/taquin/secret' (a file only you can read, the secret on its first line) or '{variableKey}: VARIABLE'.", null);
+            }
+
+            return null;
+        }
+
+        private void CheckFleetHost(Map m, string key, string what, string? host = null)
+        {
+            host ??= key;
+            if (fleet is not null && fleet.Hosts.All(h => h.Name != host))
+            {
+                m.ErrorAt(key, $"'{host}' is not a host of fleet.yaml.", $"Use {what}: one of {string.Join(", ", fleet.Hosts.Select(h => h.Name))}.", host);
+            }
+        }
+
+        public string Resolve(string value) => Path.GetFullPath(Path.Combine(baseDirectory, ExpandHome(value)));
+
+        private static string ExpandHome(string value)
+            => value == "~" || value.StartsWith("~/", StringComparison.Ordinal)
+                ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), value.Length > 2 ? value[2..] : "")
+                : value;
+    }
+
+    /// <summary>A YAML mapping being read: remembers the keys used so the others are reported as unknown.</summary>
+    private sealed class Map(Reader reader, YamlMappingNode node, string path)
+    {
+        private readonly HashSet<string> _used = new(StringComparer.Ordinal);
+
+        private string PathOf(string key) => path.Length == 0 ? key : $"{path}.{key}";
+
+        public bool Has(string key) => node.Children.ContainsKey(new YamlScalarNode(key));
+
+        public IEnumerable<string> Keys()
+            => node.Children.Keys.OfType<YamlScalarNode>().Select(k => k.Value ?? "").ToList();
+
+        public void ErrorAt(string? key, string message, string fix, string? value)
+        {
+            var at = key is not null && node.Children.TryGetValue(new YamlScalarNode(key), out var v) ? v : node;
+            reader.Diagnostics.Add(Diagnostic.Error(reader.File, key is null ? (path.Length == 0 ? "(root)" : path) : PathOf(key), message, fix, value, (int)at.Start.Line, (int)at.Start.Column));
+        }
+
+        private YamlNode? Get(string key)
+        {
+            _used.Add(key);
+            return node.Children.TryGetValue(new YamlScalarNode(key), out var value) && !(value is YamlScalarNode { Value: null or "" } s && s.Style == ScalarStyle.Plain)
+                ? value
+                : null;
+        }
+
+        public string? String(string key, bool required, string example)
+        {
+            var value = Get(key);
+            if (value is YamlScalarNode scalar)
+            {
+                return scalar.Value;
+            }
+
+            if (value is not null)
+            {
+                ErrorAt(key, $"'{key}' must be a single value.", $"Write '{key}: {example}'.", null);
+            }
+            else if (required)
+            {
+                ErrorAt(null, $"Required key '{key}' is missing.", $"Add '{key}: {example}' here (see docs/access.md).", null);
+            }
+
+            return null;
+        }
+
+        public IReadOnlyList<string>? StringOrList(string key)
+        {
+            var value = Get(key);
+            switch (value)
+            {
+                case null:
+                    return null;
+                case YamlScalarNode scalar:
+                    return [scalar.Value ?? ""];
+                case YamlSequenceNode seq when seq.Children.All(c => c is YamlScalarNode):
+                    return [.. seq.Children.Select(c => ((YamlScalarNode)c).Value ?? "")];
+                default:
+                    ErrorAt(key, $"'{key}' must be a value or a list of values.", $"Write '{key}: [a, b]'.", null);
+                    return null;
+            }
+        }
+
+        public IReadOnlyList<string>? PathList(string key) => StringOrList(key)?.Select(reader.Resolve).ToList();
+
+        /// <summary>A path on the orchestrator's machine that must exist now.</summary>
+        public string? ExistingFile(string key, Reader owner)
+        {
+            if (String(key, required: false, "/path/to/file") is not { } text)
+            {
+                return null;
+            }
+
+            var full = owner.Resolve(text);
+            if (!System.IO.File.Exists(full))
+            {
+                ErrorAt(key, $"File '{full}' does not exist.", "Fix the path (relative paths are relative to the access file) or create the file.", text);
+                return null;
+            }
+
+            return full;
+        }
+
+        public TimeSpan? Seconds(string key)
+        {
+            var text = String(key, required: false, "30");
+            if (text is null)
+            {
+                return null;
+            }
+
+            if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) && seconds > 0 && seconds < int.MaxValue)
+            {
+                return TimeSpan.FromSeconds(seconds);
+            }
+
+            ErrorAt(key, "Not a positive number of seconds.", $"Write '{key}: 30'.", text);
+            return null;
+        }
+
+        public bool? Bool(string key)
+        {
+            var text = String(key, required: false, "true");
+            if (text is null)
+            {
+                return null;
+            }
+
+            if (bool.TryParse(text, out var b))
+            {
+                return b;
+            }
+
+            ErrorAt(key, "Must be true or false.", "Write true or false.", text);
+            return null;
+        }
+
+        public string? Choice(string key, string[] allowed, string meaning)
+        {
+            var text = String(key, required: false, allowed[0]);
+            if (text is null || allowed.Contains(text, StringComparer.Ordinal))
+            {
+                return text;
+            }
+
+            ErrorAt(key, $"Unknown value for '{key}'.", $"Use {meaning}.", text);
+            return null;
+        }
+
+        /// <summary>Secrets are never written in the file itself: the key is refused with the way to do it.</summary>
+        public void RefuseInline(string key, string instead)
+        {
+            if (Get(key) is not null)
+            {
+                // The value is a secret: never echoed.
+                ErrorAt(key, $"'{key}' holds a secret inline; access files are not secret stores.", $"Put the secret in a file readable only by you, or in an environment variable, and use {instead}.", null);
+            }
+        }
+
+        public Map? Mapping(string key)
+        {
+            var value = Get(key);
+            if (value is null or YamlMappingNode)
+            {
+                return value is YamlMappingNode map ? new Map(reader, map, PathOf(key)) : null;
+            }
+
+            ErrorAt(key, $"'{key}' must be a mapping.", $"Write '{key}:' followed by indented 'name: value' lines (see docs/access.md).", null);
+            return null;
+        }
+
+        public void ReportUnknown()
+        {
+            foreach (var key in node.Children.Keys.OfType<YamlScalarNode>().Where(k => !_used.Contains(k.Value ?? "")))
+            {
+                reader.Diagnostics.Add(Diagnostic.Error(reader.File, PathOf(key.Value ?? ""), $"Unknown key '{key.Value}'.",
+                    "Remove it or fix its spelling (the keys of each section are listed in docs/access.md).", null, (int)key.Start.Line, (int)key.Start.Column));
+            }
+        }
+    }
+}

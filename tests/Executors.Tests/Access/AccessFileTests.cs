@@ -1,0 +1,204 @@
+using Taquin.Executors.Access;
+using Taquin.Planner.Diagnostics;
+
+namespace Taquin.Executors.Tests.Access;
+
+public sealed class AccessFileTests : IDisposable
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("taquin-access-").FullName;
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    private string Write(string name, string text)
+    {
+        var path = Path.Combine(_folder, name);
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    // No TAQUIN_SSH_* in these tests: the file alone decides (the process may run inside the test bed's environment).
+    private static string? NoVariables(string name) => null;
+
+    private AccessSettings Parse(string yaml) =>
+        AccessFile.Parse(yaml, Path.Combine(_folder, "access.yaml"), TestFleet.Inventory().Fleet, NoVariables);
+
+    private IReadOnlyList<Diagnostic> Problems(string yaml) =>
+        Assert.Throws<InvalidInputException>(() => Parse(yaml)).Diagnostics;
+
+    [Fact]
+    public void A_complete_file_fills_every_section_with_paths_relative_to_the_file()
+    {
+        Write("id_ed25519", "key");
+        Write("known_hosts", "");
+        Write("pve-token", "5e2b-secret\n");
+        var access = Parse("""
+            ssh:
+              identityFile: id_ed25519
+              knownHosts: [known_hosts]
+              hostKeys:
+                h1: SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU
+              connectTimeoutSeconds: 5
+            pve:
+              url: https://pve1.example.org:8006
+              tokenId: root@pam!taquin
+              tokenSecretFile: pve-token
+              fingerprint: ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89
+            libvirt:
+              connectUri: qemu:///system
+              hosts:
+                h2:
+                  migrationAddress: 10.0.0.12
+                  peerToPeer: true
+            ceph:
+              adminHost: h1
+              conf: /etc/ceph/ceph.conf
+              id: admin
+              pool: vms
+            movers:
+              dataPath: relayed
+              verify: sampled
+              localHosts: [h4]
+            """);
+
+        Assert.Equal(Path.Combine(_folder, "id_ed25519"), access.Ssh.IdentityFile);
+        Assert.Equal([Path.Combine(_folder, "known_hosts")], access.Ssh.KnownHostsFiles);
+        Assert.Equal(["SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU"], access.Ssh.PinnedFingerprints["h1"]);
+        Assert.Equal(TimeSpan.FromSeconds(5), access.Ssh.ConnectTimeout);
+        var pve = Assert.IsType<PveAccess>(access.Pve);
+        Assert.Equal(("root@pam", "taquin"), (pve.User, pve.TokenName));
+        Assert.Equal("5e2b-secret", pve.TokenSecret.Read("token"));
+        Assert.StartsWith("AB:CD:EF:01", pve.CertificateFingerprint, StringComparison.Ordinal);
+        var h2 = access.Libvirt.Hosts["h2"].Over(access.Libvirt.Default);
+        Assert.Equal(("qemu:///system", "10.0.0.12", true), (h2.ConnectUri, h2.MigrationAddress, h2.PeerToPeer));
+        Assert.Equal(("h1", "vms", "admin"), (access.Ceph!.AdminHost, access.Ceph.Pool, access.Ceph.Id));
+        Assert.Equal(("relayed", "sampled"), (access.Movers.DataPath, access.Movers.Verify));
+        Assert.Equal(["h4"], access.Movers.LocalHosts);
+    }
+
+    [Fact]
+    public void The_ssh_environment_is_the_default_and_the_file_overrides_it()
+    {
+        var envKey = Write("env_key", "k");
+        var fileKey = Write("file_key", "k");
+        string? Variables(string name) => name switch
+        {
+            "TAQUIN_SSH_KEY" => envKey,
+            "TAQUIN_SSH_CONNECT_TIMEOUT" => "7",
+            _ => null,
+        };
+
+        var fromEnvironment = AccessFile.Parse("ceph: { adminHost: h1 }", Path.Combine(_folder, "a.yaml"), null, Variables);
+        var overridden = AccessFile.Parse("ssh: { identityFile: file_key }", Path.Combine(_folder, "a.yaml"), null, Variables);
+
+        Assert.Equal((envKey, TimeSpan.FromSeconds(7)), (fromEnvironment.Ssh.IdentityFile, fromEnvironment.Ssh.ConnectTimeout));
+        Assert.Equal((fileKey, TimeSpan.FromSeconds(7)), (overridden.Ssh.IdentityFile, overridden.Ssh.ConnectTimeout));
+    }
+
+    [Fact]
+    public void Every_problem_is_reported_at_once_with_its_line_key_and_fix()
+    {
+        Write("k", "key");
+        var problems = Problems("""
+            ssh:
+              identityFile: k
+              knownHosts: missing_known_hosts
+              hostKeys:
+                h9: SHA256:x
+            pve:
+              url: http://pve1:8006
+              tokenId: taquin
+              tokenSecretFile: no-such-secret
+            ceph:
+              adminHost: kvm7
+              poool: rbd
+            movers:
+              dataPath: teleport
+            """);
+
+        Assert.Contains(problems, p => p.Element == "ssh.knownHosts" && p.Line == 3 && p.Message.Contains("missing_known_hosts", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Element == "ssh.hostKeys.h9" && p.Message.Contains("not a host of fleet.yaml", StringComparison.Ordinal) && p.Fix.Contains("h1, h2, h3, h4", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Element == "ssh.hostKeys.h9" && p.Message == "Not a host key fingerprint.");
+        Assert.Contains(problems, p => p.Element == "pve.url" && p.Line == 7 && p.Fix.Contains("https://", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Element == "pve.tokenId" && p.Fix.Contains("user@realm!tokenname", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Element == "pve.tokenSecretFile" && p.Message.Contains("does not exist", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Element == "ceph.adminHost" && p.Value == "kvm7");
+        Assert.Contains(problems, p => p.Element == "ceph.poool" && p.Line == 12 && p.Message.Contains("Unknown key", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Element == "movers.dataPath" && p.Value == "teleport" && p.Fix.Contains("relayed", StringComparison.Ordinal));
+        Assert.All(problems, p => Assert.Equal(Path.Combine(_folder, "access.yaml"), p.File));
+    }
+
+    [Fact]
+    public void An_inline_secret_is_refused_without_echoing_it()
+    {
+        Write("k", "key");
+        var problems = Problems("""
+            ssh: { identityFile: k }
+            pve:
+              url: https://pve1:8006
+              tokenId: root@pam!taquin
+              tokenSecret: 9f1c-very-secret
+            """);
+
+        var inline = Assert.Single(problems, p => p.Element == "pve.tokenSecret");
+        Assert.Contains("tokenSecretFile or tokenSecretEnv", inline.Fix, StringComparison.Ordinal);
+        Assert.DoesNotContain(problems, p => p.ToString().Contains("9f1c-very-secret", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void The_token_secret_can_come_from_an_environment_variable_and_an_unset_one_says_so()
+    {
+        Write("k", "key");
+        var access = Parse("""
+            ssh: { identityFile: k }
+            pve: { url: "https://pve1:8006", tokenId: "root@pam!taquin", tokenSecretEnv: TAQUIN_TEST_PVE_SECRET_UNSET }
+            """);
+
+        var pve = access.Pve!;
+        Assert.Equal("environment variable TAQUIN_TEST_PVE_SECRET_UNSET", pve.TokenSecret.ToString());
+        var error = Assert.Throws<AccessException>(() => pve.TokenSecret.Read("PVE API token root@pam!taquin"));
+        Assert.Contains("TAQUIN_TEST_PVE_SECRET_UNSET is empty", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Printing_the_settings_shows_where_the_secret_is_never_the_secret()
+    {
+        Write("k", "key");
+        Write("token", "d41d8cd9-secret-value");
+        var access = Parse("""
+            ssh: { identityFile: k }
+            pve: { url: "https://pve1:8006", tokenId: "root@pam!taquin", tokenSecretFile: token }
+            """);
+
+        foreach (var text in new[] { access.ToString(), AccessText.Describe(access), access.Pve!.ToString() })
+        {
+            Assert.DoesNotContain("d41d8cd9-secret-value", text, StringComparison.Ordinal);
+        }
+
+        Assert.Contains($"secret file '{Path.Combine(_folder, "token")}'", AccessText.Describe(access), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Broken_yaml_names_the_line()
+    {
+        var problem = Assert.Single(Problems("ssh:\n  identityFile: [unclosed\n"));
+
+        Assert.Equal("yaml", problem.Element);
+        Assert.NotNull(problem.Line);
+    }
+
+    [Fact]
+    public void A_missing_file_is_a_diagnostic_not_a_crash()
+    {
+        var problem = Assert.Single(Assert.Throws<InvalidInputException>(() => AccessFile.Load(Path.Combine(_folder, "nope.yaml"))).Diagnostics);
+
+        Assert.Contains("--access FILE", problem.Fix, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Without_any_key_the_ssh_section_says_where_to_put_one()
+    {
+        var problems = Problems("ssh: { connectTimeoutSeconds: 3 }");
+
+        Assert.Contains(problems, p => p.Element == "ssh" && p.Fix.Contains("identityFile", StringComparison.Ordinal));
+    }
+}
