@@ -246,10 +246,23 @@ public sealed class RealRunEndToEndTests : IDisposable
 
     private static async Task<IReadOnlyList<StepRecord>> StepsAsync(string plan, string subject)
     {
-        await using var journal = new SqliteRunJournal(JournalFactory.SqlitePathBesidePlan(plan), TimeProvider.System);
-        await journal.InitializeAsync();
-        var run = Assert.Single(await journal.ListRunsAsync());
-        Assert.Equal("real", run.Mode);
-        return [.. (await journal.GetStepsAsync(run.RunId)).Where(s => s.Subject == subject && s.Wave == 1)];
+        // The journal the CLI chose: PostgreSQL when the test bed exports TAQUIN_PG_CONNECTION (shared with other
+        // tests, so the run is the one of this plan), else the SQLite file beside the plan.
+        var postgres = Environment.GetEnvironmentVariable(RunOptions.PostgresVariable) is { Length: > 0 } pg ? pg : null;
+        var journal = JournalFactory.Open(postgres, JournalFactory.SqlitePathBesidePlan(plan), TimeProvider.System);
+        try
+        {
+            await journal.InitializeAsync();
+            var run = Assert.Single(await journal.ListRunsAsync(), r => r.PlanPath is not null && Path.GetFullPath(r.PlanPath) == Path.GetFullPath(plan));
+            Assert.Equal("real", run.Mode);
+            return [.. (await journal.GetStepsAsync(run.RunId)).Where(s => s.Subject == subject && s.Wave == 1)];
+        }
+        finally
+        {
+            if (journal is IAsyncDisposable disposable)
+            {
+                await disposable.DisposeAsync();
+            }
+        }
     }
 }

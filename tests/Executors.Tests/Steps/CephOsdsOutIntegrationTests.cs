@@ -114,6 +114,8 @@ public sealed class CephOsdsOutIntegrationTests(ITestOutputHelper output)
         finally
         {
             await TestbedHosts.CephCliAsync(_runner, "osd", "set-nearfull-ratio", "0.85");
+            // Had the step not refused, the OSD would be out: put it back so the next test starts from a whole cluster.
+            await ceph.MarkOsdInAsync(MovedOsd);
         }
     }
 

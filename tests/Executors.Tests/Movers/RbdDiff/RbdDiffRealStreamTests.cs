@@ -5,6 +5,7 @@ using Taquin.Executors.Tests.Support;
 namespace Taquin.Executors.Tests.Movers.RbdDiff;
 
 /// <summary>The parser against streams the test bed's Ceph produced, and the writer against Ceph's own reader.</summary>
+[Collection(TestbedCollections.Ceph)]
 public sealed class RbdDiffRealStreamTests : IDisposable
 {
     private readonly TestbedCeph _ceph = new();
