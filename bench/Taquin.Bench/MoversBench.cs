@@ -5,6 +5,7 @@ using System.Text.Json;
 using Taquin.Executors.Movers;
 using Taquin.Executors.Ssh;
 using Taquin.Executors.Tests.Support;
+using Taquin.Planner.Planning;
 
 namespace Taquin.Bench;
 
@@ -13,7 +14,7 @@ namespace Taquin.Bench;
 /// throughput of the movers against a plain <c>rbd export - | rbd import -</c> pipe (also through ssh) and
 /// <c>qemu-img convert -p -n</c> as PVE's import runs it, in the same run; bytes sent on a sparse image; downtime
 /// (source stop → target start, without the guest boot) per strategy for two disk sizes with the same change.
-/// Usage: dotnet run -c Release --project bench/Taquin.Bench -- movers [--size-mib 512] [--changed-mib 8] [--repeat 2]
+/// Usage: dotnet run -c Release --project bench/Taquin.Bench -- movers [--size-mib 512] [--changed-mib 8] [--repeat 2] [--rates-out rates.yaml]
 /// </summary>
 internal static class MoversBench
 {
@@ -108,6 +109,7 @@ internal static class MoversBench
 
         // 3. Downtime per strategy: source stop -> target start (final snapshot, copy, verification; no guest boot).
         Line($"downtime (source stop -> target start, no guest boot), {changedMib} MiB changed after the base copy, direct path:");
+        var cutovers = new List<CutoverRun>();
         foreach (var size in new[] { 256, 1024 })
         {
             var source = $"{pool}/bench-dt-{tag}-{size}";
@@ -151,6 +153,7 @@ internal static class MoversBench
             var attachSeconds = clock.Elapsed.TotalSeconds;
             Rbd("rename", $"{pool}/vm-9{size}-disk-0", source);
 
+            cutovers.Add(new CutoverRun(size, changedMib, copied, 4, warmSampledSeconds - copied, warmFullSeconds - copied, attachSeconds));
             Line(FormattableString.Invariant($"  {size,5} MiB  cold {coldSeconds,6:F2} s (verify {(coldVerify.Match ? "match" : "MISMATCH")}, full)   warm {warmSampledSeconds,6:F2} s with sampled verify ({(warmSampled.Match ? "match" : "MISMATCH")}, 4 x 1 MiB), {warmFullSeconds,6:F2} s with full verify ({(warmFull.Match ? "match" : "MISMATCH")})   attach-and-move {attachSeconds,5:F2} s (guard: {clients.Count} clients, rename; + one guest boot)"));
             Sh(["bash", "-c", $"rbd --conf {conf} snap purge --no-progress {source}; rbd --conf {conf} rm --no-progress {source}"]);
         }
@@ -159,6 +162,18 @@ internal static class MoversBench
         var file = Path.Combine(results_dir, $"{DateTime.UtcNow:yyyy-MM-dd}-movers.txt");
         await File.WriteAllTextAsync(file, Out.ToString());
         Console.WriteLine($"saved {file}");
+        if (RatesOut.PathArg(args) is { } ratesOut)
+        {
+            await RatesOut.WriteAsync(ratesOut, new MoversMeasurements
+            {
+                MeasuredOn = $"test bed Ceph (1 OSD, 127.0.0.1), {Environment.ProcessorCount} cores, {mib} MiB fully written image",
+                MeasuredAt = DateTimeOffset.UtcNow,
+                DirectMiBps = mib / results["mover direct (export-diff | ssh | import-diff)"],
+                RelayedMiBps = mib / results["mover relayed (through the orchestrator)"],
+                FileMiBps = mib / results["baseline qemu-img convert -p -n (PVE import)"],
+                Cutovers = cutovers,
+            }, file);
+        }
         return 0;
     }
 

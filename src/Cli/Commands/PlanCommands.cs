@@ -48,8 +48,9 @@ internal static class PlanCommands
         var order = new Option<string?>("--conversion-order") { Description = "Fixed conversion order, comma-separated host names" };
         var pin = new Option<string[]>("--pin") { Description = "vm=host: the PVE host a VM must end on (repeatable)" };
         var pinStage = new Option<string[]>("--pin-stage") { Description = "vm=N: the wave in which a VM moves to PVE (repeatable)" };
+        var rates = new Option<string?>("--rates") { Description = "Measured rates file (docs/rates-format.md) for the downtime estimates; wins over fleet.yaml policy.rates" };
         plan.Arguments.Add(inventoryArg);
-        foreach (var option in new Option[] { output, timeLimit, seed, workers, gap, greedy, exclude, order, pin, pinStage })
+        foreach (var option in new Option[] { output, timeLimit, seed, workers, gap, greedy, exclude, order, pin, pinStage, rates })
         {
             plan.Options.Add(option);
         }
@@ -57,9 +58,23 @@ internal static class PlanCommands
         plan.SetAction(parse =>
         {
             var console = Console(parse);
-            var inventory = Load(console, loadInventory, parse.GetRequiredValue(inventoryArg));
+            var folder = parse.GetRequiredValue(inventoryArg);
+            var inventory = Load(console, loadInventory, folder);
             if (inventory is null)
             {
+                return 2;
+            }
+
+            var ratesFlag = parse.GetValue(rates);
+            DowntimeModel downtime;
+            try
+            {
+                downtime = RatesFile.ModelFor(inventory.Fleet, folder, ratesFlag);
+            }
+            catch (RatesFileException e)
+            {
+                var origin = string.IsNullOrEmpty(ratesFlag) ? RatesFile.FromFleet : RatesFile.FromFlag;
+                console.MarkupLine($"[red]error:[/] rates file named by {Markup.Escape(origin)}: {Markup.Escape(e.Message)}");
                 return 2;
             }
 
@@ -80,6 +95,7 @@ internal static class PlanCommands
                 ConversionOrder = parse.GetValue(order)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [],
                 PinnedHosts = pins.Hosts,
                 PinnedStages = pins.Stages,
+                Downtime = downtime,
             };
             var unknownHosts = options.ExcludedHosts.Concat(options.ConversionOrder).Concat(options.PinnedHosts.Values)
                 .Where(h => inventory.Fleet.FindHost(h) is null).Distinct(StringComparer.Ordinal).ToList();
@@ -130,6 +146,7 @@ internal static class PlanCommands
             }
 
             ShowSummary(console, result);
+            console.MarkupLine("Estimates use " + Markup.Escape(PlanReport.RatesLine(result)));
             var violations = PlanVerifier.Verify(result, inventory);
             ShowViolations(console, violations);
             console.MarkupLine($"Plan written to [bold]{Markup.Escape(path)}[/].");
@@ -158,6 +175,7 @@ internal static class PlanCommands
             }
 
             ShowSummary(console, plan);
+            console.MarkupLine("Estimates use " + Markup.Escape(PlanReport.RatesLine(plan)));
             var waves = new Table().Title("Waves");
             waves.AddColumns("Stage", "Converts", "New Ceph", "Moves to PVE", "Live migrations", "Bytes", "Downtime (sum)");
 
@@ -175,6 +193,15 @@ internal static class PlanCommands
             }
 
             console.Write(waves);
+            var vms = new Table().Title("VMs — strategy, why, estimated downtime");
+            vms.AddColumns("VM", "Wave", "Strategy", "Est. downtime", "Copy (rate used)", "Why");
+            foreach (var row in PlanReport.VmTable(plan).Rows)
+            {
+                // VM, wave, strategy, downtime with its parts, copy, reason: the review's table without the verification column.
+                vms.AddRow(Markup.Escape(row[0]), row[1], Markup.Escape(row[2]), Markup.Escape($"{row[3]} ({row[4]})"), Markup.Escape(row[5]), Markup.Escape(row[7]));
+            }
+
+            console.Write(vms);
             return 0;
         });
         return show;

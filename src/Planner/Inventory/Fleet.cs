@@ -125,6 +125,10 @@ public sealed record PolicySpec
     public double ZfsFillRatio { get; init; } = 0.8;
     /// <summary>How disk bytes travel: "direct" (source host pipes to the target host over SSH) or "relayed" (through the orchestrator).</summary>
     public string CopyDataPath { get; init; } = "direct";
+    /// <summary>How copies are verified before cutover, as the planner counts it: "full" or "sampled" (match the access file's movers.verify).</summary>
+    public string Verify { get; init; } = "full";
+    /// <summary>Rates file (docs/rates-format.md) as written in fleet.yaml, relative to the inventory folder; null = default rates.</summary>
+    public string? RatesFile { get; init; }
 }
 
 /// <summary>How the router side of a VM's VLAN is applied: networkd reload, or ip commands beside the persisted files.</summary>

@@ -229,6 +229,14 @@ internal static class FleetYamlReader
             dataPath = null;
         }
 
+        var verify = m.String("verify", required: false);
+        if (verify is not null && verify is not ("full" or "sampled"))
+        {
+            m.ErrorAt("verify", "Unknown verification mode.", "Use full (checksum of the whole disk) or sampled (checksums of blocks; see docs/rates-format.md).", verify);
+            verify = null;
+        }
+
+        var rates = m.String("rates", required: false);
         m.ReportUnknown();
         return defaults with
         {
@@ -240,6 +248,8 @@ internal static class FleetYamlReader
             DefaultStrategy = strategy ?? defaults.DefaultStrategy,
             ZfsFillRatio = fill ?? defaults.ZfsFillRatio,
             CopyDataPath = dataPath ?? defaults.CopyDataPath,
+            Verify = verify ?? defaults.Verify,
+            RatesFile = rates,
         };
     }
 

@@ -35,38 +35,242 @@ public static class DiskStrategies
 /// <summary>Duration and downtime of moving one VM with one strategy.</summary>
 public sealed record MoveEstimate(long Bytes, double Seconds, double DowntimeSeconds);
 
+/// <summary>How copies are verified before cutover (fleet.yaml <c>policy.verify</c>, the movers' <c>VerifyMode</c>).</summary>
+public enum VerificationMode
+{
+    /// <summary>Checksum of the whole snapshot on both sides: grows with the disk size.</summary>
+    Full,
+    /// <summary>Checksums of a fixed number of blocks per RBD disk (file disks are always compared in full).</summary>
+    Sampled,
+}
+
 /// <summary>
-/// Estimates of copy time and guest downtime. The rates are parameters because later issues
-/// measure them on the real fleet; the defaults are conservative guesses.
+/// One VM's move to PVE, part by part: downtime = shutdown + copy during downtime + verification + switch + boot.
+/// Written per VM into plan.json (<c>vms.&lt;name&gt;.estimate</c>).
+/// </summary>
+public sealed record DowntimeEstimate
+{
+    public double DowntimeSeconds { get; init; }
+    /// <summary>Whole move: the copies (also those while the VM runs), verification, switch and reboot.</summary>
+    public double TotalSeconds { get; init; }
+    /// <summary>Bytes that cross the network (warm: the bulk copy plus the changes).</summary>
+    public long Bytes { get; init; }
+    public double ShutdownSeconds { get; init; }
+    /// <summary>All copying of the move, including the bulk copy before the stop (warm) and the online move after the start (attach-and-move).</summary>
+    public double CopySeconds { get; init; }
+    /// <summary>The part of <see cref="CopySeconds"/> inside the downtime.</summary>
+    public double DowntimeCopySeconds { get; init; }
+    public double VerifySeconds { get; init; }
+    public double SwitchSeconds { get; init; }
+    public double BootSeconds { get; init; }
+    /// <summary>The copy rate(s) used, in words ("diff at direct 5.4 MiB/s; bulk copy before the stop at direct 42 MiB/s").</summary>
+    public string Rate { get; init; } = "";
+    /// <summary>The verification counted, in words.</summary>
+    public string Verification { get; init; } = "";
+
+    public MoveEstimate ToMoveEstimate() => new(Bytes, TotalSeconds, DowntimeSeconds);
+}
+
+/// <summary>
+/// Estimates of copy time and guest downtime per strategy. Without a rates file the defaults are
+/// conservative guesses (copy 400 MB/s, reboot 60 s, warm change 5 %, verification not counted);
+/// <see cref="FromRates"/> takes the figures measured on the real hosts (docs/rates-format.md).
 /// </summary>
 public sealed record DowntimeModel
 {
-    /// <summary>Disk copy rate, bytes per second (default 400 MB/s).</summary>
+    private const double MiB = ByteSize.MiB;
+
+    /// <summary>Full copy rate of RBD disks on the fleet's data path, bytes per second (default 400 MB/s).</summary>
     public double CopyBytesPerSecond { get; init; } = 400e6;
+    /// <summary>Incremental (snapshot diff) rate on the fleet's data path; null = <see cref="CopyBytesPerSecond"/>.</summary>
+    public double? DiffBytesPerSecond { get; init; }
+    /// <summary>Full copy rate of local file disks; null = <see cref="CopyBytesPerSecond"/>.</summary>
+    public double? FileCopyBytesPerSecond { get; init; }
+    /// <summary>Incremental rate of local file disks; null = the file full rate when given, else <see cref="DiffBytesPerSecond"/>.</summary>
+    public double? FileDiffBytesPerSecond { get; init; }
     /// <summary>RAM transfer rate of a live migration, bytes per second.</summary>
     public double LiveMigrationBytesPerSecond { get; init; } = 1e9;
-    /// <summary>Shutdown on libvirt plus boot on PVE, seconds.</summary>
+    /// <summary>Shutdown on libvirt plus boot on PVE, seconds, where they are not given one by one.</summary>
     public double RebootSeconds { get; init; } = 60;
+    /// <summary>Guest shutdown, seconds; null = half of <see cref="RebootSeconds"/>.</summary>
+    public double? ShutdownSeconds { get; init; }
+    /// <summary>Guest boot on PVE, seconds; null = half of <see cref="RebootSeconds"/>.</summary>
+    public double? BootSeconds { get; init; }
     /// <summary>Fraction of a disk written between the warm bulk copy and the cutover (about a day of changes).</summary>
     public double WarmChangeFraction { get; init; } = 0.05;
+    public VerificationMode Verification { get; init; } = VerificationMode.Full;
+    /// <summary>Full checksum rate (bytes of the disk per second, both sides at once); null = verification not counted.</summary>
+    public double? VerifyBytesPerSecond { get; init; }
+    /// <summary>Cost of one sampled block (both sides); null = sampled verification not counted.</summary>
+    public double? VerifySampleSeconds { get; init; }
+    /// <summary>Blocks per RBD disk with sampled verification (the movers' SampleCount).</summary>
+    public int VerifySamples { get; init; } = 16;
+    /// <summary>attach-and-move with the source off: cutover guard + image rename + PVE drive config, seconds.</summary>
+    public double SwitchSeconds { get; init; }
+    /// <summary>Name of the data path the RBD rates belong to, as shown in the plan.</summary>
+    public string DataPath { get; init; } = "default";
+    /// <summary>Name of the path the file-disk rates belong to.</summary>
+    public string FileDataPath => FileCopyBytesPerSecond is null ? DataPath : RatePaths.File;
+    /// <summary>Where these figures come from.</summary>
+    public RatesProvenance Provenance { get; init; } = RatesProvenance.Defaults;
+
+    private double Shutdown => ShutdownSeconds ?? RebootSeconds / 2;
+    private double Boot => BootSeconds ?? RebootSeconds / 2;
+    private double Diff => DiffBytesPerSecond ?? CopyBytesPerSecond;
+    private double FileCopy => FileCopyBytesPerSecond ?? CopyBytesPerSecond;
+    private double FileDiff => FileDiffBytesPerSecond ?? FileCopyBytesPerSecond ?? Diff;
+
+    /// <summary>
+    /// The model for measured <paramref name="rates"/>: the RBD disks' rates of the fleet's <c>copyDataPath</c>, the
+    /// <c>file</c> path's rates for file disks when given, the verification the policy asks for.
+    /// Throws <see cref="RatesFileException"/> when the rates lack the fleet's data path.
+    /// </summary>
+    public static DowntimeModel FromRates(MeasuredRates rates, PolicySpec policy, string? file = null)
+    {
+        ArgumentNullException.ThrowIfNull(rates);
+        ArgumentNullException.ThrowIfNull(policy);
+        var where = file ?? "rates";
+        var path = policy.CopyDataPath;
+        if (!rates.Paths.TryGetValue(path, out var rbd))
+        {
+            throw new RatesFileException(where, $"paths.{path}", "(missing)",
+                $"fleet.yaml policy.copyDataPath is {path}, but the rates file has no rates for that path (it has: {(rates.Paths.Count == 0 ? "none" : string.Join(", ", rates.Paths.Keys))})",
+                $"measure the {path} path (Taquin.Bench movers --rates-out) and add paths.{path}.fullMiBps, or set copyDataPath to a measured path");
+        }
+
+        var files = rates.Paths.GetValueOrDefault(RatePaths.File);
+        var defaults = new DowntimeModel();
+        var verification = string.Equals(policy.Verify, "sampled", StringComparison.Ordinal) ? VerificationMode.Sampled : VerificationMode.Full;
+        var model = defaults with
+        {
+            DataPath = path,
+            CopyBytesPerSecond = rbd.FullMiBps * MiB,
+            DiffBytesPerSecond = rbd.DiffMiBps * MiB,
+            FileCopyBytesPerSecond = files?.FullMiBps * MiB,
+            FileDiffBytesPerSecond = files?.DiffMiBps * MiB,
+            LiveMigrationBytesPerSecond = rates.LiveMigrationMiBps * MiB ?? defaults.LiveMigrationBytesPerSecond,
+            ShutdownSeconds = rates.ShutdownSeconds,
+            BootSeconds = rates.BootSeconds,
+            SwitchSeconds = rates.SwitchSeconds ?? 0,
+            Verification = verification,
+            VerifyBytesPerSecond = rates.Verification?.FullMiBps * MiB,
+            VerifySampleSeconds = rates.Verification?.SampleSeconds,
+        };
+        return model with
+        {
+            Provenance = new RatesProvenance
+            {
+                Measured = true,
+                File = file,
+                Source = rates.Source,
+                MeasuredOn = rates.MeasuredOn,
+                MeasuredAt = rates.MeasuredAt,
+                DataPath = path,
+                Verification = verification == VerificationMode.Sampled ? "sampled" : "full",
+            },
+        };
+    }
+
+    /// <summary>The rates in one line, for the plan's header.</summary>
+    public string Summary()
+    {
+        var parts = new List<string>
+        {
+            DiffBytesPerSecond is null ? $"{DataPath} copy {Rate(CopyBytesPerSecond)}" : $"{DataPath} full {Rate(CopyBytesPerSecond)}, diff {Rate(Diff)}",
+        };
+        if (FileCopyBytesPerSecond is not null)
+        {
+            parts.Add(FileDiffBytesPerSecond is null ? $"file disks {Rate(FileCopy)}" : $"file disks full {Rate(FileCopy)}, diff {Rate(FileDiff)}");
+        }
+
+        parts.Add(Verification == VerificationMode.Sampled
+            ? VerifySampleSeconds is { } s ? Inv($"sampled verification {VerifySamples} blocks per RBD disk at {s:0.###} s each") : "sampled verification not counted (no measured cost)"
+            : VerifyBytesPerSecond is { } v ? $"full verification {Rate(v)}" : "verification not counted");
+        parts.Add(Inv($"shutdown {Shutdown:0.##} s + boot {Boot:0.##} s{(ShutdownSeconds is null && BootSeconds is null ? " (default)" : "")}"));
+        parts.Add(Inv($"attach-and-move switch {SwitchSeconds:0.##} s"));
+        parts.Add(Inv($"warm change {WarmChangeFraction * 100:0.#} % of the data"));
+        return string.Join("; ", parts);
+    }
 
     /// <summary>Moving <paramref name="vm"/> to PVE with <paramref name="strategy"/>: bytes copied, total time, downtime.</summary>
-    public MoveEstimate MoveToPve(VmRecord vm, DiskStrategy strategy)
+    public MoveEstimate MoveToPve(VmRecord vm, DiskStrategy strategy) => EstimateMoveToPve(vm, strategy).ToMoveEstimate();
+
+    /// <summary>
+    /// Moving <paramref name="vm"/> to PVE with <paramref name="strategy"/>, part by part. A shut-off VM has no downtime.
+    /// cold: shutdown + full copy + verification + boot. warm: the bulk copy while running, then shutdown + the
+    /// changes at the diff rate + verification + boot. attach-and-move: shutdown + switch + boot; the online move
+    /// runs after the start at the full rate.
+    /// </summary>
+    public DowntimeEstimate EstimateMoveToPve(VmRecord vm, DiskStrategy strategy)
     {
+        ArgumentNullException.ThrowIfNull(vm);
         var bytes = vm.DiskBytes;
-        var copy = bytes / CopyBytesPerSecond;
-        var reboot = vm.Running ? RebootSeconds : 0;
-        return strategy switch
+        var fileBytes = Math.Min(vm.LocalFileBytes, bytes);
+        var pathBytes = bytes - fileBytes;
+        var fullCopy = (pathBytes / CopyBytesPerSecond) + (fileBytes / FileCopy);
+        var shutdown = vm.Running ? Shutdown : 0;
+        var boot = vm.Running ? Boot : 0;
+        switch (strategy)
         {
-            DiskStrategy.Cold => new MoveEstimate(bytes, copy + reboot, vm.Running ? copy + reboot : 0),
-            DiskStrategy.Warm => new MoveEstimate(
-                bytes + (long)(bytes * WarmChangeFraction),
-                copy * (1 + WarmChangeFraction) + reboot,
-                vm.Running ? (bytes * WarmChangeFraction / CopyBytesPerSecond) + reboot : 0),
-            // The online disk move runs after the restart: it takes time but no downtime.
-            DiskStrategy.AttachAndMove => new MoveEstimate(bytes, copy + reboot, reboot),
-            _ => throw new ArgumentOutOfRangeException(nameof(strategy)),
-        };
+            case DiskStrategy.Cold:
+                {
+                    var (verify, how) = VerifyCost(vm);
+                    return new DowntimeEstimate
+                    {
+                        Bytes = bytes,
+                        ShutdownSeconds = shutdown,
+                        CopySeconds = fullCopy,
+                        DowntimeCopySeconds = fullCopy,
+                        VerifySeconds = verify,
+                        BootSeconds = boot,
+                        TotalSeconds = shutdown + fullCopy + verify + boot,
+                        DowntimeSeconds = vm.Running ? shutdown + fullCopy + verify + boot : 0,
+                        Rate = "full copy " + Rates(pathBytes, fileBytes, CopyBytesPerSecond, FileCopy),
+                        Verification = how,
+                    };
+                }
+
+            case DiskStrategy.Warm:
+                {
+                    var (verify, how) = VerifyCost(vm);
+                    var diff = (pathBytes * WarmChangeFraction / Diff) + (fileBytes * WarmChangeFraction / FileDiff);
+                    return new DowntimeEstimate
+                    {
+                        Bytes = bytes + (long)(bytes * WarmChangeFraction),
+                        ShutdownSeconds = shutdown,
+                        CopySeconds = fullCopy + diff,
+                        DowntimeCopySeconds = diff,
+                        VerifySeconds = verify,
+                        BootSeconds = boot,
+                        TotalSeconds = fullCopy + shutdown + diff + verify + boot,
+                        DowntimeSeconds = vm.Running ? shutdown + diff + verify + boot : 0,
+                        Rate = Inv($"changes ({WarmChangeFraction * 100:0.#} %) {Rates(pathBytes, fileBytes, Diff, FileDiff)}; bulk copy before the stop {Rates(pathBytes, fileBytes, CopyBytesPerSecond, FileCopy)}"),
+                        Verification = how,
+                    };
+                }
+
+            case DiskStrategy.AttachAndMove:
+                {
+                    // No byte moves while the guest is down; the online move after the start is not downtime.
+                    var online = bytes / CopyBytesPerSecond;
+                    var switchSeconds = vm.Running ? SwitchSeconds : 0;
+                    return new DowntimeEstimate
+                    {
+                        Bytes = bytes,
+                        ShutdownSeconds = shutdown,
+                        CopySeconds = online,
+                        SwitchSeconds = switchSeconds,
+                        BootSeconds = boot,
+                        TotalSeconds = shutdown + switchSeconds + boot + online,
+                        DowntimeSeconds = vm.Running ? shutdown + switchSeconds + boot : 0,
+                        Rate = $"online move after the start at {DataPath} {Rate(CopyBytesPerSecond)} (not downtime)",
+                        Verification = "none during downtime: the online move is checked structurally (task, drive, volume size)",
+                    };
+                }
+
+            default:
+                throw new ArgumentOutOfRangeException(nameof(strategy));
+        }
     }
 
     /// <summary>
@@ -82,6 +286,40 @@ public sealed record DowntimeModel
     /// <summary>libvirt → libvirt or PVE → PVE live migration: RAM crosses the network (and <paramref name="diskBytes"/> of disk data at the copy rate), no downtime.</summary>
     public MoveEstimate LiveMigration(VmRecord vm, long diskBytes = 0)
         => new(vm.RamBytes + diskBytes, (vm.RamBytes / LiveMigrationBytesPerSecond) + (diskBytes / CopyBytesPerSecond), 0);
+
+    /// <summary>Verification with the source off: file disks are compared in full (qemu-img compare), RBD disks per the policy.</summary>
+    private (double Seconds, string How) VerifyCost(VmRecord vm)
+    {
+        var disks = vm.Disks.Where(d => !d.Device.IsCdrom).ToList();
+        var fileSize = disks.Where(d => !d.Device.IsRbd).Sum(d => d.Volume?.SizeBytes ?? 0);
+        var rbdSize = disks.Where(d => d.Device.IsRbd).Sum(d => d.Volume?.SizeBytes ?? 0);
+        var rbdDisks = disks.Count(d => d.Device.IsRbd);
+        if (Verification == VerificationMode.Sampled && rbdDisks > 0)
+        {
+            var sampled = VerifySampleSeconds is { } each ? rbdDisks * VerifySamples * each : 0;
+            var full = VerifyBytesPerSecond is { } rate ? fileSize / rate : 0;
+            var how = VerifySampleSeconds is { } s
+                ? Inv($"sampled: {VerifySamples} blocks x {rbdDisks} RBD disk(s) at {s:0.###} s")
+                : "sampled, not counted (no measured cost per block)";
+            return (sampled + full, fileSize > 0 ? how + "; file disks " + FullVerification(fileSize) : how);
+        }
+
+        return (VerifyBytesPerSecond is { } r ? (fileSize + rbdSize) / r : 0, FullVerification(fileSize + rbdSize));
+    }
+
+    private string FullVerification(long size) => VerifyBytesPerSecond is { } rate
+        ? $"full checksum of {ByteSize.Format(size)} at {Rate(rate)}"
+        : "full, not counted (no measured verification rate)";
+
+    private string Rates(long pathBytes, long fileBytes, double pathRate, double fileRate)
+        => fileBytes == 0 ? $"at {DataPath} {Rate(pathRate)}"
+            : pathBytes == 0 ? $"at {FileDataPath} {Rate(fileRate)}"
+            : $"at {DataPath} {Rate(pathRate)} (RBD), {FileDataPath} {Rate(fileRate)} (files)";
+
+    /// <summary>A rate as the bench prints it.</summary>
+    public static string Rate(double bytesPerSecond) => Inv($"{bytesPerSecond / MiB:0.#} MiB/s");
+
+    private static string Inv(FormattableString text) => FormattableString.Invariant(text);
 }
 
 /// <summary>The strategy chosen for a VM and why, in words an admin reads.</summary>

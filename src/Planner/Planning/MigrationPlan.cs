@@ -25,6 +25,8 @@ public sealed record MigrationPlan
     public IReadOnlyDictionary<string, VmPlanInfo> Vms { get; init; } = new Dictionary<string, VmPlanInfo>();
     /// <summary>Hosts the planner was told to leave alone on top of fleet.yaml's <c>excluded</c> (never converted, never a target).</summary>
     public IReadOnlyList<string> ExcludedHosts { get; init; } = [];
+    /// <summary>Where the copy rates behind every estimate come from (a rates file, or the defaults); null in plans written before it existed.</summary>
+    public RatesProvenance? Rates { get; init; }
     /// <summary>Plan-level warnings (approximations, pins that could not be honoured...).</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
 }
@@ -149,6 +151,8 @@ public sealed record VmPlanInfo
     public string? Strategy { get; init; }
     public string? StrategyReason { get; init; }
     public double DowntimeSeconds { get; init; }
+    /// <summary>The downtime part by part and the copy duration with the rate used; null in plans written before it existed.</summary>
+    public DowntimeEstimate? Estimate { get; init; }
     /// <summary>The stage at which the VM crosses to PVE.</summary>
     public int? MoveStage { get; init; }
     public IReadOnlyList<string> Warnings { get; init; } = [];

@@ -137,11 +137,13 @@ public static class PlanBuilder
             var warnings = vm.Disks.Where(d => !d.Device.IsCdrom && d.Volume is null)
                 .Select(d => $"no size known for disk {d.Device.TargetDev}: counted as 0 bytes")
                 .ToList();
+            var estimate = options.Downtime.EstimateMoveToPve(vm, choice.Strategy);
             vmInfos[vm.Name] = new VmPlanInfo
             {
                 Strategy = DiskStrategies.Name(choice.Strategy),
                 StrategyReason = choice.Reason,
-                DowntimeSeconds = options.Downtime.MoveToPve(vm, choice.Strategy).DowntimeSeconds,
+                DowntimeSeconds = estimate.DowntimeSeconds,
+                Estimate = estimate,
                 MoveStage = moveStages.TryGetValue(vm.Name, out var s) ? s : null,
                 Warnings = warnings,
             };
@@ -154,6 +156,7 @@ public static class PlanBuilder
             Metrics = PlanMetricsCalculator.Compute(stages, inventory),
             Stages = stages,
             Vms = vmInfos,
+            Rates = options.Downtime.Provenance with { Summary = options.Downtime.Summary() },
         };
     }
 

@@ -30,6 +30,7 @@ public static class PlanReport
             new ReportParagraph($"{plan.Metrics.Stages} stage(s) for {inventory.Vms.Count} VM(s) on {inventory.Fleet.Hosts.Count} host(s). " +
                 $"Solver status {plan.Solver.Status}{(plan.Solver.Gap is { } g ? $", gap {Percent(g)}" : "")}, {Num(plan.Solver.WallSeconds)} s, seed {plan.Solver.Seed}. " +
                 $"Inventory digest {plan.InventoryDigest}."),
+            new ReportParagraph("Estimates use " + RatesLine(plan)),
             new ReportHeading(2, "Summary"),
             SummaryTable(plan),
         };
@@ -45,6 +46,12 @@ public static class PlanReport
         if (violations.Count > 0)
         {
             blocks.Add(new ReportList([.. violations.Take(50).Select(v => v.ToString())]));
+        }
+
+        if (plan.Vms.Count > 0)
+        {
+            blocks.Add(new ReportHeading(2, "VMs — strategy, why, estimated downtime"));
+            blocks.Add(VmTable(plan));
         }
 
         var capacity = PlanVerifier.CapacityTable(plan, inventory);
@@ -87,6 +94,57 @@ public static class PlanReport
         blocks.Add(new ReportHeading(2, "Warnings"));
         blocks.Add(warnings.Count == 0 ? new ReportParagraph("None.") : new ReportList(warnings));
         return blocks;
+    }
+
+    /// <summary>Where the plan's rates come from, in one line ("measured rates from … " or "default rates (not measured) …").</summary>
+    public static string RatesLine(MigrationPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        return plan.Rates?.Describe() ?? "rates not recorded (the plan predates rate provenance): re-run `taquin plan` to see them";
+    }
+
+    /// <summary>Per VM, in wave order: the strategy, its estimated downtime part by part, the copy and its rate, and why.</summary>
+    public static ReportTable VmTable(MigrationPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        return new ReportTable(
+            ["VM", "Wave", "Strategy", "Est. downtime", "Downtime parts", "Copy (rate used)", "Verification", "Why"],
+            [.. plan.Vms.OrderBy(v => v.Value.MoveStage ?? int.MaxValue).ThenBy(v => v.Key, StringComparer.Ordinal).Select(v => (IReadOnlyList<string>)
+            [
+                v.Key, v.Value.MoveStage?.ToString(CultureInfo.InvariantCulture) ?? "—", v.Value.Strategy ?? "—",
+                Duration(v.Value.DowntimeSeconds), v.Value.Estimate is { } e ? DowntimeParts(e) : "—",
+                v.Value.Estimate is { } c ? $"{Duration(c.CopySeconds)}: {c.Rate}" : "—",
+                v.Value.Estimate?.Verification ?? "—", v.Value.StrategyReason ?? "",
+            ])]);
+    }
+
+    /// <summary>"shutdown 30 s + copy 12 s + verification 3 s + boot 30 s": what the downtime is made of.</summary>
+    public static string DowntimeParts(DowntimeEstimate estimate)
+    {
+        ArgumentNullException.ThrowIfNull(estimate);
+        if (estimate.DowntimeSeconds <= 0)
+        {
+            return "none (VM is shut off)";
+        }
+
+        var parts = new List<string> { "shutdown " + Duration(estimate.ShutdownSeconds) };
+        if (estimate.DowntimeCopySeconds > 0)
+        {
+            parts.Add("copy " + Duration(estimate.DowntimeCopySeconds));
+        }
+
+        if (estimate.VerifySeconds > 0)
+        {
+            parts.Add("verification " + Duration(estimate.VerifySeconds));
+        }
+
+        if (estimate.SwitchSeconds > 0)
+        {
+            parts.Add("switch " + Duration(estimate.SwitchSeconds));
+        }
+
+        parts.Add("boot " + Duration(estimate.BootSeconds));
+        return string.Join(" + ", parts);
     }
 
     /// <summary>Rough wave duration: the busiest host's action time spread over its copy slots.</summary>

@@ -1,0 +1,71 @@
+namespace Taquin.Planner.Planning;
+
+/// <summary>
+/// What the movers bench measures (bench/Taquin.Bench/MoversBench.cs), turned into a rates file's figures by
+/// <see cref="ToRates"/>: throughput per data path on a fully written image, and per disk size the warm cutover
+/// split into its diff copy and its verification, and attach-and-move's switch.
+/// </summary>
+public sealed record MoversMeasurements
+{
+    public required string MeasuredOn { get; init; }
+    public required DateTimeOffset MeasuredAt { get; init; }
+    public string Source { get; init; } = "taquin bench movers";
+    /// <summary>Mover direct path (export-diff | ssh | import-diff), full copy, MiB/s.</summary>
+    public double? DirectMiBps { get; init; }
+    /// <summary>Mover relayed path (through the orchestrator), full copy, MiB/s.</summary>
+    public double? RelayedMiBps { get; init; }
+    /// <summary><c>qemu-img convert</c> as file disks are copied, MiB/s.</summary>
+    public double? FileMiBps { get; init; }
+    /// <summary>Cutover runs on the direct path, one per disk size.</summary>
+    public IReadOnlyList<CutoverRun> Cutovers { get; init; } = [];
+
+    /// <summary>
+    /// The rates: full copy rates as measured; the diff rate as changed MiB over the diff's seconds (mean over the
+    /// sizes); full verification at the largest size (least fixed cost per MiB); the cost of one sampled block as the
+    /// mean; the switch as the slowest run (a cutover estimate should not be optimistic).
+    /// </summary>
+    public MeasuredRates ToRates()
+    {
+        var runs = Cutovers.Where(c => c.DiffSeconds > 0).ToList();
+        double? diff = runs.Count > 0 ? runs.Average(c => c.ChangedMiB / c.DiffSeconds) : null;
+        var largest = runs.Where(c => c.FullVerifySeconds > 0).MaxBy(c => c.SizeMiB);
+        var sampled = runs.Where(c => c.Samples > 0 && c.SampledVerifySeconds > 0).ToList();
+        var paths = new Dictionary<string, PathRates>(StringComparer.Ordinal);
+        if (DirectMiBps is { } direct)
+        {
+            paths[RatePaths.Direct] = new PathRates(direct, diff);
+        }
+
+        if (RelayedMiBps is { } relayed)
+        {
+            paths[RatePaths.Relayed] = new PathRates(relayed);
+        }
+
+        if (FileMiBps is { } file)
+        {
+            paths[RatePaths.File] = new PathRates(file);
+        }
+
+        return new MeasuredRates
+        {
+            Source = Source,
+            MeasuredOn = MeasuredOn,
+            MeasuredAt = MeasuredAt,
+            Note = "full rates: best of the throughput runs on a fully written image; direct diff rate: changed MiB / diff seconds (final snapshot included) of the cutover runs; "
+                + "verification: full checksum at the largest size, sampled per block; switchSeconds: guard + rename (the PVE drive update and start are not in it). Shutdown and boot are not measured by the bench.",
+            Paths = paths,
+            Verification = largest is null && sampled.Count == 0 ? null : new VerificationRates(
+                largest is null ? null : largest.SizeMiB / largest.FullVerifySeconds,
+                sampled.Count == 0 ? null : sampled.Average(c => c.SampledVerifySeconds / c.Samples)),
+            SwitchSeconds = Cutovers.Count == 0 ? null : Cutovers.Max(c => c.SwitchSeconds),
+        };
+    }
+}
+
+/// <summary>
+/// One disk size's cutover figures: the diff of <paramref name="ChangedMiB"/> after the base copy took
+/// <paramref name="DiffSeconds"/> (final snapshot included), sampled verification of <paramref name="Samples"/> blocks
+/// <paramref name="SampledVerifySeconds"/>, full verification of <paramref name="SizeMiB"/> <paramref name="FullVerifySeconds"/>,
+/// attach-and-move's guard + rename <paramref name="SwitchSeconds"/>.
+/// </summary>
+public sealed record CutoverRun(int SizeMiB, int ChangedMiB, double DiffSeconds, int Samples, double SampledVerifySeconds, double FullVerifySeconds, double SwitchSeconds);
