@@ -193,15 +193,13 @@ internal static class PlanCommands
             }
 
             console.Write(waves);
-            var vms = new Table().Title("VMs — strategy, why, estimated downtime");
-            vms.AddColumns("VM", "Wave", "Strategy", "Est. downtime", "Copy (rate used)", "Why");
+            // One line per VM (a table's narrow cells would chop the reasons): wave, strategy, downtime and its parts, why.
+            console.MarkupLine("[bold]VMs — strategy, why, estimated downtime[/]");
             foreach (var row in PlanReport.VmTable(plan).Rows)
             {
-                // VM, wave, strategy, downtime with its parts, copy, reason: the review's table without the verification column.
-                vms.AddRow(Markup.Escape(row[0]), row[1], Markup.Escape(row[2]), Markup.Escape($"{row[3]} ({row[4]})"), Markup.Escape(row[5]), Markup.Escape(row[7]));
+                console.MarkupLine($"  [bold]{Markup.Escape(row[0])}[/] wave {row[1]} · {Markup.Escape(row[2])} · downtime {Markup.Escape(row[3])} ({Markup.Escape(row[4])}) · why: {Markup.Escape(row[7])}");
             }
 
-            console.Write(vms);
             return 0;
         });
         return show;

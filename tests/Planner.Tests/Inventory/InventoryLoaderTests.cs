@@ -120,6 +120,7 @@ public class InventoryLoaderTests
     [InlineData("to: 3999", "to: 5000", "policy.vlanRange.to", "5000", 37)]
     [InlineData("defaultStrategy: attach-and-move", "defaultStrategy: hot", "policy.defaultStrategy", "hot", 39)]
     [InlineData("defaultStrategy: attach-and-move", "defaultStrategy: attach-and-move\n  copyDataPath: teleport", "policy.copyDataPath", "teleport", 40)]
+    [InlineData("defaultStrategy: attach-and-move", "defaultStrategy: attach-and-move\n  verify: quick", "policy.verify", "quick", 40)]
     [InlineData("excluded: true", "excluded: maybe", "hosts[2].excluded", "maybe", 24)]
     [InlineData("  bridge: vmbr1", "  brigde: vmbr1", "policy.brigde", "brigde", 38)]
     public void Bad_fleet_values_are_errors_naming_the_yaml_path_and_line(string original, string replacement, string path, string value, int line)
@@ -133,6 +134,28 @@ public class InventoryLoaderTests
         var error = Assert.Single(result.Diagnostics);
         Assert.Equal((Severity.Error, "fleet.yaml", path, value, line), (error.Severity, error.File, error.Element, error.Value, error.Line));
         Assert.NotNull(result.Inventory);
+    }
+
+    [Fact]
+    public void Policy_names_the_rates_file_and_the_verification_the_planner_counts()
+    {
+        using var folder = TempInventory.Valid();
+        folder.Write("fleet.yaml", ReplaceFirst(TempInventory.FleetYaml, "  zfsFillRatio: 0.7", "  zfsFillRatio: 0.7\n  verify: sampled\n  rates: rates/site.yaml"));
+
+        var result = InventoryLoader.Load(folder.Root);
+
+        Assert.DoesNotContain(result.Diagnostics, d => d.Severity == Severity.Error);
+        Assert.Equal(("sampled", "rates/site.yaml"), (result.Inventory!.Fleet.Policy.Verify, result.Inventory.Fleet.Policy.RatesFile));
+    }
+
+    [Fact]
+    public void Without_them_the_policy_counts_full_verification_and_has_no_rates_file()
+    {
+        using var folder = TempInventory.Valid();
+
+        var policy = InventoryLoader.Load(folder.Root).Inventory!.Fleet.Policy;
+
+        Assert.Equal(("full", (string?)null), (policy.Verify, policy.RatesFile));
     }
 
     [Fact]
