@@ -64,7 +64,18 @@ public sealed class PlanningService(PlanCatalog catalog, InventoryCache inventor
                 throw new WebUserException("the inventory is not valid: " + string.Join("; ", state.Errors.Take(5).Select(e => e.ToString())));
             }
 
-            var options = new PlannerOptions { TimeLimitSeconds = meta.TimeLimitSeconds };
+            DowntimeModel downtime;
+            try
+            {
+                // fleet.yaml policy.rates, relative to the inventory (docs/rates-format.md); the defaults without it.
+                downtime = RatesFile.ModelFor(inventory.Fleet, meta.InventoryFolder, null);
+            }
+            catch (RatesFileException e)
+            {
+                throw new WebUserException("rates file named by fleet.yaml policy.rates: " + e.Message);
+            }
+
+            var options = new PlannerOptions { TimeLimitSeconds = meta.TimeLimitSeconds, Downtime = downtime };
             Report(planId, meta.Planner == "greedy" ? "greedy planner" : "CP-SAT solver", meta.Planner == "greedy" ? null : meta.TimeLimitSeconds);
             IPlanSolver solver = meta.Planner == "greedy" ? new GreedyPlanner() : new CpSatPlanner();
             var plan = solver.Solve(inventory, options, CancellationToken.None);
