@@ -84,6 +84,10 @@ public sealed record DowntimeModel
     public double CopyBytesPerSecond { get; init; } = 400e6;
     /// <summary>Incremental (snapshot diff) rate on the fleet's data path; null = <see cref="CopyBytesPerSecond"/>.</summary>
     public double? DiffBytesPerSecond { get; init; }
+    /// <summary>Fixed cost of one incremental copy of one RBD disk (final snapshot, connection, diff scan), seconds.</summary>
+    public double DiffFixedSeconds { get; init; }
+    /// <summary>Fixed cost of one incremental copy of one file disk; null = <see cref="DiffFixedSeconds"/>.</summary>
+    public double? FileDiffFixedSeconds { get; init; }
     /// <summary>Full copy rate of local file disks; null = <see cref="CopyBytesPerSecond"/>.</summary>
     public double? FileCopyBytesPerSecond { get; init; }
     /// <summary>Incremental rate of local file disks; null = the file full rate when given, else <see cref="DiffBytesPerSecond"/>.</summary>
@@ -146,8 +150,10 @@ public sealed record DowntimeModel
             DataPath = path,
             CopyBytesPerSecond = rbd.FullMiBps * MiB,
             DiffBytesPerSecond = rbd.DiffMiBps * MiB,
+            DiffFixedSeconds = rbd.DiffFixedSeconds ?? 0,
             FileCopyBytesPerSecond = files?.FullMiBps * MiB,
             FileDiffBytesPerSecond = files?.DiffMiBps * MiB,
+            FileDiffFixedSeconds = files?.DiffFixedSeconds,
             LiveMigrationBytesPerSecond = rates.LiveMigrationMiBps * MiB ?? defaults.LiveMigrationBytesPerSecond,
             ShutdownSeconds = rates.ShutdownSeconds,
             BootSeconds = rates.BootSeconds,
@@ -178,6 +184,10 @@ public sealed record DowntimeModel
         {
             DiffBytesPerSecond is null ? $"{DataPath} copy {Rate(CopyBytesPerSecond)}" : $"{DataPath} full {Rate(CopyBytesPerSecond)}, diff {Rate(Diff)}",
         };
+        if (DiffFixedSeconds > 0 || FileDiffFixedSeconds > 0)
+        {
+            parts.Add(Inv($"{DiffFixedSeconds:0.###} s per incremental copy of a disk{(FileDiffFixedSeconds is { } f ? $" ({f:0.###} s for file disks)" : "")}"));
+        }
         if (FileCopyBytesPerSecond is not null)
         {
             parts.Add(FileDiffBytesPerSecond is null ? $"file disks {Rate(FileCopy)}" : $"file disks full {Rate(FileCopy)}, diff {Rate(FileDiff)}");
@@ -233,7 +243,9 @@ public sealed record DowntimeModel
             case DiskStrategy.Warm:
                 {
                     var (verify, how) = VerifyCost(vm);
-                    var diff = (pathBytes * WarmChangeFraction / Diff) + (fileBytes * WarmChangeFraction / FileDiff);
+                    var (rbdDisks, fileDisks) = DiskCounts(vm);
+                    var fixedCost = (rbdDisks * DiffFixedSeconds) + (fileDisks * (FileDiffFixedSeconds ?? DiffFixedSeconds));
+                    var diff = (pathBytes * WarmChangeFraction / Diff) + (fileBytes * WarmChangeFraction / FileDiff) + fixedCost;
                     return new DowntimeEstimate
                     {
                         Bytes = bytes + (long)(bytes * WarmChangeFraction),
@@ -244,7 +256,7 @@ public sealed record DowntimeModel
                         BootSeconds = boot,
                         TotalSeconds = fullCopy + shutdown + diff + verify + boot,
                         DowntimeSeconds = vm.Running ? shutdown + diff + verify + boot : 0,
-                        Rate = Inv($"changes ({WarmChangeFraction * 100:0.#} %) {Rates(pathBytes, fileBytes, Diff, FileDiff)}; bulk copy before the stop {Rates(pathBytes, fileBytes, CopyBytesPerSecond, FileCopy)}"),
+                        Rate = Inv($"changes ({WarmChangeFraction * 100:0.#} %) {Rates(pathBytes, fileBytes, Diff, FileDiff)}{(fixedCost > 0 ? $" + {fixedCost:0.###} s fixed" : "")}; bulk copy before the stop {Rates(pathBytes, fileBytes, CopyBytesPerSecond, FileCopy)}"),
                         Verification = how,
                     };
                 }
@@ -286,6 +298,12 @@ public sealed record DowntimeModel
     /// <summary>libvirt → libvirt or PVE → PVE live migration: RAM crosses the network (and <paramref name="diskBytes"/> of disk data at the copy rate), no downtime.</summary>
     public MoveEstimate LiveMigration(VmRecord vm, long diskBytes = 0)
         => new(vm.RamBytes + diskBytes, (vm.RamBytes / LiveMigrationBytesPerSecond) + (diskBytes / CopyBytesPerSecond), 0);
+
+    private static (int Rbd, int File) DiskCounts(VmRecord vm)
+    {
+        var disks = vm.Disks.Where(d => !d.Device.IsCdrom).ToList();
+        return (disks.Count(d => d.Device.IsRbd), disks.Count(d => !d.Device.IsRbd));
+    }
 
     /// <summary>Verification with the source off: file disks are compared in full (qemu-img compare), RBD disks per the policy.</summary>
     private (double Seconds, string How) VerifyCost(VmRecord vm)

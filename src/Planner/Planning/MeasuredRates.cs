@@ -26,8 +26,12 @@ public sealed record MeasuredRates
     public double? LiveMigrationMiBps { get; init; }
 }
 
-/// <summary>Rates of one data path: a full copy (every allocated byte) and an incremental one (a snapshot diff).</summary>
-public sealed record PathRates(double FullMiBps, double? DiffMiBps = null);
+/// <summary>
+/// Rates of one data path: a full copy (every allocated byte) and an incremental one (a snapshot diff), whose
+/// fixed cost per disk (final snapshot, connection, diff scan) <paramref name="DiffFixedSeconds"/> comes on top
+/// of the changed bytes at <paramref name="DiffMiBps"/> (the full rate when absent).
+/// </summary>
+public sealed record PathRates(double FullMiBps, double? DiffMiBps = null, double? DiffFixedSeconds = null);
 
 /// <summary>Verification cost: a full checksum of both sides, or per sampled block.</summary>
 public sealed record VerificationRates(double? FullMiBps, double? SampleSeconds);

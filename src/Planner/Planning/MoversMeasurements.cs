@@ -20,20 +20,23 @@ public sealed record MoversMeasurements
     public IReadOnlyList<CutoverRun> Cutovers { get; init; } = [];
 
     /// <summary>
-    /// The rates: full copy rates as measured; the diff rate as changed MiB over the diff's seconds (mean over the
-    /// sizes); full verification at the largest size (least fixed cost per MiB); the cost of one sampled block as the
+    /// The rates: full copy rates as measured; the diff as the changed MiB at the full rate plus a fixed cost per
+    /// disk (the rest of the diff's time, mean over the sizes); full verification at the largest size (least fixed cost per MiB); the cost of one sampled block as the
     /// mean; the switch as the slowest run (a cutover estimate should not be optimistic).
     /// </summary>
     public MeasuredRates ToRates()
     {
         var runs = Cutovers.Where(c => c.DiffSeconds > 0).ToList();
-        double? diff = runs.Count > 0 ? runs.Average(c => c.ChangedMiB / c.DiffSeconds) : null;
+        // One change size cannot split a diff's time into bytes and fixed cost: its bytes go at the full rate (same
+        // pipe), the rest is the fixed cost. Without a full rate, the whole time is charged per MiB.
+        double? fixedCost = DirectMiBps is { } f && runs.Count > 0 ? Math.Max(0, runs.Average(c => c.DiffSeconds - (c.ChangedMiB / f))) : null;
+        double? diff = fixedCost is null && runs.Count > 0 ? runs.Average(c => c.ChangedMiB / c.DiffSeconds) : null;
         var largest = runs.Where(c => c.FullVerifySeconds > 0).MaxBy(c => c.SizeMiB);
         var sampled = runs.Where(c => c.Samples > 0 && c.SampledVerifySeconds > 0).ToList();
         var paths = new Dictionary<string, PathRates>(StringComparer.Ordinal);
         if (DirectMiBps is { } direct)
         {
-            paths[RatePaths.Direct] = new PathRates(direct, diff);
+            paths[RatePaths.Direct] = new PathRates(direct, diff, fixedCost);
         }
 
         if (RelayedMiBps is { } relayed)
@@ -51,7 +54,7 @@ public sealed record MoversMeasurements
             Source = Source,
             MeasuredOn = MeasuredOn,
             MeasuredAt = MeasuredAt,
-            Note = "full rates: best of the throughput runs on a fully written image; direct diff rate: changed MiB / diff seconds (final snapshot included) of the cutover runs; "
+            Note = "full rates: best of the throughput runs on a fully written image; direct diff: the changed MiB at the full rate plus diffFixedSeconds, the rest of the cutover runs' diff time (final snapshot, ssh, diff scan); "
                 + "verification: full checksum at the largest size, sampled per block; switchSeconds: guard + rename (the PVE drive update and start are not in it). Shutdown and boot are not measured by the bench.",
             Paths = paths,
             Verification = largest is null && sampled.Count == 0 ? null : new VerificationRates(

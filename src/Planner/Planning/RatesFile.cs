@@ -93,7 +93,7 @@ public static class RatesFile
             }
 
             var p = pathsNode.Mapping(name, required: true)!;
-            paths[name] = new PathRates(p.Rate("fullMiBps", required: true)!.Value, p.Rate("diffMiBps", required: false));
+            paths[name] = new PathRates(p.Rate("fullMiBps", required: true)!.Value, p.Rate("diffMiBps", required: false), p.Seconds("diffFixedSeconds"));
             p.RejectUnknown();
         }
 
@@ -137,7 +137,7 @@ public static class RatesFile
             MeasuredAt = rates.MeasuredAt.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
             Note = rates.Note,
             Paths = RatePaths.All.Where(rates.Paths.ContainsKey)
-                .ToDictionary(p => p, p => new PathDocument { FullMiBps = Round(rates.Paths[p].FullMiBps), DiffMiBps = Round(rates.Paths[p].DiffMiBps) }, StringComparer.Ordinal),
+                .ToDictionary(p => p, p => new PathDocument { FullMiBps = Round(rates.Paths[p].FullMiBps), DiffMiBps = Round(rates.Paths[p].DiffMiBps), DiffFixedSeconds = Round(rates.Paths[p].DiffFixedSeconds) }, StringComparer.Ordinal),
             Verification = rates.Verification is { } v ? new VerificationDocument { FullMiBps = Round(v.FullMiBps), SampleSeconds = Round(v.SampleSeconds) } : null,
             SwitchSeconds = Round(rates.SwitchSeconds),
             ShutdownSeconds = Round(rates.ShutdownSeconds),
@@ -176,6 +176,7 @@ public static class RatesFile
     {
         public double? FullMiBps { get; set; }
         public double? DiffMiBps { get; set; }
+        public double? DiffFixedSeconds { get; set; }
     }
 
     private sealed class VerificationDocument

@@ -73,19 +73,20 @@ public sealed class PlanRatesCommandsTests : IDisposable
         Assert.Contains("Estimates use measured rates from " + SampleRates, Flat(output), StringComparison.Ordinal);
         var plan = PlanJson.Load(planPath);
         Assert.Equal((true, SampleRates, "taquin bench movers", new DateTimeOffset(2026, 11, 24, 6, 10, 0, TimeSpan.Zero)), (plan.Rates!.Measured, plan.Rates.File, plan.Rates.Source, plan.Rates.MeasuredAt));
-        // warm, 200 GiB written, 400 GiB disk: 5 % at 5.357 MiB/s + 400 GiB at 70.588 MiB/s + 30 s + 30 s.
+        // warm, 200 GiB written, 400 GiB disk: 5 % at 42 MiB/s + 1.303 s fixed, 400 GiB checksummed at 70.588 MiB/s, 30 s + 30 s.
         var db = plan.Vms["vm-db-01"];
         Assert.Equal("warm", db.Strategy);
-        Assert.Equal(60 + (200 * 1024 * 0.05 / 5.357) + (400 * 1024 / 70.588), db.DowntimeSeconds, 6);
+        Assert.Equal(60 + (200 * 1024 * 0.05 / 42.0) + 1.303 + (400 * 1024 / 70.588), db.DowntimeSeconds, 6);
     }
 
     [Fact]
     public void Fleet_yaml_rates_are_read_relative_to_the_inventory_and_the_flag_wins()
     {
         Directory.CreateDirectory(Path.Combine(_dir, "rates"));
-        File.Copy(SampleRates, Path.Combine(_dir, "rates", "site.yaml"));
+        string WithDiff(double mibps) => File.ReadAllText(SampleRates).Replace("diffFixedSeconds: 1.303", FormattableString.Invariant($"diffMiBps: {mibps}"), StringComparison.Ordinal);
+        File.WriteAllText(Path.Combine(_dir, "rates", "site.yaml"), WithDiff(21));
         var faster = Path.Combine(_dir, "faster.yaml");
-        File.WriteAllText(faster, File.ReadAllText(SampleRates).Replace("diffMiBps: 5.357", "diffMiBps: 10.714", StringComparison.Ordinal));
+        File.WriteAllText(faster, WithDiff(42));
         var fromFleet = Path.Combine(_dir, "fleet-plan.json");
         var fromFlag = Path.Combine(_dir, "flag-plan.json");
 

@@ -60,6 +60,24 @@ public sealed class DowntimeModelTests
     }
 
     [Fact]
+    public void The_fixed_cost_of_an_incremental_copy_is_paid_once_per_disk_whatever_the_change()
+    {
+        var rates = Rates() with { Paths = new Dictionary<string, PathRates> { ["direct"] = new(100, 10, 1.5) } };
+        var model = Model(rates);
+        var oneDisk = RbdVm("small", "h1", ramGib: 4, diskGib: 10);
+        var twoDisks = oneDisk with { Disks = [oneDisk.Disks[0], new VmDisk(oneDisk.Disks[0].Device with { TargetDev = "vdb" }, oneDisk.Disks[0].Volume)] };
+
+        var one = model.EstimateMoveToPve(oneDisk, DiskStrategy.Warm);
+        var two = model.EstimateMoveToPve(twoDisks, DiskStrategy.Warm);
+
+        Assert.Equal(1.5 + (10 * 1024 * 0.05 / 10), one.DowntimeCopySeconds, 9);
+        Assert.Equal(3 + (20 * 1024 * 0.05 / 10), two.DowntimeCopySeconds, 9);
+        Assert.Contains("+ 1.5 s fixed", one.Rate, StringComparison.Ordinal);
+        // cold copies in full: no incremental copy, no fixed cost.
+        Assert.Equal(10 * 1024 / 100.0, model.EstimateMoveToPve(oneDisk, DiskStrategy.Cold).DowntimeCopySeconds, 9);
+    }
+
+    [Fact]
     public void Attach_and_move_downtime_does_not_depend_on_the_disk_size_while_cold_does()
     {
         var model = Model(Rates());

@@ -16,7 +16,7 @@ public sealed class RatesFileTests : IDisposable
         measuredOn: pve1..pve3
         measuredAt: 2026-11-24T06:10:00Z
         paths:
-          direct: { fullMiBps: 42.0, diffMiBps: 5.357 }
+          direct: { fullMiBps: 42.0, diffMiBps: 5.357, diffFixedSeconds: 1.303 }
         verification: { fullMiBps: 70.588, sampleSeconds: 0.287 }
         switchSeconds: 0.26
         """;
@@ -48,8 +48,11 @@ public sealed class RatesFileTests : IDisposable
         foreach (var (path, rates) in derived.Paths)
         {
             Assert.Equal(rates.FullMiBps, sample.Paths[path].FullMiBps, 3);
-            Assert.Equal(rates.DiffMiBps ?? 0, sample.Paths[path].DiffMiBps ?? 0, 3);
+            Assert.Equal(rates.DiffMiBps, sample.Paths[path].DiffMiBps);
+            Assert.Equal(rates.DiffFixedSeconds ?? 0, sample.Paths[path].DiffFixedSeconds ?? 0, 3);
         }
+
+        Assert.Equal(1.303, sample.Paths["direct"].DiffFixedSeconds);
 
         Assert.Equal(derived.Verification!.FullMiBps!.Value, sample.Verification!.FullMiBps!.Value, 3);
         Assert.Equal(derived.Verification.SampleSeconds!.Value, sample.Verification.SampleSeconds!.Value, 3);
@@ -60,7 +63,14 @@ public sealed class RatesFileTests : IDisposable
     [Fact]
     public void What_the_bench_writes_reads_back_the_same()
     {
-        var rates = Run2.ToRates() with { ShutdownSeconds = 35, BootSeconds = 22.5, LiveMigrationMiBps = 900 };
+        var derived = Run2.ToRates();
+        var rates = derived with
+        {
+            ShutdownSeconds = 35,
+            BootSeconds = 22.5,
+            LiveMigrationMiBps = 900,
+            Paths = new Dictionary<string, PathRates>(derived.Paths) { ["relayed"] = new(92.6, 88.25, 0.5) },
+        };
 
         var yaml = RatesFile.Write(rates, ["written by a test", "second line"]);
         var back = RatesFile.Read(yaml, "out.yaml");
@@ -72,6 +82,7 @@ public sealed class RatesFileTests : IDisposable
         {
             Assert.Equal(Math.Round(r.FullMiBps, 3), back.Paths[path].FullMiBps);
             Assert.Equal(r.DiffMiBps is { } d ? Math.Round(d, 3) : null, back.Paths[path].DiffMiBps);
+            Assert.Equal(r.DiffFixedSeconds is { } x ? Math.Round(x, 3) : null, back.Paths[path].DiffFixedSeconds);
         }
 
         Assert.Equal(Math.Round(rates.Verification!.SampleSeconds!.Value, 3), back.Verification!.SampleSeconds);
@@ -92,6 +103,7 @@ public sealed class RatesFileTests : IDisposable
     [InlineData("fullMiBps: 42.0", "fullMiBps: -3", "paths.direct.fullMiBps (line 5)", "-3")]
     [InlineData("fullMiBps: 42.0", "fullMiBps: 42MB/s", "paths.direct.fullMiBps (line 5)", "42MB/s")]
     [InlineData("diffMiBps: 5.357", "diffMiBps: 0", "paths.direct.diffMiBps (line 5)", "0")]
+    [InlineData("diffFixedSeconds: 1.303", "diffFixedSeconds: -0.5", "paths.direct.diffFixedSeconds (line 5)", "-0.5")]
     [InlineData("sampleSeconds: 0.287", "sampleSeconds: soon", "verification.sampleSeconds (line 6)", "soon")]
     [InlineData("switchSeconds: 0.26", "switchSeconds: -1", "switchSeconds (line 7)", "-1")]
     [InlineData("measuredAt: 2026-11-24T06:10:00Z", "measuredAt: yesterday", "measuredAt (line 3)", "yesterday")]
