@@ -18,22 +18,33 @@ internal static class FileOverlaySync
     /// <summary>Where the overlay copy lives on the target node while it is committed (removed afterwards).</summary>
     public const string TempFolder = "/var/tmp";
 
+    // $1 = the target volume (qemu spec), $2 = the overlay copy on the target node, $3 = the overlay on the source host.
+    private const string InfoScript = "stat -c %s \"$3\"; qemu-img map --output=json -f qcow2 \"$3\"";
+    private const string CommitScript = "qemu-img rebase -q -u -f qcow2 -F raw -b \"$1\" \"$2\"; qemu-img commit -q -d \"$2\"";
+    private const string RemoveCopy = "trap 'rm -f \"$2\"' EXIT; ";
+
     public static async Task<(DataPath Path, string Method, long Sent, long Data)> CopyAsync(ISshRunner ssh, MoverOptions options, DiskCopyRequest request, FileImageSource overlay, CancellationToken ct)
     {
         var target = request.Target;
         var temp = TempPath(target);
-        var (fileBytes, written) = await OverlaySizesAsync(ssh, overlay, ct);
-
-        DataPath path;
-        string carried;
-        long sent;
+        // The target holds the base's bytes: the overlay's copy is re-pointed at it (rebase -u reads nothing), then
+        // its clusters are written into it. One command per host: each SSH round trip is in the downtime.
+        var backing = TargetSpec(target, options);
         if (overlay.Host == target.Host)
         {
-            // Same machine: a sparse local copy; nothing crosses a wire.
-            Check(await ssh.RunAsync(target.Host, ["cp", "--sparse=always", overlay.Path, temp], ct: ct), $"copy of {overlay.Path} to {temp} on {target.Host}");
-            (path, carried, sent) = (DataPath.Direct, "cp", 0);
+            // Same machine: a sparse local copy, nothing crosses a wire.
+            var local = await ssh.RunAsync(target.Host, ["bash", "-c", $"set -e; {RemoveCopy}{InfoScript}; cp --sparse=always \"$3\" \"$2\"; {CommitScript}", "commit-overlay", backing, temp, overlay.Path], ct: ct);
+            CheckCommit(local, request, overlay, backing);
+            var (size, written) = ParseInfo(local.Stdout);
+            return (DataPath.Direct, "overlay cp + qemu-img rebase -u + qemu-img commit", size, written);
         }
-        else if (options.DataPath == DataPath.Direct)
+
+        var info = await ssh.RunAsync(overlay.Host, ["bash", "-c", $"set -e; {InfoScript}", "overlay-info", "", "", overlay.Path], ct: ct);
+        Check(info, $"qemu-img map {overlay.Host}:{overlay.Path}");
+        var (fileBytes, data) = ParseInfo(info.Stdout);
+        DataPath path;
+        long sent;
+        if (options.DataPath == DataPath.Direct)
         {
             var remote = ShellQuoting.Join([.. options.HostToHostSsh(target.Host), ShellQuoting.Join(["sh", "-c", "cat > \"$1\"", "sh", temp])]);
             var result = await ssh.RunAsync(overlay.Host, ["bash", "-o", "pipefail", "-c", $"cat {ShellQuoting.Quote(overlay.Path)} | {remote}"], ct: ct);
@@ -42,42 +53,41 @@ internal static class FileOverlaySync
                 throw new SshCommandException($"copy of overlay {overlay.Host}:{overlay.Path} to {target.Host}:{temp} failed (exit {result.ExitCode}): {result.Stderr.Trim()}", isTransient: result.ExitCode == 255, result.ExitCode);
             }
 
-            (path, carried, sent) = (DataPath.Direct, "cat | ssh", fileBytes);
+            (path, sent) = (DataPath.Direct, fileBytes);
         }
         else
         {
-            sent = await RelayAsync(ssh, overlay, target.Host, temp, ct);
-            (path, carried) = (DataPath.Relayed, "cat > relay > cat");
+            (path, sent) = (DataPath.Relayed, await RelayAsync(ssh, overlay, target.Host, temp, ct));
         }
 
-        // The target holds the base's bytes: the copy is re-pointed at it, then its clusters are written into it.
-        var backing = TargetSpec(target, options);
-        var commit = await ssh.RunAsync(target.Host,
-        [
-            "bash", "-c", "set -e; trap 'rm -f \"$2\"' EXIT; qemu-img rebase -q -u -f qcow2 -F raw -b \"$1\" \"$2\"; qemu-img commit -q -d \"$2\"",
-            "commit-overlay", backing, temp,
-        ], ct: ct);
-        if (!commit.Succeeded && commit.Stderr.Contains("No space left", StringComparison.OrdinalIgnoreCase))
-        {
-            throw new AdapterException($"copy {request}: target is full ({commit.Stderr.Trim()}); the volume holds a partial copy and must not be used", isTransient: false);
-        }
-
-        Check(commit, $"commit of overlay {overlay.Path} into {target.Host}:{backing}");
-        return (path, $"overlay {carried} + qemu-img rebase -u + qemu-img commit", sent, written);
+        var commit = await ssh.RunAsync(target.Host, ["bash", "-c", $"set -e; {RemoveCopy}{CommitScript}", "commit-overlay", backing, temp], ct: ct);
+        CheckCommit(commit, request, overlay, backing);
+        return (path, $"overlay {(path == DataPath.Direct ? "cat | ssh" : "cat > relay > cat")} + qemu-img rebase -u + qemu-img commit", sent, data);
     }
 
-    /// <summary>The overlay file's size (what a copy carries) and the guest bytes it holds (clusters allocated in it, zeroes included).</summary>
-    private static async Task<(long FileBytes, long Written)> OverlaySizesAsync(ISshRunner ssh, FileImageSource overlay, CancellationToken ct)
+    private static void CheckCommit(SshResult result, DiskCopyRequest request, FileImageSource overlay, string backing)
     {
-        var stat = await ssh.RunAsync(overlay.Host, ["stat", "-c", "%s", overlay.Path], ct: ct);
-        Check(stat, $"stat {overlay.Host}:{overlay.Path}");
-        var map = await ssh.RunAsync(overlay.Host, ["qemu-img", "map", "--output=json", "-f", "qcow2", overlay.Path], ct: ct);
-        Check(map, $"qemu-img map {overlay.Host}:{overlay.Path}");
-        using var doc = JsonDocument.Parse(map.Stdout);
+        if (!result.Succeeded && result.Stderr.Contains("No space left", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new AdapterException($"copy {request}: target is full ({result.Stderr.Trim()}); the volume holds a partial copy and must not be used", isTransient: false);
+        }
+
+        Check(result, $"commit of overlay {overlay.Path} into {request.Target.Host}:{backing}");
+    }
+
+    /// <summary>
+    /// <see cref="InfoScript"/>'s output: the overlay file's size (what a copy carries), then its map, whose depth-0
+    /// extents are the guest bytes it holds (written clusters, zero clusters included: they are written as zeroes).
+    /// </summary>
+    internal static (long FileBytes, long Written) ParseInfo(string stdout)
+    {
+        var newline = stdout.IndexOf('\n', StringComparison.Ordinal);
+        var size = long.Parse(stdout[..newline].Trim(), CultureInfo.InvariantCulture);
+        using var doc = JsonDocument.Parse(stdout[(newline + 1)..]);
         var written = doc.RootElement.EnumerateArray()
             .Where(e => e.GetProperty("depth").GetInt32() == 0 && (e.GetProperty("data").GetBoolean() || e.GetProperty("zero").GetBoolean()))
             .Sum(e => e.GetProperty("length").GetInt64());
-        return (long.Parse(stat.Stdout.Trim(), CultureInfo.InvariantCulture), written);
+        return (size, written);
     }
 
     /// <summary>Relayed path: the orchestrator reads <c>cat</c> on the source and feeds <c>cat &gt; temp</c> on the target.</summary>
