@@ -100,21 +100,4 @@ public sealed class FileOverlaySyncTests : IDisposable
         Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(content)), Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(volume))));
         Assert.Contains(_runner.Commands, c => c.StartsWith(path == DataPath.Direct ? "bash -o pipefail -c cat " : "cat ", StringComparison.Ordinal));
     }
-
-    [Fact]
-    public void The_overlay_info_counts_only_the_clusters_of_the_top_layer()
-    {
-        const string stdout = """
-            8716288
-            [{ "start": 0, "length": 4194304, "depth": 1, "present": true, "zero": false, "data": true, "offset": 0},
-            { "start": 4194304, "length": 8388608, "depth": 0, "present": true, "zero": false, "data": true, "offset": 327680},
-            { "start": 12582912, "length": 1048576, "depth": 0, "present": true, "zero": true, "data": false},
-            { "start": 13631488, "length": 53477376, "depth": 1, "present": false, "zero": true, "data": false}]
-            """;
-
-        var (fileBytes, written) = FileOverlaySync.ParseInfo(stdout);
-
-        Assert.Equal(8716288, fileBytes);
-        Assert.Equal(9L << 20, written);
-    }
 }

@@ -1,10 +1,11 @@
 using Taquin.Executors.Adapters;
 using Taquin.Executors.Libvirt;
+using Taquin.Executors.Movers;
 using Taquin.Executors.Steps;
 
 namespace Taquin.Executors.Tests.Steps;
 
-/// <summary>The pieces of the warm file-disk path that need no test bed: names, the block list, the XML put back on the base.</summary>
+/// <summary>The pieces of the warm file-disk path that need no test bed: names, the block list, the XML put back on the base, the overlay map.</summary>
 public sealed class FileDiskWarmTests
 {
     [Theory]
@@ -62,5 +63,22 @@ public sealed class FileDiskWarmTests
         Assert.Empty(disks[0].Elements("backingStore"));
         Assert.Equal("/images/other.qcow2", (string?)disks[1].Element("source")!.Attribute("file"));
         Assert.Equal("qcow2", (string?)disks[1].Element("driver")!.Attribute("type"));
+    }
+
+    [Fact]
+    public void The_overlay_info_counts_only_the_clusters_of_the_top_layer()
+    {
+        const string stdout = """
+            8716288
+            [{ "start": 0, "length": 4194304, "depth": 1, "present": true, "zero": false, "data": true, "offset": 0},
+            { "start": 4194304, "length": 8388608, "depth": 0, "present": true, "zero": false, "data": true, "offset": 327680},
+            { "start": 12582912, "length": 1048576, "depth": 0, "present": true, "zero": true, "data": false},
+            { "start": 13631488, "length": 53477376, "depth": 1, "present": false, "zero": true, "data": false}]
+            """;
+
+        var (fileBytes, written) = FileOverlaySync.ParseInfo(stdout);
+
+        Assert.Equal(8716288, fileBytes);
+        Assert.Equal(9L << 20, written);
     }
 }
