@@ -141,8 +141,8 @@ public static class PlanCompiler
     private static string Strategy(PlanAction action, MigrationPlan plan, VmRecord vm, PolicySpec policy)
     {
         var strategy = action.Strategy ?? plan.Vms.GetValueOrDefault(vm.Name)?.Strategy ?? policy.DefaultStrategy;
-        // Warm and attach-and-move need RBD disks; a VM with only file disks is copied cold.
-        return strategy != "cold" && vm.RbdBytes == 0 && vm.Disks.All(d => !d.Device.IsRbd) ? "cold" : strategy;
+        // attach-and-move needs RBD disks: a VM with only file disks goes warm (external snapshot, docs/adr/0012).
+        return strategy == "attach-and-move" && vm.RbdBytes == 0 && vm.Disks.All(d => !d.Device.IsRbd) ? "warm" : strategy;
     }
 
     private static StepInput VmInput(VmRecord vm, Placement from, Placement to, Fleet fleet)

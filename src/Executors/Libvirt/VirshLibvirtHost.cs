@@ -151,6 +151,47 @@ public sealed class VirshLibvirtHost(ISshRunner ssh, VirshOptions? options = nul
         await VirshAsync(host, args, ct);
     }
 
+    public async Task<IReadOnlyList<DomainBlockDevice>> DomainBlockListAsync(string host, string domain, bool inactive = false, CancellationToken ct = default)
+    {
+        var stdout = await VirshAsync(host, inactive ? ["domblklist", "--details", "--inactive", domain] : ["domblklist", "--details", domain], ct);
+        return ParseBlockList(stdout);
+    }
+
+    /// <summary>Rows of <c>virsh --quiet domblklist --details</c>: type, device, target, then the source (which may hold spaces; "-" = empty).</summary>
+    internal static IReadOnlyList<DomainBlockDevice> ParseBlockList(string stdout)
+        => [.. stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Where(line => !line.StartsWith("Type ", StringComparison.Ordinal) && !line.StartsWith("---", StringComparison.Ordinal))
+            .Select(line => line.Split((char[]?)null, 4, StringSplitOptions.RemoveEmptyEntries))
+            .Where(parts => parts.Length >= 3)
+            .Select(parts => new DomainBlockDevice(parts[0], parts[1], parts[2], parts.Length == 4 && parts[3].Trim() != "-" ? parts[3].Trim() : null))];
+
+    public async Task CreateDiskOnlySnapshotAsync(string host, string domain, string name, IReadOnlyDictionary<string, string> overlays, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(overlays);
+        var disks = await DomainBlockListAsync(host, domain, ct: ct);
+        var missing = overlays.Keys.Where(t => disks.All(d => d.Target != t)).ToList();
+        if (missing.Count > 0)
+        {
+            throw new LibvirtException($"domain {domain} on {host} has no disk {string.Join(", ", missing)}", isTransient: false);
+        }
+
+        // --no-metadata: nothing for libvirt to track (an undefine would refuse a domain with snapshot metadata); the
+        // journal checkpoints the overlay paths instead. Disks not named stay out of the snapshot (RBD, CD-ROMs).
+        var args = new List<string> { "snapshot-create-as", domain, name, "--disk-only", "--atomic", "--no-metadata" };
+        foreach (var disk in disks.Where(d => d.Source is not null || d.Device == "disk"))
+        {
+            args.Add("--diskspec");
+            args.Add(overlays.TryGetValue(disk.Target, out var overlay)
+                ? $"{disk.Target},snapshot=external,file={overlay.Replace(",", ",,", StringComparison.Ordinal)}"
+                : $"{disk.Target},snapshot=no");
+        }
+
+        await VirshAsync(host, args, ct);
+    }
+
+    public async Task BlockCommitAsync(string host, string domain, string target, CancellationToken ct = default)
+        => await VirshAsync(host, ["blockcommit", domain, target, "--active", "--pivot", "--wait"], ct);
+
     /// <summary>A writable file or block disk (not a CD-ROM, not RBD) that a live migration must copy.</summary>
     internal static bool HasLocalFileDisk(string xml)
         => XDocument.Parse(xml).Descendants("disk").Any(d =>

@@ -127,6 +127,12 @@ public sealed class CommandDiskMover(ISshRunner ssh, MoverOptions options, TimeP
 
     private async Task<(DataPath, string, long, long)> ConvertFileAsync(DiskCopyRequest request, FileImageSource file, CancellationToken ct)
     {
+        if (request.FromSnapshot is not null)
+        {
+            // A warm file disk's overlay: the target already holds its base, only the overlay's clusters move (ADR 0012).
+            return await FileOverlaySync.CopyAsync(ssh, options, request, file, ct);
+        }
+
         // qemu-img reads the file over SSH when it lives on another host (as PVE's own import does), skips zero
         // clusters when reading and writes zeroes sparsely; -n keeps the volume PVE allocated.
         var source = file.Host == request.Target.Host ? file.Path : VolumePaths.FileSource(file.Host, file.Path);
@@ -272,15 +278,11 @@ public sealed class CommandDiskMover(ISshRunner ssh, MoverOptions options, TimeP
 
     private async Task<VerifyReport> CompareFileAsync(DiskCopyRequest request, FileImageSource file, CancellationToken ct)
     {
-        var source = file.Host == request.Target.Host ? file.Path : VolumePaths.FileSource(file.Host, file.Path);
-        var target = request.Target switch
-        {
-            RbdVolumeTarget rbd => $"rbd:{rbd.Image}{(options.TargetCephConf is null ? "" : ":conf=" + options.TargetCephConf)}",
-            RawVolumeTarget raw => raw.Path,
-            _ => throw new NotSupportedException(request.Target.GetType().Name),
-        };
+        // An overlay (warm file disk) is read with its backing chain: over SSH every file of the chain is named.
+        var (source, format) = await FileOverlaySync.QemuSourceAsync(ssh, file, request.Target.Host, ct);
+        var target = FileOverlaySync.TargetSpec(request.Target, options);
         // qemu-img compare reads both as guest-visible content (qcow2 vs raw); exit 0 = identical, 1 = different.
-        var result = await ssh.RunAsync(request.Target.Host, ["qemu-img", "compare", "-f", file.Format, "-F", "raw", source, target], ct: ct);
+        var result = await ssh.RunAsync(request.Target.Host, ["qemu-img", "compare", .. format is null ? Array.Empty<string>() : ["-f", format], "-F", "raw", source, target], ct: ct);
         if (result.ExitCode > 1)
         {
             Check(result, $"qemu-img compare for {request}");

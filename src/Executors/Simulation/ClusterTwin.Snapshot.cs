@@ -21,7 +21,7 @@ public sealed partial class ClusterTwin
                 RealEpoch = clock?.RealEpoch,
                 Scale = clock?.Scale,
                 Hosts = [.. Hosts.Values.Select(h => new TwinSnapshot.Host(h.Name, h.State, h.PlacementEnabled, h.PveOnline, h.InPveCluster, h.HasPveCephOsds,
-                    [.. h.Domains.Values.Select(d => new TwinSnapshot.Domain(d.Name, d.RamBytes, d.Xml, d.Running, d.Autostart, d.ShutdownCompletesAt))]))],
+                    [.. h.Domains.Values.Select(d => new TwinSnapshot.Domain(d.Name, d.RamBytes, d.Xml, d.Running, d.Autostart, d.ShutdownCompletesAt, d.Overlays.Count == 0 ? null : new(d.Overlays)))]))],
                 Osds = [.. Osds.Select(o => new TwinSnapshot.Osd(o.Id, o.Host, o.SizeBytes, o.In))],
                 RbdImages = [.. RbdImages.Select(i => Image(null, i.Key, i.Value))],
                 FileImages = [.. FileImages.Select(i => Image(i.Key.Host, i.Key.Path, i.Value))],
@@ -44,7 +44,7 @@ public sealed partial class ClusterTwin
         }
 
         static TwinSnapshot.Image Image(string? host, string key, TwinImage image) =>
-            new(host, key, image.Name, image.SizeBytes, image.UsedBytes, new(image.Snapshots));
+            new(host, key, image.Name, image.SizeBytes, image.UsedBytes, new(image.Snapshots), image.BackingPath, image.OverlaySince);
     }
 
     public static TwinSnapshot ParseSnapshot(string json) =>
@@ -68,7 +68,13 @@ public sealed partial class ClusterTwin
                 host.Domains.Clear();
                 foreach (var d in saved.Domains)
                 {
-                    host.Domains[d.Name] = new TwinDomain(d.Name, d.RamBytes, d.Xml) { Running = d.Running, Autostart = d.Autostart, ShutdownCompletesAt = d.ShutdownCompletesAt };
+                    var domain = new TwinDomain(d.Name, d.RamBytes, d.Xml) { Running = d.Running, Autostart = d.Autostart, ShutdownCompletesAt = d.ShutdownCompletesAt };
+                    foreach (var (target, overlay) in d.Overlays ?? [])
+                    {
+                        domain.Overlays[target] = overlay;
+                    }
+
+                    host.Domains[d.Name] = domain;
                 }
             }
 
@@ -122,7 +128,7 @@ public sealed partial class ClusterTwin
 
         static TwinImage ToImage(TwinSnapshot.Image i)
         {
-            var image = new TwinImage(i.Name, i.SizeBytes, i.UsedBytes);
+            var image = new TwinImage(i.Name, i.SizeBytes, i.UsedBytes) { BackingPath = i.BackingPath, OverlaySince = i.OverlaySince };
             foreach (var (name, at) in i.Snapshots)
             {
                 image.Snapshots[name] = at;
@@ -171,11 +177,11 @@ public sealed record TwinSnapshot
 
     public sealed record Host(string Name, HostState State, bool PlacementEnabled, bool PveOnline, bool InPveCluster, bool HasPveCephOsds, List<Domain> Domains);
 
-    public sealed record Domain(string Name, long RamBytes, string Xml, bool Running, bool Autostart, DateTimeOffset? ShutdownCompletesAt);
+    public sealed record Domain(string Name, long RamBytes, string Xml, bool Running, bool Autostart, DateTimeOffset? ShutdownCompletesAt, Dictionary<string, string>? Overlays = null);
 
     public sealed record Osd(int Id, string Host, long SizeBytes, bool In);
 
-    public sealed record Image(string? Host, string Key, string Name, long SizeBytes, long UsedBytes, Dictionary<string, DateTimeOffset> Snapshots);
+    public sealed record Image(string? Host, string Key, string Name, long SizeBytes, long UsedBytes, Dictionary<string, DateTimeOffset> Snapshots, string? BackingPath = null, DateTimeOffset? OverlaySince = null);
 
     public sealed record PveVm(int VmId, string Node, string Name, long RamBytes, bool Running, Dictionary<string, string> Config, int ConfigVersion);
 

@@ -122,6 +122,15 @@ public sealed partial class ClusterTwin
         Faults.OnAdapterCall(operation);
     }
 
+    /// <summary>
+    /// Bytes a copy of this image carries: a file overlay holds what the guest wrote since the snapshot (the dirty rate
+    /// over that time, at most the disk), any other image its used bytes.
+    /// </summary>
+    internal long CopyBytes(TwinImage image)
+        => image.OverlaySince is { } since
+            ? Math.Min(image.SizeBytes, (long)(DirtyBytesPerSecond * Math.Max(0, (Clock.GetUtcNow() - since).TotalSeconds)))
+            : image.UsedBytes;
+
     internal void Count(string operation)
     {
         lock (Gate)
@@ -334,6 +343,8 @@ public sealed class TwinDomain(string name, long ramBytes, string xml)
     public bool Autostart { get; set; }
     /// <summary>When an ACPI shutdown was asked and the guest will be off.</summary>
     public DateTimeOffset? ShutdownCompletesAt { get; set; }
+    /// <summary>File disks running on an external overlay (warm copy of a file disk): target device → overlay path.</summary>
+    public Dictionary<string, string> Overlays { get; } = new(StringComparer.Ordinal);
 }
 
 public sealed class TwinOsd(int id, string host, long sizeBytes)
@@ -351,6 +362,9 @@ public sealed class TwinImage(string name, long sizeBytes, long usedBytes)
     public long UsedBytes { get; } = usedBytes;
     /// <summary>Snapshot name → when it was taken.</summary>
     public Dictionary<string, DateTimeOffset> Snapshots { get; } = new(StringComparer.Ordinal);
+    /// <summary>An external overlay: the file it is backed by, and since when the guest writes into it.</summary>
+    public string? BackingPath { get; init; }
+    public DateTimeOffset? OverlaySince { get; init; }
 }
 
 public sealed class TwinPveVm(int vmId, string node, string name, long ramBytes)

@@ -61,7 +61,8 @@ public sealed class SimulatedDiskMover(ClusterTwin twin, ISshRunner ssh, ICephCl
             await progress(new CopyProgress(bytes, bytes, elapsed.TotalSeconds > 0 ? bytes / elapsed.TotalSeconds : 0, elapsed));
         }
 
-        return new CopyReport(request.ToString(), DataPath.Direct, request.FromSnapshot is null ? "qemu-img convert" : "rbd export-diff | rbd import-diff", bytes, bytes, elapsed, 1);
+        var method = request.FromSnapshot is null ? "qemu-img convert" : request.Source is FileImageSource ? "overlay commit" : "rbd export-diff | rbd import-diff";
+        return new CopyReport(request.ToString(), DataPath.Direct, method, bytes, bytes, elapsed, 1);
     }
 
     public async Task<VerifyReport> VerifyAsync(DiskCopyRequest request, CancellationToken ct)
@@ -104,7 +105,7 @@ public sealed class SimulatedDiskMover(ClusterTwin twin, ISshRunner ssh, ICephCl
             return source switch
             {
                 RbdImageSource rbd => twin.RbdImages.TryGetValue(rbd.Image, out var image) ? image.UsedBytes : 0,
-                FileImageSource file => twin.FileImages.TryGetValue((file.Host, file.Path), out var image) ? image.UsedBytes : 0,
+                FileImageSource file => twin.FileImages.TryGetValue((file.Host, file.Path), out var image) ? twin.CopyBytes(image) : 0,
                 _ => 0,
             };
         }

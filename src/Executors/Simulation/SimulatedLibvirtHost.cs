@@ -143,7 +143,15 @@ public sealed partial class SimulatedLibvirtHost(ClusterTwin twin) : ILibvirtHos
             var name = DomainName().Match(xml) is { Success: true } m ? m.Groups[1].Value
                 : throw new LibvirtException("domain XML has no <name>", isTransient: false);
             var h = LibvirtHost(host);
-            if (!h.Domains.ContainsKey(name))
+            if (h.Domains.TryGetValue(name, out var existing))
+            {
+                // A redefinition that no longer names an overlay puts that disk back on its base file.
+                foreach (var (target, overlay) in existing.Overlays.Where(o => !xml.Contains(o.Value, StringComparison.Ordinal)).ToList())
+                {
+                    existing.Overlays.Remove(target);
+                }
+            }
+            else
             {
                 var ram = twin.Inventory.Vms.FirstOrDefault(v => v.Name == name)?.RamBytes ?? 0;
                 h.Domains[name] = new TwinDomain(name, ram, xml) { Autostart = false };
@@ -191,6 +199,80 @@ public sealed partial class SimulatedLibvirtHost(ClusterTwin twin) : ILibvirtHos
         }
 
         await twin.Clock.WaitAsync(duration, ct);
+    }
+
+    public async Task<IReadOnlyList<DomainBlockDevice>> DomainBlockListAsync(string host, string domain, bool inactive = false, CancellationToken ct = default)
+    {
+        await twin.EnterAsync("libvirt.domblklist", ct);
+        lock (twin.Gate)
+        {
+            return BlockList(host, domain);
+        }
+    }
+
+    /// <summary>The inventory's disks of the domain, file disks on their overlay when a disk-only snapshot put one there.</summary>
+    private List<DomainBlockDevice> BlockList(string host, string domain)
+    {
+        var d = Domain(host, domain);
+        var vm = twin.Inventory.Vms.FirstOrDefault(v => v.Name == domain);
+        return vm is null ? [] : [.. vm.Disks.Select(x => new DomainBlockDevice(
+            x.Device.IsRbd ? "network" : "file",
+            x.Device.Device,
+            x.Device.TargetDev,
+            d.Overlays.TryGetValue(x.Device.TargetDev, out var overlay) ? overlay : x.Device.VolumeKey))];
+    }
+
+    public async Task CreateDiskOnlySnapshotAsync(string host, string domain, string name, IReadOnlyDictionary<string, string> overlays, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(overlays);
+        await twin.EnterAsync("libvirt.snapshot-create", ct);
+        twin.Count("libvirt.snapshot-create");
+        lock (twin.Gate)
+        {
+            var d = Domain(host, domain);
+            var disks = BlockList(host, domain);
+            foreach (var (target, overlay) in overlays)
+            {
+                var disk = disks.FirstOrDefault(x => x.Target == target)
+                    ?? throw new LibvirtException($"domain {domain} on {host} has no disk {target}", isTransient: false);
+                if (disk.Type != "file" || disk.Source is null || !twin.FileImages.TryGetValue((host, disk.Source), out var backing))
+                {
+                    throw new LibvirtException($"unsupported configuration: external snapshot of {target} of {domain} needs a file disk", isTransient: false);
+                }
+
+                if (twin.FileImages.ContainsKey((host, overlay)))
+                {
+                    throw new LibvirtException($"operation failed: external snapshot file for disk {target} already exists and is not a block device: {overlay}", isTransient: false);
+                }
+            }
+
+            foreach (var (target, overlay) in overlays)
+            {
+                var backingPath = BlockList(host, domain).First(x => x.Target == target).Source!;
+                var backing = twin.FileImages[(host, backingPath)];
+                twin.FileImages[(host, overlay)] = new TwinImage(overlay, backing.SizeBytes, 0) { BackingPath = backingPath, OverlaySince = twin.Clock.GetUtcNow() };
+                d.Overlays[target] = overlay;
+            }
+        }
+    }
+
+    public async Task BlockCommitAsync(string host, string domain, string target, CancellationToken ct = default)
+    {
+        await twin.EnterAsync("libvirt.blockcommit", ct);
+        twin.Count("libvirt.blockcommit");
+        lock (twin.Gate)
+        {
+            var d = Domain(host, domain);
+            if (!d.Running)
+            {
+                throw new LibvirtException($"Requested operation is not valid: domain is not running", isTransient: false);
+            }
+
+            if (!d.Overlays.Remove(target))
+            {
+                throw new LibvirtException($"invalid argument: top '{target}' in chain for '{target}' has no backing file", isTransient: false);
+            }
+        }
     }
 
     private TwinHost LibvirtHost(string host)

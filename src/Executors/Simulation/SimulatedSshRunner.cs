@@ -25,6 +25,8 @@ public sealed class SimulatedSshRunner(ClusterTwin twin) : ISshRunner
             "qemu-img" when argv.Count >= 3 && argv[1] == "convert" => await ConvertAsync(host, argv, ct),
             "rbd" when argv.Count == 4 && argv[1] == "import-diff" && argv[2] == "-" && stdin is not null => await ImportDiffAsync(host, argv[3], stdin, ct),
             "sha256sum" when argv.Count == 2 => Checksum(host, argv[1]),
+            "qemu-img" when argv.Count >= 3 && argv[1] == "commit" => OverlayFile(host, argv[^1], remove: false),
+            "rm" when argv.Count == 3 && argv[1] == "-f" && argv[2] != Steps.DisablePlacementStep.FlagFile => OverlayFile(host, argv[2], remove: true),
             "touch" or "test" or "rm" when argv[^1] == Steps.DisablePlacementStep.FlagFile => PlacementFlag(host, argv[0]),
             var program when SimulatedRouting.Handles(program) => Routing(host, argv, stdin),
             _ => new SshResult(127, "", $"{argv[0]}: command not found"),
@@ -80,7 +82,7 @@ public sealed class SimulatedSshRunner(ClusterTwin twin) : ISshRunner
                     return new SshResult(1, "", $"qemu-img: Could not open '{source}': No such file");
                 }
 
-                bytes = img.UsedBytes;
+                bytes = twin.CopyBytes(img);
                 rate = Math.Min(rate, twin.NicRate(fileHost));
                 content = $"{fileHost}:{path}";
             }
@@ -120,6 +122,33 @@ public sealed class SimulatedSshRunner(ClusterTwin twin) : ISshRunner
 
         await twin.Clock.WaitAsync(TimeSpan.FromSeconds(bytes / twin.NicRate(host)), ct);
         return new SshResult(0, "", "");
+    }
+
+    /// <summary>
+    /// An external overlay of a warm file disk: <c>qemu-img commit</c> merges it into its base (the twin's content is
+    /// by name, so nothing changes), <c>rm -f</c> removes it. Base images are never removed here.
+    /// </summary>
+    private SshResult OverlayFile(string host, string path, bool remove)
+    {
+        lock (twin.Gate)
+        {
+            if (!twin.FileImages.TryGetValue((host, path), out var image))
+            {
+                return remove ? new SshResult(0, "", "") : new SshResult(1, "", $"qemu-img: Could not open '{path}': No such file or directory");
+            }
+
+            if (image.BackingPath is null)
+            {
+                return new SshResult(1, "", $"{(remove ? "rm" : "qemu-img")}: {path} is not an overlay (the twin keeps source disks)");
+            }
+
+            if (remove)
+            {
+                twin.FileImages.Remove((host, path));
+            }
+
+            return new SshResult(0, remove ? "" : "Image committed.\n", "");
+        }
     }
 
     private SshResult Routing(string host, IReadOnlyList<string> argv, Stream? stdin)

@@ -27,6 +27,14 @@ public sealed class CommitStep : StepBase
             await context.Libvirt.UndefineAsync(host, context.Vm, ct);
         }
 
+        foreach (var (disk, overlay) in await FileDiskWarm.OverlaysAsync(context))
+        {
+            // A warm file disk is its base plus its overlay: both stay together (like cold file disks, until the host
+            // is reinstalled), so the saved XML, which names the overlay, can still be defined again.
+            await context.SaveAsync("files." + disk.PveKey, $"{disk.Key};{overlay}");
+            await context.LogAsync($"source files of {disk.PveKey} kept on {host}: base {disk.Key}, overlay {overlay}");
+        }
+
         foreach (var disk in context.Input.Disks.Where(d => d.IsRbd))
         {
             if (!await context.Ceph.ImageExistsAsync(disk.Key, ct))

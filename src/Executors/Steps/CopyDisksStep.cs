@@ -2,7 +2,8 @@ namespace Taquin.Executors.Steps;
 
 /// <summary>
 /// Bulk copy while the source still runs (warm: snapshot, full copy of the snapshot). Cold copies wait for the
-/// shutdown (final-sync does them); attach-and-move copies nothing now; file disks are always copied cold.
+/// shutdown (final-sync does them); attach-and-move copies nothing now. Warm file disks go onto an external overlay
+/// and their base is copied (<see cref="FileDiskWarm"/>, docs/adr/0012).
 /// </summary>
 public sealed class CopyDisksStep : StepBase
 {
@@ -34,13 +35,15 @@ public sealed class CopyDisksStep : StepBase
             copied++;
         }
 
+        var bases = await FileDiskWarm.CopyBasesAsync(context, vmId);
         await context.SaveAsync("mode", "warm");
-        return StepResult.Done($"warm: {copied} RBD disk(s) copied from snapshot {VmStepHelpers.BaseSnapshot}");
+        return StepResult.Done($"warm: {copied} RBD disk(s) copied from snapshot {VmStepHelpers.BaseSnapshot}, {bases} file disk base(s) copied under an overlay");
     }
 
     public override Task<bool> VerifyAsync(StepContext context)
         => Task.FromResult(context.Checkpoint("mode") is not null
-            && (context.Input.Strategy != "warm" || context.Input.Disks.Where(d => d.IsRbd).All(d => context.Checkpoint("copied." + d.PveKey) is not null)));
+            && (context.Input.Strategy != "warm" || (context.Input.Disks.Where(d => d.IsRbd).All(d => context.Checkpoint("copied." + d.PveKey) is not null)
+                && (context.Input.Disks.All(d => d.IsRbd) || FileDiskWarm.AllCopied(context)))));
 
     public override async Task CompensateAsync(StepContext context)
     {
@@ -48,5 +51,7 @@ public sealed class CopyDisksStep : StepBase
         {
             await VmStepHelpers.RemoveSnapshotIfPresentAsync(context, disk.Key, VmStepHelpers.BaseSnapshot);
         }
+
+        await FileDiskWarm.RollbackAsync(context);
     }
 }

@@ -4,7 +4,8 @@ namespace Taquin.Executors.Steps;
 
 /// <summary>
 /// With the source off: snapshot, then bring every target volume to that exact snapshot — incremental for warm
-/// RBD disks (export-diff/import-diff), full for cold and file disks. Verified by checksums on both sides.
+/// RBD disks (export-diff/import-diff) and warm file disks (their overlay only, docs/adr/0012), full for cold disks.
+/// Verified by checksums on both sides.
 /// </summary>
 public sealed class FinalSyncStep : StepBase
 {
@@ -39,7 +40,7 @@ public sealed class FinalSyncStep : StepBase
                 var warm = context.Input.Strategy == "warm";
                 await VmStepHelpers.CopyAsync(context, disk, warm ? VmStepHelpers.BaseSnapshot : null, VmStepHelpers.FinalSnapshot, volume);
             }
-            else
+            else if (!await FileDiskWarm.SyncOverlayAsync(context, disk, volume))
             {
                 await VmStepHelpers.CopyAsync(context, disk, null, null, volume);
             }

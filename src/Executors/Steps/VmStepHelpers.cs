@@ -70,11 +70,12 @@ internal static class VmStepHelpers
     /// <summary>
     /// Copies a disk through the mover: <paramref name="fromSnapshot"/> null = everything allocated up to
     /// <paramref name="toSnapshot"/> (null for file images), else the difference. Progress (bytes, rate, ETA) and the
-    /// outcome (bytes, duration, data path, attempts) go to the step's checkpoint.
+    /// outcome (bytes, duration, data path, attempts) go to the step's checkpoint. <paramref name="source"/> overrides the
+    /// disk's own source (a warm file disk's overlay, whose base the target holds).
     /// </summary>
-    public static async Task<CopyReport> CopyAsync(StepContext context, DiskInput disk, string? fromSnapshot, string? toSnapshot, string volumeId)
+    public static async Task<CopyReport> CopyAsync(StepContext context, DiskInput disk, string? fromSnapshot, string? toSnapshot, string volumeId, DiskSource? source = null)
     {
-        var request = new DiskCopyRequest(SourceOf(context, disk), fromSnapshot, toSnapshot, await TargetOfAsync(context, volumeId));
+        var request = new DiskCopyRequest(source ?? SourceOf(context, disk), fromSnapshot, toSnapshot, await TargetOfAsync(context, volumeId));
         var report = await context.Mover.CopyAsync(request, progress => context.SaveAsync("progress." + disk.PveKey, progress.ToCheckpoint()), context.CancellationToken);
         await context.SaveAsync("copy." + disk.PveKey + (fromSnapshot is null ? ".full" : ".diff"), FormattableString.Invariant(
             $"bytes={report.BytesSent};data={report.DataBytes};seconds={report.Duration.TotalSeconds:F3};rate={report.BytesPerSecond:F0};path={report.Path.ToString().ToLowerInvariant()};attempts={report.Attempts}"));
@@ -85,7 +86,8 @@ internal static class VmStepHelpers
     /// <summary>Checksums of the final state on both sides (file disks: content compare); saved as "verify.&lt;drive&gt;".</summary>
     public static async Task<VerifyReport> VerifyCopyAsync(StepContext context, DiskInput disk, string volumeId)
     {
-        var request = new DiskCopyRequest(SourceOf(context, disk), null, disk.IsRbd ? FinalSnapshot : null, await TargetOfAsync(context, volumeId));
+        // A warm file disk is compared as its overlay chain (base + what the guest wrote since).
+        var request = new DiskCopyRequest(await FileDiskWarm.SourceAsync(context, disk), null, disk.IsRbd ? FinalSnapshot : null, await TargetOfAsync(context, volumeId));
         var report = await context.Mover.VerifyAsync(request, context.CancellationToken);
         await context.SaveAsync("verify." + disk.PveKey, report.ToCheckpoint());
         return report;
