@@ -48,7 +48,7 @@ public sealed class CommitStep : StepBase
         return StepResult.Done($"{context.Vm} committed: source undefined on {host}, old images removed");
     }
 
-    /// <summary>Saved before the first irreversible act: a failure from here on must not roll the VM back (ADR 0003).</summary>
+    /// <summary>Saved before the first irreversible act: a failure from here on must not roll the VM back (ADR 0014).</summary>
     internal static async Task MarkPastNoReturnAsync(StepContext context, string what)
     {
         if (context.Checkpoint(PastNoReturnKey) is null)
