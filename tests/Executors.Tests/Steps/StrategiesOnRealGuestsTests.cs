@@ -142,8 +142,15 @@ public sealed class StrategiesOnRealGuestsTests(RealGuestBed bed, ITestOutputHel
         // The target node is the source host itself (see RealGuestBed): qemu-img reads the file by its path.
         var input = new StepInput
         {
-            Vm = name, FromHost = RealGuestBed.Source, ToHost = RealGuestBed.Source, ToStorage = "local-zfs-" + RealGuestBed.Source,
-            Strategy = strategy, DataPath = "relayed", RamBytes = 64 << 20, VlanTag = 100, Macs = ["52:54:00:6a:00:02"],
+            Vm = name,
+            FromHost = RealGuestBed.Source,
+            ToHost = RealGuestBed.Source,
+            ToStorage = "local-zfs-" + RealGuestBed.Source,
+            Strategy = strategy,
+            DataPath = "relayed",
+            RamBytes = 64 << 20,
+            VlanTag = 100,
+            Macs = ["52:54:00:6a:00:02"],
             Disks = [new DiskInput(qcow2, IsRbd: false, "qcow2", DiskBytes, 4 << 20, Drive)],
         };
         var pipeline = await PipelineAsync(input);
