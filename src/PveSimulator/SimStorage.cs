@@ -82,7 +82,12 @@ public sealed class RbdStorage(string id, IReadOnlyList<string> nodes, CephAcces
     public override Task AllocateAsync(string volumeId, long sizeBytes, CancellationToken ct)
         => Rbd(ct, "create", "--size", $"{Math.Max(1, sizeBytes >> 20)}M", ImageSpec(volumeId));
 
-    public override Task FreeAsync(string volumeId, CancellationToken ct) => Rbd(ct, "rm", "--no-progress", ImageSpec(volumeId));
+    /// <summary>Like PVE's RBDPlugin free_image: the image's snapshots go first (a copy leaves its end snapshot on the target).</summary>
+    public override async Task FreeAsync(string volumeId, CancellationToken ct)
+    {
+        await Rbd(ct, "snap", "purge", "--no-progress", ImageSpec(volumeId));
+        await Rbd(ct, "rm", "--no-progress", ImageSpec(volumeId));
+    }
 
     public async Task<bool> ExistsAsync(string volumeId, CancellationToken ct)
         => (await Rbd(ct, "ls", Ceph.Pool)).Split('\n').Contains(NameOf(volumeId));

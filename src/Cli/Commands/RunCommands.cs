@@ -20,8 +20,11 @@ namespace Taquin.Cli.Commands;
 /// run also the twin (the operator's manual acts, such as reinstalling a host, happen on it) and what to release.
 /// </summary>
 internal sealed record RunEnvironment(IRunJournal Journal, AdapterSet Adapters, FleetInventory Inventory, TimeProvider Time, string Mode,
-    ClusterTwin? Twin = null, IDisposable? Owned = null) : IAsyncDisposable
+    ClusterTwin? Twin = null, IDisposable? Owned = null, StepSettings? Settings = null) : IAsyncDisposable
 {
+    /// <summary>The step implementations with this environment's settings (a real run's access file: shutdown grace time).</summary>
+    public StepRegistry Registry() => StepRegistry.CreateDefault(Settings);
+
     public async ValueTask DisposeAsync()
     {
         Owned?.Dispose();
@@ -78,7 +81,7 @@ internal sealed record RunInputs(Func<string, (MigrationPlan Plan, string Json)>
         }
 
         var journal = JournalFactory.Open(options.PostgresConnection, JournalFactory.SqlitePathBesidePlan(options.PlanPath), TimeProvider.System);
-        return new RunEnvironment(journal, adapters.Adapters, inventory, TimeProvider.System, "real", Owned: adapters);
+        return new RunEnvironment(journal, adapters.Adapters, inventory, TimeProvider.System, "real", Owned: adapters, Settings: access.Libvirt.StepSettings());
     }
 
     public static IRunJournal OpenDurableJournal(RunOptions options) =>
@@ -350,7 +353,7 @@ internal static class RunCommands
         var (plan, json) = inputs.LoadPlan(planPath);
         var env = inputs.OpenEnvironment(options);
         await env.Journal.InitializeAsync(ct);
-        var engine = new StepEngine(env.Journal, StepRegistry.CreateDefault(), env.Adapters, env.Time, EngineOptions.For(env.Inventory.Fleet, $"cli-{Environment.ProcessId}"));
+        var engine = new StepEngine(env.Journal, env.Registry(), env.Adapters, env.Time, EngineOptions.For(env.Inventory.Fleet, $"cli-{Environment.ProcessId}"));
         var runner = new StepJobRunner(engine);
         var dispatcher = new InProcessStepDispatcher(runner);
         var orchestrator = new RunOrchestrator(env.Journal, queue is null ? dispatcher : new HangfireStepDispatcher(new BackgroundJobClient(queue)), env.Time);

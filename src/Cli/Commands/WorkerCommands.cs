@@ -52,7 +52,7 @@ internal static class WorkerCommands
                 var storage = inputs.OpenStorage(options?.PostgresConnection ?? new RunOptions("", null, parse.GetValue(postgres), false, 1).PostgresConnection);
                 await using var env = inputs.OpenEnvironment(options);
                 var workerId = $"worker-{Environment.MachineName}-{Environment.ProcessId}";
-                var engine = new StepEngine(env.Journal, StepRegistry.CreateDefault(), env.Adapters, env.Time, EngineOptions.For(env.Inventory.Fleet, workerId));
+                var engine = new StepEngine(env.Journal, env.Registry(), env.Adapters, env.Time, EngineOptions.For(env.Inventory.Fleet, workerId));
                 var runner = new StepJobRunner(engine);
                 var orchestrator = new RunOrchestrator(env.Journal, new HangfireStepDispatcher(new BackgroundJobClient(storage)), env.Time);
                 runner.Orchestrator = orchestrator;

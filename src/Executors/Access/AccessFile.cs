@@ -241,6 +241,7 @@ public static class AccessFile
                 MigrationAddress = m.String("migrationAddress", required: false, "10.0.0.12"),
                 PeerToPeer = m.Bool("peerToPeer"),
                 SharedFileStorage = m.Bool("sharedFileStorage"),
+                ShutdownGrace = m.Seconds("shutdownGraceSeconds"),
             };
 
         public CephAccess? ReadCeph(Map m)

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Taquin.Executors.Ssh;
+using Taquin.Executors.Steps;
 
 namespace Taquin.Executors.Access;
 
@@ -83,6 +84,13 @@ public sealed record LibvirtAccess
 {
     public LibvirtHostAccess Default { get; init; } = new();
     public IReadOnlyDictionary<string, LibvirtHostAccess> Hosts { get; init; } = new Dictionary<string, LibvirtHostAccess>(StringComparer.Ordinal);
+
+    /// <summary>How long a guest on <paramref name="host"/> gets to honour ACPI shutdown; null: the step's default (3 min).</summary>
+    public TimeSpan? ShutdownGraceOf(string host)
+        => Hosts.TryGetValue(host, out var own) ? own.Over(Default).ShutdownGrace : Default.ShutdownGrace;
+
+    /// <summary>The step settings these endpoints imply (the shutdown grace time per host).</summary>
+    public StepSettings StepSettings() => new() { ShutdownGrace = ShutdownGraceOf };
 }
 
 public sealed record LibvirtHostAccess
@@ -92,6 +100,8 @@ public sealed record LibvirtHostAccess
     public string? MigrationAddress { get; init; }
     public bool? PeerToPeer { get; init; }
     public bool? SharedFileStorage { get; init; }
+    /// <summary>ACPI grace time of shutdown-source before a guest is powered off (access file: shutdownGraceSeconds).</summary>
+    public TimeSpan? ShutdownGrace { get; init; }
 
     /// <summary>This host's values over <paramref name="defaults"/>.</summary>
     public LibvirtHostAccess Over(LibvirtHostAccess defaults) => new()
@@ -101,6 +111,7 @@ public sealed record LibvirtHostAccess
         MigrationAddress = MigrationAddress ?? defaults.MigrationAddress,
         PeerToPeer = PeerToPeer ?? defaults.PeerToPeer,
         SharedFileStorage = SharedFileStorage ?? defaults.SharedFileStorage,
+        ShutdownGrace = ShutdownGrace ?? defaults.ShutdownGrace,
     };
 }
 

@@ -256,6 +256,15 @@ public sealed class StepEngine(
             using var scope = Scope(step, compensating: true);
             if (step.State == StepState.Failed)
             {
+                if (impl.Policy.PointOfNoReturn && step.Checkpoint.ContainsKey(StepBase.PastNoReturnKey))
+                {
+                    // It failed after its first irreversible act (source undefined, old image removed): undoing the steps
+                    // before it would delete the target too, the only copy left. An operator retries it instead.
+                    await journal.AppendLogAsync(step.StepId, $"rollback not started: {step.StepType} failed past its point of no return ({step.Checkpoint[StepBase.PastNoReturnKey]}); retry it", ct);
+                    await journal.AppendEventAsync(Event(cause.RunId, actor, "rollback-stopped", cause.Subject, $"{step.StepType} failed past its point of no return ({reason})"), ct);
+                    return false;
+                }
+
                 if (impl.Policy.CanCompensate)
                 {
                     try

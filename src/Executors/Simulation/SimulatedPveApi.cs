@@ -256,7 +256,9 @@ public sealed partial class SimulatedPveApi(ClusterTwin twin) : IPveApi
                 var imageName = volumeId[(PveStorageIds.OldCeph.Length + 1)..];
                 var image = twin.RbdImages.Values.FirstOrDefault(i => i.Name.EndsWith("/" + imageName, StringComparison.Ordinal))
                     ?? throw new PveApiException($"volume {volumeId} does not exist", isTransient: false);
-                volume = new TwinVolume(volumeId, PveStorageIds.OldCeph, image.SizeBytes) { Content = image.Name };
+                // The twin's guests never write: the data is the image as final-sync's stop-time snapshot holds it.
+                var content = image.Snapshots.ContainsKey(Steps.VmStepHelpers.FinalSnapshot) ? $"{image.Name}@{Steps.VmStepHelpers.FinalSnapshot}" : image.Name;
+                volume = new TwinVolume(volumeId, PveStorageIds.OldCeph, image.SizeBytes) { Content = content };
             }
             var bytes = volume?.SizeBytes ?? 0;
             var newId = storage.StartsWith("zfs-", StringComparison.Ordinal) || storage == PveStorageIds.PveCeph

@@ -56,6 +56,8 @@ internal static class AttachAndMove
                 throw new AdapterException($"VM {context.Vm}: image {disk.Key} does not exist on the old Ceph", isTransient: false);
             }
 
+            // The reference of the move's verification: the image as the source left it (a snapshot follows a rename).
+            await VmStepHelpers.EnsureSnapshotAsync(context, hasOriginal ? disk.Key : attached, VmStepHelpers.FinalSnapshot);
             if (hasOriginal)
             {
                 // Saved first: a crash between the two leaves a checkpoint the rollback can act on.
@@ -123,11 +125,14 @@ internal static class AttachAndMove
             var attached = AttachedImage(disk, vmId, index);
             var oldVolume = VolumeId(attached);
             var volume = await VmStepHelpers.TargetVolumeAsync(context, vmId, disk.PveKey);
+            var seconds = 0.0;
             if (!volume.StartsWith(storage + ":", StringComparison.Ordinal))
             {
+                var started = context.Time.GetTimestamp();
                 var upid = await context.Pve.MoveDiskAsync(node, vmId, disk.PveKey, storage, deleteSource: false, ct);
                 await context.SaveAsync("move." + disk.PveKey, upid);
                 await waitTask(node, upid, $"move {disk.PveKey} of VM {vmId} to {storage}");
+                seconds = context.Time.GetElapsedTime(started).TotalSeconds;
                 volume = await VmStepHelpers.TargetVolumeAsync(context, vmId, disk.PveKey);
             }
 
@@ -141,12 +146,18 @@ internal static class AttachAndMove
                     throw new AdapterException($"VM {context.Vm}: after the move, {disk.PveKey} is '{volume}' ({moved?.SizeBytes.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "missing"} bytes), not a volume of {size} bytes on {storage}: keeping {attached}", isTransient: false);
                 }
 
-                await context.SaveAsync("moved." + disk.PveKey, FormattableString.Invariant($"{volume};bytes={moved.SizeBytes}"));
+                if (context.Checkpoint("moved." + disk.PveKey) is null)
+                {
+                    await context.SaveAsync("moved." + disk.PveKey, FormattableString.Invariant($"{volume};bytes={moved.SizeBytes};seconds={seconds:F3}"));
+                }
+
+                await VerifyMovedAsync(context, disk, attached, volume);
             }
 
             await DropReferencesAsync(context, node, vmId, new HashSet<string>(StringComparer.Ordinal) { oldVolume }, key => key.StartsWith("unused", StringComparison.Ordinal));
             if (oldExists)
             {
+                await CommitStep.MarkPastNoReturnAsync(context, $"removing {attached}");
                 foreach (var snapshot in await context.Ceph.ListSnapshotsAsync(attached, ct))
                 {
                     await context.Ceph.RemoveSnapshotAsync(attached, snapshot, ct);
@@ -155,6 +166,36 @@ internal static class AttachAndMove
                 await context.Ceph.RemoveImageAsync(attached, ct);
                 await context.LogAsync($"moved {disk.PveKey} to {volume}; removed old image {attached}");
             }
+        }
+    }
+
+    /// <summary>
+    /// The same proof as the copying strategies before the old image is retired: checksums of the moved volume and of
+    /// the image's stop-time snapshot (final-sync's <see cref="VmStepHelpers.FinalSnapshot"/>), saved as
+    /// "verify.&lt;drive&gt;"; a mismatch keeps the image. Exact only while the guest has not written since its start on PVE
+    /// (see docs/adr/0010, attach-and-move's known gaps); an RBD target has no snapshot to read and is not compared.
+    /// </summary>
+    private static async Task VerifyMovedAsync(StepContext context, DiskInput disk, string attached, string volume)
+    {
+        var ct = context.CancellationToken;
+        var target = await VmStepHelpers.TargetOfAsync(context, volume);
+        if (target is not Movers.RawVolumeTarget)
+        {
+            await context.SaveAsync("verify." + disk.PveKey, $"skipped;{volume} is an RBD volume without a snapshot to compare");
+            return;
+        }
+
+        if (!(await context.Ceph.ListSnapshotsAsync(attached, ct)).Contains(VmStepHelpers.FinalSnapshot))
+        {
+            throw new AdapterException($"VM {context.Vm}: {attached} has no snapshot {VmStepHelpers.FinalSnapshot} (taken at final-sync) to verify the move against: keeping it", isTransient: false);
+        }
+
+        var host = context.Input.FromHost ?? throw new AdapterException($"VM {context.Vm}: step input has no source host to read {attached} from", isTransient: false);
+        var report = await context.Mover.VerifyAsync(new Movers.DiskCopyRequest(new Movers.RbdImageSource(host, attached), null, VmStepHelpers.FinalSnapshot, target), ct);
+        await context.SaveAsync("verify." + disk.PveKey, report.ToCheckpoint());
+        if (!report.Match)
+        {
+            throw new AdapterException($"VM {context.Vm}: the moved {volume} differs from {attached}@{VmStepHelpers.FinalSnapshot} ({report.ToCheckpoint()}: source {report.SourceDigest}, target {report.TargetDigest}); refusing to retire {attached}", isTransient: false);
         }
     }
 

@@ -23,6 +23,7 @@ public sealed class CommitStep : StepBase
 
         if (await context.Libvirt.GetDomainStateAsync(host, context.Vm, ct) != DomainRunState.Undefined)
         {
+            await MarkPastNoReturnAsync(context, $"undefining {context.Vm} on {host}");
             await context.SaveAsync("sourceXml", await context.Libvirt.DumpXmlAsync(host, context.Vm, ct));
             await context.Libvirt.UndefineAsync(host, context.Vm, ct);
         }
@@ -42,6 +43,7 @@ public sealed class CommitStep : StepBase
                 continue;
             }
 
+            await MarkPastNoReturnAsync(context, $"removing {disk.Key}");
             foreach (var snapshot in await context.Ceph.ListSnapshotsAsync(disk.Key, ct))
             {
                 await context.Ceph.RemoveSnapshotAsync(disk.Key, snapshot, ct);
@@ -52,6 +54,15 @@ public sealed class CommitStep : StepBase
         }
 
         return StepResult.Done($"{context.Vm} committed: source undefined on {host}, old images removed");
+    }
+
+    /// <summary>Saved before the first irreversible act: a failure from here on must not roll the VM back (ADR 0014).</summary>
+    internal static async Task MarkPastNoReturnAsync(StepContext context, string what)
+    {
+        if (context.Checkpoint(PastNoReturnKey) is null)
+        {
+            await context.SaveAsync(PastNoReturnKey, what);
+        }
     }
 
     public override async Task<bool> VerifyAsync(StepContext context)

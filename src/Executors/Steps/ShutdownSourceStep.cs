@@ -4,8 +4,9 @@ namespace Taquin.Executors.Steps;
 
 /// <summary>Autostart off, ACPI shutdown, and a hard power-off when the guest ignores it past the grace time.</summary>
 /// <param name="acpiGrace">How long a guest gets to honour ACPI before it is destroyed (default <see cref="AcpiGrace"/>).</param>
-/// <param name="poll">How often the domain state is read while waiting.</param>
-public sealed class ShutdownSourceStep(TimeSpan? acpiGrace = null, TimeSpan? poll = null) : StepBase
+/// <param name="poll">How often the domain state is read while waiting (at most the grace time).</param>
+/// <param name="hostGrace">The grace time per source host (access file <c>libvirt: shutdownGraceSeconds</c>); null answers fall back to <paramref name="acpiGrace"/>.</param>
+public sealed class ShutdownSourceStep(TimeSpan? acpiGrace = null, TimeSpan? poll = null, Func<string, TimeSpan?>? hostGrace = null) : StepBase
 {
     /// <summary>Default grace time for ACPI shutdown.</summary>
     public static readonly TimeSpan AcpiGrace = TimeSpan.FromMinutes(3);
@@ -33,18 +34,20 @@ public sealed class ShutdownSourceStep(TimeSpan? acpiGrace = null, TimeSpan? pol
             return StepResult.Done($"{context.Vm} is off on {host}, autostart off");
         }
 
+        var grace = hostGrace?.Invoke(host) ?? _grace;
+        var poll = _poll < grace ? _poll : grace;
         await context.Libvirt.ShutdownAsync(host, context.Vm, ct);
-        var giveUp = context.Time.GetUtcNow() + _grace;
+        var giveUp = context.Time.GetUtcNow() + grace;
         while (context.Time.GetUtcNow() < giveUp)
         {
-            await context.Time.WaitAsync(_poll, ct);
+            await context.Time.WaitAsync(poll, ct);
             if (await context.Libvirt.GetDomainStateAsync(host, context.Vm, ct) == DomainRunState.ShutOff)
             {
                 return StepResult.Done($"{context.Vm} shut down cleanly on {host}");
             }
         }
 
-        await context.LogAsync($"{context.Vm} ignored ACPI for {_grace.TotalSeconds:0} s: powering it off");
+        await context.LogAsync($"{context.Vm} ignored ACPI for {grace.TotalSeconds:0.#} s: powering it off");
         await context.Libvirt.DestroyAsync(host, context.Vm, ct);
         return StepResult.Done($"{context.Vm} powered off on {host} after the ACPI grace time");
     }

@@ -60,6 +60,12 @@ public interface IStep
 /// <summary>Defaults: no precondition beyond pipeline order, nothing to compensate.</summary>
 public abstract class StepBase : IStep
 {
+    /// <summary>
+    /// Checkpoint key a point-of-no-return step saves right before its first irreversible act (value: what it does).
+    /// Once set, the engine no longer rolls the subject back when the step fails: the steps before it stay done.
+    /// </summary>
+    public const string PastNoReturnKey = "pastNoReturn";
+
     public abstract string Type { get; }
     public abstract StepPolicy Policy { get; }
     public virtual string PreconditionText => "the previous steps of its pipeline succeeded";

@@ -7,10 +7,11 @@ public sealed class StepRegistry
 
     public StepRegistry(IEnumerable<IStep> steps) => _steps = steps.ToDictionary(s => s.Type, StringComparer.Ordinal);
 
-    /// <summary>Every step type Taquin knows.</summary>
-    public static StepRegistry CreateDefault() => new(
+    /// <summary>Every step type Taquin knows, with the operator's <paramref name="settings"/> (null: defaults).</summary>
+    public static StepRegistry CreateDefault(StepSettings? settings = null) => new(
     [
-        new PreflightStep(), new CreateTargetVmStep(), new CopyDisksStep(), new ShutdownSourceStep(), new FinalSyncStep(),
+        new PreflightStep(), new CreateTargetVmStep(), new CopyDisksStep(),
+        new ShutdownSourceStep(poll: settings?.ShutdownPoll, hostGrace: settings?.ShutdownGrace), new FinalSyncStep(),
         new NetworkStep(), new StartTargetStep(), new VerifyTargetStep(), new CommitStep(), new LiveMigrateStep(),
         new PveLiveMigrateStep(), new PveMoveDiskStep(),
         new DisablePlacementStep(), new DrainHostStep(), new CephOsdsOutStep(), new GateReinstallStep(), new VerifyNodeStep(),

@@ -75,6 +75,8 @@ public sealed class RealRunEndToEndTests : IDisposable
             var shutdown = steps.Single(s => s.StepType == "shutdown-source");
             Assert.Equal(("on", "yes"), (shutdown.Checkpoint["autostartWas"], shutdown.Checkpoint["wasRunning"]));
             Assert.Contains("powered off", shutdown.LastReason, StringComparison.Ordinal);
+            // After the access file's grace time (libvirt.shutdownGraceSeconds: 5), not the 3 min default.
+            Assert.Contains(shutdown.LogTail, line => line.Contains("ignored ACPI for 5 s", StringComparison.Ordinal));
             Assert.StartsWith("match;full;", steps.Single(s => s.StepType == "final-sync").Checkpoint["verify.virtio0"], StringComparison.Ordinal);
             var vmId = int.Parse(steps.Single(s => s.StepType == "create-target-vm").Checkpoint["vmid"], CultureInfo.InvariantCulture);
 
@@ -191,7 +193,10 @@ public sealed class RealRunEndToEndTests : IDisposable
         await File.WriteAllTextAsync(Path.Combine(folder, "runtime.json"), $$"""{ "{{vm}}": { "autostart": true, "state": "running" } }""");
     }
 
-    /// <summary>The access file an operator would write for this fleet: key, host key pins, token file, virsh URI, Ceph, relayed copies.</summary>
+    /// <summary>
+    /// The access file an operator would write for this fleet: key, host key pins, token file, virsh URI with a short ACPI
+    /// grace (the guest has no OS and never honours ACPI), Ceph, relayed copies.
+    /// </summary>
     private string WriteAccess(PveSimulatorServer pve)
     {
         var token = Path.Combine(_folder, "pve-token");
@@ -215,6 +220,7 @@ public sealed class RealRunEndToEndTests : IDisposable
               fingerprint: {pve.CertificateFingerprint}
             libvirt:
               connectUri: {TestbedHosts.Require("TAQUIN_LIBVIRT_URI")}
+              shutdownGraceSeconds: 5
             ceph:
               adminHost: lv1
               conf: {TestbedHosts.Require("TAQUIN_CEPH_CONF")}

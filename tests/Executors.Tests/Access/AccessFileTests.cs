@@ -76,6 +76,26 @@ public sealed class AccessFileTests : IDisposable
     }
 
     [Fact]
+    public void The_shutdown_grace_time_is_set_for_every_host_and_overridden_per_host()
+    {
+        var access = AccessFile.Parse("""
+            libvirt:
+              shutdownGraceSeconds: 30
+              hosts:
+                h2: { shutdownGraceSeconds: 5 }
+                h3: { connectUri: "qemu+ssh://h3/system" }
+            """, Path.Combine(_folder, "a.yaml"));
+        var settings = access.Libvirt.StepSettings();
+
+        Assert.Equal(TimeSpan.FromSeconds(30), settings.ShutdownGrace!("h1"));
+        Assert.Equal(TimeSpan.FromSeconds(5), settings.ShutdownGrace("h2"));
+        Assert.Equal(TimeSpan.FromSeconds(30), settings.ShutdownGrace("h3"));
+        Assert.Null(AccessFile.Parse("libvirt: { connectUri: \"qemu:///system\" }", Path.Combine(_folder, "a.yaml")).Libvirt.ShutdownGraceOf("h1"));
+        var problem = Assert.Single(Assert.Throws<InvalidInputException>(() => AccessFile.Parse("libvirt: { shutdownGraceSeconds: soon }", Path.Combine(_folder, "a.yaml"))).Diagnostics);
+        Assert.Equal("libvirt.shutdownGraceSeconds", problem.Element);
+    }
+
+    [Fact]
     public void The_ssh_environment_is_the_default_and_the_file_overrides_it()
     {
         var envKey = Write("env_key", "k");

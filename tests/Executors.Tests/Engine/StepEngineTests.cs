@@ -56,6 +56,43 @@ public sealed class StepEngineTests
     }
 
     [Fact]
+    public async Task A_commit_failing_after_it_undefined_the_source_leaves_the_target_running_instead_of_rolling_back()
+    {
+        var h = new TestFleet.Harness();
+        var run = await h.CreateRunAsync();
+        await h.RunPipelineAsync(run, "vm:web-01", stopBefore: StepTypes.Commit);
+        h.Twin.BeforeAdapterCall = (op, _) => op == "rbd.rm" ? throw new Adapters.AdapterException("rbd: error removing image: (16) Device or resource busy", isTransient: false) : Task.CompletedTask;
+
+        var outcome = await h.Engine().RunStepAsync((await h.StepAsync(run, "vm:web-01", StepTypes.Commit)).StepId);
+
+        Assert.Equal(StepRunOutcome.Failed, outcome);
+        var steps = (await h.Journal.GetStepsAsync(run, 1)).Where(s => s.Subject == "vm:web-01").ToList();
+        Assert.All(steps.Where(s => s.StepType != StepTypes.Commit), s => Assert.Equal(StepState.Succeeded, s.State));
+        Assert.StartsWith("undefining web-01", steps.Single(s => s.StepType == StepTypes.Commit).Checkpoint[StepBase.PastNoReturnKey], StringComparison.Ordinal);
+        // The source is undefined: the target is the only copy left, and it still runs.
+        Assert.Equal(["pve:h4"], h.Twin.WhereRunning("web-01"));
+        Assert.Contains(await h.Journal.GetEventsAsync(run), e => e.Kind == "rollback-stopped");
+    }
+
+    [Fact]
+    public async Task A_commit_failing_before_it_acts_still_rolls_the_VM_back_to_its_source()
+    {
+        var h = new TestFleet.Harness();
+        var run = await h.CreateRunAsync();
+        await h.RunPipelineAsync(run, "vm:web-01", stopBefore: StepTypes.Commit);
+        // Its first look at the source fails: nothing is retired yet.
+        h.Twin.BeforeAdapterCall = (op, _) => op == "libvirt.domstate" && StepScope.Current is { StepType: StepTypes.Commit, Compensating: false }
+            ? throw new Adapters.AdapterException("virsh: cannot connect to the hypervisor", isTransient: false)
+            : Task.CompletedTask;
+
+        var outcome = await h.Engine().RunStepAsync((await h.StepAsync(run, "vm:web-01", StepTypes.Commit)).StepId);
+
+        Assert.Equal(StepRunOutcome.Failed, outcome);
+        Assert.Equal(["libvirt:h1"], h.Twin.WhereRunning("web-01"));
+        Assert.Equal(StepState.RolledBack, (await h.StepAsync(run, "vm:web-01", StepTypes.CreateTargetVm)).State);
+    }
+
+    [Fact]
     public async Task A_permanent_error_fails_at_once_and_rolls_the_VM_back_in_reverse_order()
     {
         var h = new TestFleet.Harness();

@@ -1,10 +1,11 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Reflection;
 using System.Security.Cryptography;
 using Taquin.Executors.Adapters;
 using Taquin.Executors.Ceph;
 using Taquin.Executors.Journal;
+using Taquin.Executors.Libvirt;
+using Taquin.Executors.Movers;
 using Taquin.Executors.Pve;
 using Taquin.Executors.Steps;
 using Taquin.Executors.Tests.Pve;
@@ -17,7 +18,8 @@ namespace Taquin.Executors.Tests.Movers;
 /// <summary>
 /// attach-and-move's PVE half against the test bed's Ceph and the in-process PVE simulator: the old Ceph is an external
 /// rbd storage of the simulator (same pool), the source image is renamed to vm-VMID-disk-0, the PVE VM starts on it and
-/// move_disk carries it to the node's zfs stand-in. The libvirt side is not in these tests (no source host in the input).
+/// move_disk carries it to the node's zfs stand-in, verified against the stop-time snapshot. The source domain is not
+/// in these tests (the input's source host lv1 has no such domain: the cutover guard finds it undefined).
 /// </summary>
 [Collection(TestbedCollections.Ceph)]
 public sealed class AttachAndMoveIntegrationTests(SimulatedPveCluster pve, ITestOutputHelper output) : IClassFixture<SimulatedPveCluster>, IDisposable
@@ -67,7 +69,27 @@ public sealed class AttachAndMoveIntegrationTests(SimulatedPveCluster pve, ITest
         Assert.False(Exists(run.Attached));
         Assert.False(Exists(run.Image));
         Assert.StartsWith(volumeId + ";bytes=", run.Commit.Checkpoint("moved.scsi0"), StringComparison.Ordinal);
+        Assert.StartsWith("match;full;", run.Commit.Checkpoint("verify.scsi0"), StringComparison.Ordinal);
 
+        await StopAndDeleteAsync(run.VmId);
+    }
+
+    [IntegrationFact]
+    public async Task A_moved_volume_that_differs_from_the_stop_time_snapshot_keeps_the_old_image()
+    {
+        var run = await PrepareAsync(16);
+        await new FinalSyncStep().ExecuteAsync(run.FinalSync);
+        await new StartTargetStep().ExecuteAsync(run.StartTarget);
+        // Bytes change after the stop (a move gone wrong, or a guest that wrote): the move carries them, the snapshot does not.
+        _rbd.Write(run.Attached, 4 << 20, RandomNumberGenerator.GetBytes(64 << 10));
+
+        var refused = await Assert.ThrowsAsync<AdapterException>(() => AttachAndMove.MoveOffAsync(run.Commit, (node, upid, what) => WaitAsync(run.Commit, node, upid, what)));
+
+        Assert.False(refused.IsTransient);
+        Assert.Contains("refusing to retire", refused.Message, StringComparison.Ordinal);
+        Assert.StartsWith("MISMATCH;full;", run.Commit.Checkpoint("verify.scsi0"), StringComparison.Ordinal);
+        Assert.True(Exists(run.Attached));
+        Assert.Equal(run.SourceChecksum, _rbd.Sha256($"{run.Attached}@{VmStepHelpers.FinalSnapshot}"));
         await StopAndDeleteAsync(run.VmId);
     }
 
@@ -170,6 +192,8 @@ public sealed class AttachAndMoveIntegrationTests(SimulatedPveCluster pve, ITest
         var input = new StepInput
         {
             Vm = $"am-{vmId}",
+            // A source host with no such domain: the cutover guard finds it undefined, the mover reads the old Ceph there.
+            FromHost = TestbedHosts.Lv1,
             ToHost = Node,
             ToStorage = TargetStorage,
             Strategy = "attach-and-move",
@@ -181,7 +205,14 @@ public sealed class AttachAndMoveIntegrationTests(SimulatedPveCluster pve, ITest
         await journal.CreateRunAsync(new RunRecord { RunId = runId, PlanDigest = "-", InventoryDigest = "-", CreatedAt = DateTimeOffset.UtcNow, Mode = "real" });
         string[] types = [StepTypes.CreateTargetVm, StepTypes.FinalSync, StepTypes.StartTarget, StepTypes.Commit];
         await journal.AddStepsAsync(runId, [.. types.Select((t, i) => new NewStep { Wave = 1, Subject = "vm:" + input.Vm, StepType = t, Sequence = i + 1, InputJson = input.ToJson() })]);
-        var adapters = new AdapterSet(TestbedHosts.Runner(), _client, NoLibvirt.Create(), new RbdCephCluster(TestbedHosts.Runner(), TestbedHosts.CephOptions()));
+        var mover = new CommandDiskMover(TestbedHosts.Runner(), MoverOptions.Default with
+        {
+            DataPath = DataPath.Relayed,
+            SourceCephConf = _rbd.Conf,
+            TargetCephConf = _rbd.Conf,
+            IsLocalHost = host => host == Node,
+        });
+        var adapters = new AdapterSet(TestbedHosts.Runner(), _client, new VirshLibvirtHost(TestbedHosts.Runner(), TestbedHosts.VirshOptions()), new RbdCephCluster(TestbedHosts.Runner(), TestbedHosts.CephOptions()), mover);
         var steps = await journal.GetStepsAsync(runId);
         StepContext Context(string type) => new(steps.Single(s => s.StepType == type), adapters, journal, TimeProvider.System, DateTimeOffset.UtcNow + TimeSpan.FromMinutes(10), CancellationToken.None);
         await Context(StepTypes.CreateTargetVm).SaveAsync("vmid", vmId.ToString(CultureInfo.InvariantCulture));
@@ -226,12 +257,4 @@ public sealed class AttachAndMoveIntegrationTests(SimulatedPveCluster pve, ITest
         Assert.True(deleted.Succeeded, $"{deleted.ExitStatus}: {string.Join(" | ", deleted.LogTail)}");
     }
 
-    /// <summary>No source host in these inputs: any libvirt call is a test failure.</summary>
-    public class NoLibvirt : DispatchProxy
-    {
-        public static ILibvirtHost Create() => Create<ILibvirtHost, NoLibvirt>();
-
-        protected override object? Invoke(MethodInfo? targetMethod, object?[]? args)
-            => throw new InvalidOperationException($"ILibvirtHost.{targetMethod?.Name} called without a source host");
-    }
 }

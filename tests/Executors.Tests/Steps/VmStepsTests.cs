@@ -115,6 +115,23 @@ public sealed class VmStepsTests
     }
 
     [Fact]
+    public async Task Shutdown_source_uses_the_grace_time_of_the_source_host_from_the_access_file()
+    {
+        var (context, _) = await PrepareAsync("web-01", StepTypes.ShutdownSource);
+        _h.Twin.AcpiShutdownTime = null;
+        var before = _h.Clock.GetUtcNow();
+        var settings = new StepSettings { ShutdownGrace = host => host == "h1" ? TimeSpan.FromSeconds(2) : null };
+
+        var result = await ((ShutdownSourceStep)StepRegistry.CreateDefault(settings).Get(StepTypes.ShutdownSource)).ExecuteAsync(context);
+
+        var waited = _h.Clock.GetUtcNow() - before;
+        Assert.Equal(1, _h.Twin.CallCount("libvirt.destroy"));
+        Assert.Contains("powered off", result.Reason, StringComparison.Ordinal);
+        // The poll is clamped to the grace: no 5 s poll past a 2 s grace, and far from the 3 min default.
+        Assert.InRange(waited, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(4));
+    }
+
+    [Fact]
     public async Task Final_sync_brings_the_target_to_the_final_snapshot_and_verify_catches_a_wrong_copy()
     {
         var (context, _) = await PrepareAsync("web-01", StepTypes.FinalSync);

@@ -7,7 +7,8 @@ using Taquin.Executors.Ssh;
 namespace Taquin.Executors.Tests.Support;
 
 /// <summary>
-/// The test bed's libvirt hosts and Ceph as fleet hosts: "lv1" (libvirt), "lv2" (libvirt2) and "ceph-admin",
+/// The test bed's libvirt hosts and Ceph as fleet hosts: "lv1" (libvirt), "lv2" (libvirt2), "ceph-admin" and "pve1"
+/// (the PVE simulator's node, whose volumes the movers read and write on this machine),
 /// all reached through the test bed's sshd with the real SSH runner. Needs `scripts/testbed up --only ssh,libvirt,libvirt2,ceph --osds 2`.
 /// </summary>
 public static class TestbedHosts
@@ -31,7 +32,7 @@ public static class TestbedHosts
     private static readonly Lazy<SshNetRunner> SharedRunner = new(() =>
     {
         var endpoint = new SshEndpoint(Require("TAQUIN_SSH_USER"), Require("TAQUIN_SSH_HOST"), int.Parse(Require("TAQUIN_SSH_PORT"), CultureInfo.InvariantCulture));
-        var hosts = new[] { Lv1, Lv2, CephAdmin, "lv-gone" }.ToDictionary(h => h, _ => endpoint, StringComparer.Ordinal);
+        var hosts = new[] { Lv1, Lv2, CephAdmin, "lv-gone", "pve1" }.ToDictionary(h => h, _ => endpoint, StringComparer.Ordinal);
         Require("TAQUIN_SSH_KEY");
         Require("TAQUIN_SSH_KNOWN_HOSTS");
         return new SshNetRunner(hosts, SshAccessOptions.FromEnvironment());
