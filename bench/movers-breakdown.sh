@@ -19,33 +19,33 @@ rbd snap create --no-progress $SRC@s
 rbd export --no-progress $SRC@s $T.raw
 rbd export-diff --no-progress $SRC@s $T.diff
 I="rbd import-diff --no-progress"
-# name | precreate target (import-diff needs it) | command
+# name ^ precreate target (import-diff needs it) ^ command
 METHODS=(
-  "export > /dev/null|0|rbd export --no-progress $SRC@s - > /dev/null"
-  "export-diff > /dev/null|0|rbd export-diff --no-progress $SRC@s - > /dev/null"
-  "import - < file in RAM|0|rbd import --no-progress - $DST < $T.raw"
-  "import-diff - < file in RAM (stdin: 1 write in flight)|1|$I - $DST < $T.diff"
-  "import-diff /dev/stdin < file in RAM (10 in flight)|1|$I /dev/stdin $DST < $T.diff"
-  "ssh aes128-gcm: cat > /dev/null|0|$SSH -c $GCM root@127.0.0.1 'cat > /dev/null' < $T.raw"
-  "ssh chacha20-poly1305: cat > /dev/null|0|$SSH -c $CHACHA root@127.0.0.1 'cat > /dev/null' < $T.raw"
-  "ssh aes128-gcm multiplexed (ControlMaster): cat|0|$SSH -c $GCM $MUX root@127.0.0.1 'cat > /dev/null' < $T.raw"
-  "local: export | import|0|rbd export --no-progress $SRC@s - | rbd import --no-progress - $DST"
-  "local: export-diff | import-diff -|1|rbd export-diff --no-progress $SRC@s - | $I - $DST"
-  "local: export-diff | import-diff /dev/stdin|1|rbd export-diff --no-progress $SRC@s - | $I /dev/stdin $DST"
-  "local: export-diff | tee >(wc -c) | import-diff -|1|{ rbd export-diff --no-progress $SRC@s - | tee >(wc -c >&3) | $I - $DST; } 3>/dev/null"
-  "local: export-diff | dd bs=4M | import-diff /dev/stdin|1|rbd export-diff --no-progress $SRC@s - | dd bs=4M iflag=fullblock status=none | $I /dev/stdin $DST"
-  "ssh gcm: export | ssh | import|0|rbd export --no-progress $SRC@s - | $SSH -c $GCM $MUX root@127.0.0.1 'rbd --conf $C import --no-progress - $DST'"
-  "ssh chacha: export | ssh | import|0|rbd export --no-progress $SRC@s - | $SSH -c $CHACHA root@127.0.0.1 'rbd --conf $C import --no-progress - $DST'"
-  "ssh gcm: export-diff | tee wc | ssh | import-diff - (mover before)|1|{ rbd export-diff --no-progress $SRC@s - | tee >(wc -c >&3) | $SSH -c $GCM $MUX root@127.0.0.1 'rbd --conf $C import-diff --no-progress - $DST'; } 3>/dev/null"
-  "ssh gcm: export-diff | ssh | import-diff -|1|rbd export-diff --no-progress $SRC@s - | $SSH -c $GCM $MUX root@127.0.0.1 'rbd --conf $C import-diff --no-progress - $DST'"
-  "ssh gcm: export-diff | ssh | import-diff /dev/stdin (mover now)|1|rbd export-diff --no-progress $SRC@s - | $SSH -c $GCM $MUX root@127.0.0.1 'rbd --conf $C import-diff --no-progress /dev/stdin $DST'"
-  "ssh chacha: export-diff | ssh | import-diff /dev/stdin|1|rbd export-diff --no-progress $SRC@s - | $SSH -c $CHACHA root@127.0.0.1 'rbd --conf $C import-diff --no-progress /dev/stdin $DST'"
+  "export > /dev/null^0^rbd export --no-progress $SRC@s - > /dev/null"
+  "export-diff > /dev/null^0^rbd export-diff --no-progress $SRC@s - > /dev/null"
+  "import - < file in RAM^0^rbd import --no-progress - $DST < $T.raw"
+  "import-diff - < file in RAM (stdin: 1 write in flight)^1^$I - $DST < $T.diff"
+  "import-diff /dev/stdin < file in RAM (10 in flight)^1^$I /dev/stdin $DST < $T.diff"
+  "ssh aes128-gcm: cat > /dev/null^0^$SSH -c $GCM root@127.0.0.1 'cat > /dev/null' < $T.raw"
+  "ssh chacha20-poly1305: cat > /dev/null^0^$SSH -c $CHACHA root@127.0.0.1 'cat > /dev/null' < $T.raw"
+  "ssh aes128-gcm multiplexed (ControlMaster): cat^0^$SSH -c $GCM $MUX root@127.0.0.1 'cat > /dev/null' < $T.raw"
+  "local: export | import^0^rbd export --no-progress $SRC@s - | rbd import --no-progress - $DST"
+  "local: export-diff | import-diff -^1^rbd export-diff --no-progress $SRC@s - | $I - $DST"
+  "local: export-diff | import-diff /dev/stdin^1^rbd export-diff --no-progress $SRC@s - | $I /dev/stdin $DST"
+  "local: export-diff | tee >(wc -c) | import-diff -^1^{ rbd export-diff --no-progress $SRC@s - | tee >(wc -c >&3) | $I - $DST; } 3>/dev/null"
+  "local: export-diff | dd bs=4M | import-diff /dev/stdin^1^rbd export-diff --no-progress $SRC@s - | dd bs=4M iflag=fullblock status=none | $I /dev/stdin $DST"
+  "ssh gcm: export | ssh | import^0^rbd export --no-progress $SRC@s - | $SSH -c $GCM $MUX root@127.0.0.1 'rbd --conf $C import --no-progress - $DST'"
+  "ssh chacha: export | ssh | import^0^rbd export --no-progress $SRC@s - | $SSH -c $CHACHA root@127.0.0.1 'rbd --conf $C import --no-progress - $DST'"
+  "ssh gcm: export-diff | tee wc | ssh | import-diff - (mover before)^1^{ rbd export-diff --no-progress $SRC@s - | tee >(wc -c >&3) | $SSH -c $GCM $MUX root@127.0.0.1 'rbd --conf $C import-diff --no-progress - $DST'; } 3>/dev/null"
+  "ssh gcm: export-diff | ssh | import-diff -^1^rbd export-diff --no-progress $SRC@s - | $SSH -c $GCM $MUX root@127.0.0.1 'rbd --conf $C import-diff --no-progress - $DST'"
+  "ssh gcm: export-diff | ssh | import-diff /dev/stdin (mover now)^1^rbd export-diff --no-progress $SRC@s - | $SSH -c $GCM $MUX root@127.0.0.1 'rbd --conf $C import-diff --no-progress /dev/stdin $DST'"
+  "ssh chacha: export-diff | ssh | import-diff /dev/stdin^1^rbd export-diff --no-progress $SRC@s - | $SSH -c $CHACHA root@127.0.0.1 'rbd --conf $C import-diff --no-progress /dev/stdin $DST'"
 )
 declare -A BEST
 echo "# movers breakdown $(date -u +%FT%H:%MZ), $SIZE MiB fully written image, best of $ROUNDS interleaved rounds, $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg) at start"
 for ((r = 0; r < ROUNDS; r++)); do
   for m in "${METHODS[@]}"; do
-    IFS='|' read -r name pre cmd <<<"$m"
+    IFS='^' read -r name pre cmd <<<"$m"
     clean
     [[ $pre == 1 ]] && rbd create --size ${SIZE}M $DST
     s=$(date +%s%N)
@@ -57,7 +57,7 @@ for ((r = 0; r < ROUNDS; r++)); do
 done
 clean
 for m in "${METHODS[@]}"; do
-  IFS='|' read -r name _ _ <<<"$m"
+  IFS='^' read -r name _ _ <<<"$m"
   ms=${BEST[$name]}
   awk -v n="$name" -v ms="$ms" -v size="$SIZE" 'BEGIN { printf "  %-66s %6.2f s %7.1f MiB/s\n", n, ms / 1000, size / (ms / 1000) }'
 done
