@@ -67,13 +67,19 @@ public sealed class CommandDiskMover(ISshRunner ssh, MoverOptions options, TimeP
         }
 
         var started = _time.GetTimestamp();
-        var expected = await DiffBytesAsync(source, request.FromSnapshot, toSnapshot, ct);
+        // Both questions at once (two hosts, two rbd start-ups): on a small increment they are most of the copy's time.
+        var diffing = DiffBytesAsync(source, request.FromSnapshot, toSnapshot, ct);
+        var targetSnapshots = request.Target is RbdVolumeTarget rbdTarget
+            ? SnapshotsAsync(rbdTarget.Host, rbdTarget.Image, options.TargetCephConf, ct)
+            : Task.FromResult<IReadOnlyList<string>>([]);
+        await Task.WhenAll(diffing, targetSnapshots);
+        var expected = await diffing;
         var export = RbdArgs(options.SourceCephConf, ["export-diff", "--no-progress", .. FromSnap(request.FromSnapshot), $"{source.Image}@{toSnapshot}", "-"]);
         switch (request.Target)
         {
             case RbdVolumeTarget target:
                 {
-                    if ((await SnapshotsAsync(target.Host, target.Image, options.TargetCephConf, ct)).Contains(toSnapshot))
+                    if ((await targetSnapshots).Contains(toSnapshot))
                     {
                         // An earlier attempt finished (import-diff creates the end snapshot last): verification decides.
                         return (options.DataPath, "already at " + toSnapshot, 0, 0);
