@@ -42,70 +42,14 @@ internal static class MoversBench
             TargetCephConf = conf,
             HostToHostSsh = h => ["ssh", "-p", Env("TAQUIN_SSH_PORT"), "-i", Env("TAQUIN_SSH_KEY"), "-o", "UserKnownHostsFile=" + Env("TAQUIN_SSH_KNOWN_HOSTS"), .. MoverOptions.FastSshOptions, "root@" + h],
             IsLocalHost = _ => true,
+            // target-client: this machine plays the PVE node, a client of the (one) test bed cluster as the old one
+            SourceCephConfOnTarget = conf,
         };
         string Rbd(params string[] a) => Sh(["rbd", "--conf", conf, .. a]);
         var tag = DateTime.UtcNow.ToString("HHmmss", Inv);
 
-        Line($"# movers bench {DateTime.UtcNow:yyyy-MM-dd HH:mm}Z, test bed Ceph (1 OSD, 127.0.0.1), {Environment.ProcessorCount} cores");
-        // 1. Throughput on a fully written image.
-        var full = $"{pool}/bench-full-{tag}";
-        Rbd("create", "--size", $"{sizeMib}M", full);
-        Fill(conf, full, 0, sizeMib);
-        Rbd("snap", "create", $"{full}@s");
-        var mib = sizeMib;
-        Line($"throughput: {mib} MiB fully written image, best of {repeat}");
-        var results = new Dictionary<string, double>();
-        async Task Measure(string name, Func<string, Task> copy, bool preallocate)
-        {
-            var best = double.MaxValue;
-            for (var i = 0; i < repeat; i++)
-            {
-                var target = $"{pool}/bench-t-{tag}-{i}";
-                if (preallocate)
-                {
-                    Rbd("create", "--size", $"{sizeMib}M", target);
-                }
-
-                var clock = Stopwatch.StartNew();
-                await copy(target);
-                best = Math.Min(best, clock.Elapsed.TotalSeconds);
-                Sh(["bash", "-c", $"rbd --conf {conf} snap purge --no-progress {target}; rbd --conf {conf} rm --no-progress {target}"]);
-            }
-
-            results[name] = best;
-            Line(FormattableString.Invariant($"  {name,-44} {best,7:F2} s  {mib / best,7:F1} MiB/s"));
-        }
-
-        await Measure("baseline rbd export - | rbd import -", t => Task.Run(() => Sh(["bash", "-o", "pipefail", "-c", $"rbd --conf {conf} export --no-progress {full}@s - | rbd --conf {conf} import --no-progress - {t}"])), false);
-        await Measure("baseline rbd export - | ssh | rbd import -", t => Task.Run(() => Sh(["bash", "-o", "pipefail", "-c",
-            $"rbd --conf {conf} export --no-progress {full}@s - | {ShellQuoting.Join(options.HostToHostSsh(Host))} {ShellQuoting.Quote($"rbd --conf {conf} import --no-progress - {t}")}"])), false);
-        await Measure("baseline qemu-img convert -p -n (PVE import)", t => Task.Run(() => Sh(["qemu-img", "convert", "-p", "-n", "-f", "raw", "-O", "raw", $"rbd:{full}@s:conf={conf}", $"rbd:{t}:conf={conf}"])), true);
-        await Measure("mover direct (export-diff | ssh | import-diff)", t => new CommandDiskMover(runner, options with { DataPath = DataPath.Direct }).CopyAsync(new DiskCopyRequest(new RbdImageSource(Host, full), null, "s", new RbdVolumeTarget(Host, t)), null, CancellationToken.None), true);
-        await Measure("mover relayed (through the orchestrator)", t => new CommandDiskMover(runner, options with { DataPath = DataPath.Relayed }).CopyAsync(new DiskCopyRequest(new RbdImageSource(Host, full), null, "s", new RbdVolumeTarget(Host, t)), null, CancellationToken.None), true);
-        var pipe = results["baseline rbd export - | rbd import -"];
-        var sshPipe = results["baseline rbd export - | ssh | rbd import -"];
-        Line(FormattableString.Invariant($"  ratio direct  / local pipe = {pipe / results["mover direct (export-diff | ssh | import-diff)"]:F2}, / ssh pipe = {sshPipe / results["mover direct (export-diff | ssh | import-diff)"]:F2}, / qemu-img = {results["baseline qemu-img convert -p -n (PVE import)"] / results["mover direct (export-diff | ssh | import-diff)"]:F2}"));
-        Line(FormattableString.Invariant($"  ratio relayed / local pipe = {pipe / results["mover relayed (through the orchestrator)"]:F2}, / ssh pipe = {sshPipe / results["mover relayed (through the orchestrator)"]:F2}"));
-        Sh(["bash", "-c", $"rbd --conf {conf} snap purge --no-progress {full}; rbd --conf {conf} rm --no-progress {full}"]);
-
-        // 2. Sparse image: bytes sent against allocated.
-        var sparse = $"{pool}/bench-sparse-{tag}";
-        Rbd("create", "--size", "1024M", sparse);
-        Fill(conf, sparse, 100, changedMib);
-        Fill(conf, sparse, 700, changedMib);
-        Rbd("snap", "create", $"{sparse}@s");
-        var allocated = JsonDocument.Parse(Rbd("du", $"{sparse}@s", "--format", "json")).RootElement.GetProperty("images")[0].GetProperty("used_size").GetInt64();
-        Line($"sparse: 1024 MiB image, {2 * changedMib} MiB written, rbd du used = {allocated} bytes");
-        foreach (var path in new[] { DataPath.Direct, DataPath.Relayed })
-        {
-            var target = $"{pool}/bench-st-{tag}";
-            Rbd("create", "--size", "1024M", target);
-            var report = await new CommandDiskMover(runner, options with { DataPath = path }).CopyAsync(new DiskCopyRequest(new RbdImageSource(Host, sparse), null, "s", new RbdVolumeTarget(Host, target)), null, CancellationToken.None);
-            Line(FormattableString.Invariant($"  {path,-8} bytes sent {report.BytesSent} = {100.0 * report.BytesSent / allocated:F2} % of allocated ({report.Duration.TotalSeconds:F2} s)"));
-            Sh(["bash", "-c", $"rbd --conf {conf} snap purge --no-progress {target}; rbd --conf {conf} rm --no-progress {target}"]);
-        }
-
-        Sh(["bash", "-c", $"rbd --conf {conf} snap purge --no-progress {sparse}; rbd --conf {conf} rm --no-progress {sparse}"]);
+        Line($"# movers bench {DateTime.UtcNow:yyyy-MM-dd HH:mm}Z, test bed Ceph ({Env("TAQUIN_CEPH_OSDS")} OSD, 127.0.0.1), {Environment.ProcessorCount} cores, load {Load()} at start");
+        await ThroughputAsync(conf, pool, tag, sizeMib, changedMib, repeat, options);
 
         // 3. Downtime per strategy: source stop -> target start (final snapshot, copy, verification; no guest boot).
         Line($"downtime (source stop -> target start, no guest boot), {changedMib} MiB changed after the base copy, direct path:");
@@ -176,6 +120,96 @@ internal static class MoversBench
         }
         return 0;
     }
+
+    /// <summary>
+    /// Throughput on one fully written image: every method once per round, rounds interleaved (a shared machine's load
+    /// hits all methods alike), best round each; then the sparse image's bytes sent per data path.
+    /// The movers run through SSH.NET to the test bed's sshd, as a real run does (the relayed path's data crosses it).
+    /// </summary>
+    private static async Task ThroughputAsync(string conf, string pool, string tag, int sizeMib, int changedMib, int repeat, MoverOptions options)
+    {
+        string Rbd(params string[] a) => Sh(["rbd", "--conf", conf, .. a]);
+        using var sshNet = new SshNetRunner(
+            new Dictionary<string, SshEndpoint>(StringComparer.Ordinal) { [Host] = new(Env("TAQUIN_SSH_USER"), Env("TAQUIN_SSH_HOST"), int.Parse(Env("TAQUIN_SSH_PORT"), Inv)) },
+            SshAccessOptions.FromEnvironment());
+        var full = $"{pool}/bench-full-{tag}";
+        Rbd("create", "--size", $"{sizeMib}M", full);
+        Fill(conf, full, 0, sizeMib);
+        Rbd("snap", "create", $"{full}@s");
+        var ssh = ShellQuoting.Join(options.SshCommand(Host));
+        Line($"throughput: {sizeMib} MiB fully written image, best of {repeat} interleaved rounds; ssh = {ssh.Replace(Env("TAQUIN_TESTBED_DIR"), "$TB", StringComparison.Ordinal)}");
+        Task Mover(DataPath path, string target)
+            => new CommandDiskMover(sshNet, options with { DataPath = path }).CopyAsync(new DiskCopyRequest(new RbdImageSource(Host, full), null, "s", new RbdVolumeTarget(Host, target)), null, CancellationToken.None);
+        Task Shell(string script) => Task.Run(() => Sh(["bash", "-o", "pipefail", "-c", script]));
+        const string LocalPipe = "local pipe: rbd export - | rbd import -";
+        const string SshPipe = "ssh pipe: rbd export - | ssh | rbd import -";
+        (string Name, bool Preallocate, Func<string, Task> Copy)[] methods =
+        [
+            (LocalPipe, false, t => Shell($"rbd --conf {conf} export --no-progress {full}@s - | rbd --conf {conf} import --no-progress - {t}")),
+            (SshPipe, false, t => Shell($"rbd --conf {conf} export --no-progress {full}@s - | {ssh} {ShellQuoting.Quote($"rbd --conf {conf} import --no-progress - {t}")}")),
+            ("qemu-img convert -p -n -f raw -O raw (PVE import)", true, t => Task.Run(() => Sh(["qemu-img", "convert", "-p", "-n", "-f", "raw", "-O", "raw", $"rbd:{full}@s:conf={conf}", $"rbd:{t}:conf={conf}"]))),
+            ("mover direct (export-diff | ssh | import-diff)", true, t => Mover(DataPath.Direct, t)),
+            ("mover relayed (SSH.NET channels, orchestrator)", true, t => Mover(DataPath.Relayed, t)),
+            ("mover target-client (both clusters, no ssh hop)", true, t => Mover(DataPath.TargetClient, t)),
+        ];
+        var best = methods.ToDictionary(m => m.Name, _ => double.MaxValue);
+        var sourceSha = Sha(conf, full + "@s");
+        for (var round = 0; round < repeat; round++)
+        {
+            foreach (var (name, preallocate, copy) in methods)
+            {
+                var target = $"{pool}/bench-t-{tag}-{round}";
+                if (preallocate)
+                {
+                    Rbd("create", "--size", $"{sizeMib}M", target);
+                }
+
+                var clock = Stopwatch.StartNew();
+                await copy(target);
+                best[name] = Math.Min(best[name], clock.Elapsed.TotalSeconds);
+                if (round == 0 && preallocate && Sha(conf, target + (name.StartsWith("mover", StringComparison.Ordinal) ? "@s" : "")) != sourceSha)
+                {
+                    throw new InvalidOperationException($"{name}: the target differs from the source");
+                }
+
+                Sh(["bash", "-c", $"rbd --conf {conf} snap purge --no-progress {target}; rbd --conf {conf} rm --no-progress {target}"]);
+            }
+        }
+
+        var (local, viaSsh) = (best[LocalPipe], best[SshPipe]);
+        foreach (var (name, _, _) in methods)
+        {
+            var seconds = best[name];
+            Line(FormattableString.Invariant($"  {name,-50} {seconds,6:F2} s {sizeMib / seconds,7:F1} MiB/s   / local pipe {local / seconds,4:F2}   / ssh pipe {viaSsh / seconds,4:F2}"));
+        }
+
+        Line($"  (load {Load()} at the end; movers' times include their rbd diff and snap ls; their targets are preallocated as PVE does, outside the time)");
+        Sh(["bash", "-c", $"rbd --conf {conf} snap purge --no-progress {full}; rbd --conf {conf} rm --no-progress {full}"]);
+
+        // Sparse image: bytes sent against allocated, every data path.
+        var sparse = $"{pool}/bench-sparse-{tag}";
+        Rbd("create", "--size", "1024M", sparse);
+        Fill(conf, sparse, 100, changedMib);
+        Fill(conf, sparse, 700, changedMib);
+        Rbd("snap", "create", $"{sparse}@s");
+        var allocated = JsonDocument.Parse(Rbd("du", $"{sparse}@s", "--format", "json")).RootElement.GetProperty("images")[0].GetProperty("used_size").GetInt64();
+        Line($"sparse: 1024 MiB image, {2 * changedMib} MiB written, rbd du used = {allocated} bytes (must be: sent <= allocated + 1 %)");
+        foreach (var path in new[] { DataPath.Direct, DataPath.Relayed, DataPath.TargetClient })
+        {
+            var target = $"{pool}/bench-st-{tag}";
+            Rbd("create", "--size", "1024M", target);
+            var report = await new CommandDiskMover(sshNet, options with { DataPath = path }).CopyAsync(new DiskCopyRequest(new RbdImageSource(Host, sparse), null, "s", new RbdVolumeTarget(Host, target)), null, CancellationToken.None);
+            var equal = Sha(conf, target + "@s") == Sha(conf, sparse + "@s");
+            Line(FormattableString.Invariant($"  {DataPathNames.Name(path),-14} bytes sent {report.BytesSent} = {100.0 * report.BytesSent / allocated:F4} % of allocated ({report.Duration.TotalSeconds:F2} s, target {(equal ? "equal" : "DIFFERENT")})"));
+            Sh(["bash", "-c", $"rbd --conf {conf} snap purge --no-progress {target}; rbd --conf {conf} rm --no-progress {target}"]);
+        }
+
+        Sh(["bash", "-c", $"rbd --conf {conf} snap purge --no-progress {sparse}; rbd --conf {conf} rm --no-progress {sparse}"]);
+    }
+
+    private static string Sha(string conf, string spec) => Sh(["bash", "-o", "pipefail", "-c", $"rbd --conf {conf} export --no-progress {spec} - | sha256sum"]).Split(' ')[0];
+
+    private static string Load() => File.ReadAllText("/proc/loadavg").Split(' ')[0];
 
     private static void Line(string text)
     {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Taquin.Executors.Movers;
 using Taquin.Executors.Ssh;
 using Taquin.Planner.Diagnostics;
 using Taquin.Planner.Inventory;
@@ -266,7 +267,15 @@ public static class AccessFile
 
         public MoverAccess ReadMovers(Map m)
         {
-            var dataPath = m.Choice("dataPath", ["direct", "relayed"], "direct (source hosts pipe to the PVE nodes over SSH) or relayed (through the orchestrator)");
+            var dataPath = m.Choice("dataPath", ["direct", "relayed", "target-client"], "direct (source hosts pipe to the PVE nodes over SSH), relayed (through the orchestrator) or target-client (the PVE nodes read the old Ceph themselves, with sourceCephConfOnTarget)");
+            var cipherText = m.String("sshCiphers", required: false, "aes128-gcm@openssh.com,chacha20-poly1305@openssh.com");
+            var (ciphers, refused) = MoverOptions.ParseSshCiphers(cipherText);
+            if (cipherText is not null && ciphers is null)
+            {
+                m.ErrorAt("sshCiphers", $"Not a cipher list the movers use: {string.Join(", ", refused)}.", $"Use a comma-separated list of {string.Join(", ", MoverOptions.SshCipherNames)} (first supported wins; no CBC or 3DES).", cipherText);
+            }
+
+            var onTarget = m.String("sourceCephConfOnTarget", required: false, "/etc/pve/priv/ceph/old-ceph.conf");
             var verify = m.Choice("verify", ["full", "sampled"], "full (SHA-256 of every byte) or sampled (blocks at spread offsets)");
             var localHosts = m.StringOrList("localHosts") ?? [];
             foreach (var host in localHosts)
@@ -280,6 +289,8 @@ public static class AccessFile
                 Verify = verify,
                 SourceCephConf = m.String("sourceCephConf", required: false, "/etc/ceph/ceph.conf"),
                 TargetCephConf = m.String("targetCephConf", required: false, "/etc/pve/ceph.conf"),
+                SshCiphers = ciphers,
+                SourceCephConfOnTarget = onTarget,
                 LocalHosts = localHosts,
             };
             m.ReportUnknown();

@@ -129,7 +129,7 @@ public sealed record CephAccess
 /// <summary>The disk movers' settings (null values: the movers' defaults, the data path from fleet.yaml's policy).</summary>
 public sealed record MoverAccess
 {
-    /// <summary>"direct" or "relayed"; null: fleet.yaml <c>policy.copyDataPath</c>.</summary>
+    /// <summary>"direct", "relayed" or "target-client"; null: fleet.yaml <c>policy.copyDataPath</c>.</summary>
     public string? DataPath { get; init; }
     /// <summary>ceph.conf of the old cluster on the source hosts.</summary>
     public string? SourceCephConf { get; init; }
@@ -137,6 +137,10 @@ public sealed record MoverAccess
     public string? TargetCephConf { get; init; }
     /// <summary>"full" or "sampled".</summary>
     public string? Verify { get; init; }
+    /// <summary>The direct path's <c>ssh -c</c> list (checked against MoverOptions.SshCipherNames); null: the movers' default.</summary>
+    public string? SshCiphers { get; init; }
+    /// <summary>The old cluster's ceph.conf on the PVE nodes; required by the target-client data path.</summary>
+    public string? SourceCephConfOnTarget { get; init; }
     /// <summary>Fleet hosts whose disks are the orchestrator's own files (it writes raw targets there itself).</summary>
     public IReadOnlyList<string> LocalHosts { get; init; } = [];
 }

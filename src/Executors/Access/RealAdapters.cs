@@ -124,9 +124,17 @@ public sealed class RealAdapters : IDisposable
         var dataPath = movers.DataPath ?? fleet.Policy.CopyDataPath;
         var local = new HashSet<string>(movers.LocalHosts, StringComparer.Ordinal);
         var defaults = MoverOptions.Default;
+        if (DataPathNames.Parse(dataPath) == DataPath.TargetClient && movers.SourceCephConfOnTarget is null)
+        {
+            throw new AccessException("copy data path target-client: the PVE nodes need the old cluster's ceph.conf; set movers.sourceCephConfOnTarget in the access file (e.g. /etc/pve/priv/ceph/old-ceph.conf, with its keyring)");
+        }
+
         return defaults with
         {
-            DataPath = string.Equals(dataPath, "relayed", StringComparison.OrdinalIgnoreCase) ? DataPath.Relayed : DataPath.Direct,
+            // Both sources are validated when read: an unknown name never gets here, and none turns into another.
+            DataPath = DataPathNames.Parse(dataPath) ?? throw new AccessException($"unknown copy data path '{dataPath}' (known: {string.Join(", ", DataPathNames.All)})"),
+            SshCiphers = movers.SshCiphers ?? defaults.SshCiphers,
+            SourceCephConfOnTarget = movers.SourceCephConfOnTarget,
             SourceCephConf = movers.SourceCephConf ?? access.Ceph?.Conf,
             TargetCephConf = movers.TargetCephConf,
             Verify = movers.Verify == "sampled" ? VerifyMode.Sampled : VerifyMode.Full,

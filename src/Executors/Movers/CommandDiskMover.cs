@@ -60,23 +60,44 @@ public sealed class CommandDiskMover(ISshRunner ssh, MoverOptions options, TimeP
     private async Task<(DataPath, string, long, long)> CopyRbdAsync(DiskCopyRequest request, RbdImageSource source, Func<CopyProgress, Task>? progress, CancellationToken ct)
     {
         var toSnapshot = request.ToSnapshot ?? throw new ArgumentException($"copy {request}: an RBD copy needs a snapshot (the source must not change under it)");
-        var expected = await DiffBytesAsync(source, request.FromSnapshot, toSnapshot, ct);
+        if (options.DataPath == DataPath.TargetClient && request.Target is RbdVolumeTarget && options.SourceCephConfOnTarget is null)
+        {
+            // Checked before anything runs: target-client is never silently replaced by another path.
+            throw new AdapterException($"copy {request}: the target-client data path needs the old cluster's ceph.conf on the PVE nodes (movers.sourceCephConfOnTarget); it is not set", isTransient: false);
+        }
+
+        var started = _time.GetTimestamp();
+        // Both questions at once (two hosts, two rbd start-ups): on a small increment they are most of the copy's time.
+        var diffing = DiffBytesAsync(source, request.FromSnapshot, toSnapshot, ct);
+        var targetSnapshots = request.Target is RbdVolumeTarget rbdTarget
+            ? SnapshotsAsync(rbdTarget.Host, rbdTarget.Image, options.TargetCephConf, ct)
+            : Task.FromResult<IReadOnlyList<string>>([]);
+        await Task.WhenAll(diffing, targetSnapshots);
+        var expected = await diffing;
         var export = RbdArgs(options.SourceCephConf, ["export-diff", "--no-progress", .. FromSnap(request.FromSnapshot), $"{source.Image}@{toSnapshot}", "-"]);
         switch (request.Target)
         {
             case RbdVolumeTarget target:
                 {
-                    if ((await SnapshotsAsync(target.Host, target.Image, options.TargetCephConf, ct)).Contains(toSnapshot))
+                    if ((await targetSnapshots).Contains(toSnapshot))
                     {
                         // An earlier attempt finished (import-diff creates the end snapshot last): verification decides.
                         return (options.DataPath, "already at " + toSnapshot, 0, 0);
                     }
 
-                    var import = RbdArgs(options.TargetCephConf, ["import-diff", "--no-progress", "-", target.Image]);
+                    var import = ImportDiffArgs(target.Image);
                     if (options.DataPath == DataPath.Direct)
                     {
-                        var piped = await RunDirectAsync(source.Host, export, target.Host, import, $"copy {request}", ct);
-                        return (DataPath.Direct, "rbd export-diff | ssh | rbd import-diff", piped, expected.DataBytes);
+                        await RunDirectAsync(source.Host, export, target.Host, import, $"copy {request}", ct);
+                        await ReportDoneAsync(progress, expected.StreamBytes, started);
+                        return (DataPath.Direct, "rbd export-diff | ssh | rbd import-diff", expected.StreamBytes, expected.DataBytes);
+                    }
+
+                    if (options.DataPath == DataPath.TargetClient)
+                    {
+                        await RunOnTargetAsync(target.Host, FromSnap(request.FromSnapshot), $"{source.Image}@{toSnapshot}", import, $"copy {request}", ct);
+                        await ReportDoneAsync(progress, expected.StreamBytes, started);
+                        return (DataPath.TargetClient, "rbd export-diff | rbd import-diff on the target node", expected.StreamBytes, expected.DataBytes);
                     }
 
                     var (sent, _) = await RelayAsync(source.Host, export, expected.StreamBytes, progress, async (stdin, c) =>
@@ -221,22 +242,55 @@ public sealed class CommandDiskMover(ISshRunner ssh, MoverOptions options, TimeP
     }
 
     /// <summary>
-    /// Direct path: the source host runs the whole pipeline, its second half over SSH on the target host. A tee
-    /// into <c>wc -c</c> counts the bytes that crossed (printed on stdout, which the pipeline does not otherwise use).
+    /// Direct path: the source host runs the whole pipeline, its second half over SSH on the target host. Nothing else
+    /// touches the data on its way (no tee/wc: the byte count comes from <c>rbd diff</c>, see <see cref="DiffBytesAsync"/>),
+    /// so the pipe costs what <c>export-diff | ssh | import-diff</c> costs.
     /// </summary>
-    private async Task<long> RunDirectAsync(string sourceHost, IReadOnlyList<string> sourceArgv, string targetHost, IReadOnlyList<string> targetArgv, string what, CancellationToken ct)
+    private async Task RunDirectAsync(string sourceHost, IReadOnlyList<string> sourceArgv, string targetHost, IReadOnlyList<string> targetArgv, string what, CancellationToken ct)
     {
-        // wc writes to fd 3 (the pipeline's stdout): tee's own stdout is the data pipe.
-        var pipeline = $"{{ {ShellQuoting.Join(sourceArgv)} | tee >(wc -c >&3) | {ShellQuoting.Join([.. options.HostToHostSsh(targetHost), ShellQuoting.Join(targetArgv)])}; rc=$?; wait $!; exit $rc; }} 3>&1";
+        var pipeline = $"{ShellQuoting.Join(sourceArgv)} | {ShellQuoting.Join([.. options.SshCommand(targetHost), ShellQuoting.Join(targetArgv)])}";
         var result = await ssh.RunAsync(sourceHost, ["bash", "-o", "pipefail", "-c", pipeline], ct: ct);
         if (!result.Succeeded)
         {
             // ssh exits 255 when the connection itself failed: worth another attempt.
             throw new SshCommandException($"{what} failed (exit {result.ExitCode}): {result.Stderr.Trim()}", isTransient: result.ExitCode == 255, result.ExitCode);
         }
+    }
 
-        var count = result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault();
-        return long.TryParse(count, CultureInfo.InvariantCulture, out var bytes) ? bytes : -1;
+    /// <summary>
+    /// Target-client path: the target node reads the old cluster with <see cref="MoverOptions.SourceCephConfOnTarget"/>
+    /// and writes the new one, in one local pipe: no SSH hop carries data.
+    /// </summary>
+    private async Task RunOnTargetAsync(string targetHost, IReadOnlyList<string> fromSnap, string sourceSpec, IReadOnlyList<string> targetArgv, string what, CancellationToken ct)
+    {
+        var export = RbdArgs(options.SourceCephConfOnTarget, ["export-diff", "--no-progress", .. fromSnap, sourceSpec, "-"]);
+        var result = await ssh.RunAsync(targetHost, ["bash", "-o", "pipefail", "-c", $"{ShellQuoting.Join(export)} | {ShellQuoting.Join(targetArgv)}"], ct: ct);
+        Check(result, what);
+    }
+
+    /// <summary>
+    /// <c>rbd import-diff</c> of stdin onto <paramref name="image"/>. With <see cref="MoverOptions.ParallelImportDiff"/> it
+    /// reads the pipe as the path <c>/dev/stdin</c>, so rbd keeps several writes in flight (for <c>-</c> it allows one).
+    /// </summary>
+    internal IReadOnlyList<string> ImportDiffArgs(string image)
+    {
+        if (!options.ParallelImportDiff)
+        {
+            return RbdArgs(options.TargetCephConf, ["import-diff", "--no-progress", "-", image]);
+        }
+
+        var fromPath = ShellQuoting.Join(RbdArgs(options.TargetCephConf, ["import-diff", "--no-progress", "/dev/stdin", image]));
+        var fromStdin = ShellQuoting.Join(RbdArgs(options.TargetCephConf, ["import-diff", "--no-progress", "-", image]));
+        return ["sh", "-c", $"if [ -p /dev/stdin ]; then exec {fromPath}; else exec {fromStdin}; fi"];
+    }
+
+    private async Task ReportDoneAsync(Func<CopyProgress, Task>? progress, long bytes, long started)
+    {
+        if (progress is not null)
+        {
+            var elapsed = _time.GetElapsedTime(started);
+            await progress(new CopyProgress(bytes, bytes, elapsed.TotalSeconds > 0 ? bytes / elapsed.TotalSeconds : 0, elapsed));
+        }
     }
 
     public async Task<VerifyReport> VerifyAsync(DiskCopyRequest request, CancellationToken ct)
@@ -396,24 +450,38 @@ public sealed class CommandDiskMover(ISshRunner ssh, MoverOptions options, TimeP
 
     private sealed record DiffSize(long DataBytes, long StreamBytes);
 
-    /// <summary>What the diff will carry, from <c>rbd diff</c>: the total for ETA and the bytes-sent figure of the direct path.</summary>
+    /// <summary>
+    /// What the diff will carry, from <c>rbd diff</c> (the same extent walk <c>export-diff</c> does): the data bytes and
+    /// the stream's length in the v1 format (<see cref="DiffStreamBytes"/>). The stream length is the bytes-sent figure
+    /// of the direct and target-client paths, which do not count bytes in the pipe (an extra copy on the data path).
+    /// </summary>
     private async Task<DiffSize> DiffBytesAsync(RbdImageSource source, string? from, string to, CancellationToken ct)
     {
         var result = await ssh.RunAsync(source.Host, RbdArgs(options.SourceCephConf, ["diff", .. FromSnap(from), $"{source.Image}@{to}", "--format", "json"]), ct: ct);
         Check(result, $"rbd diff {source.Image}@{to}");
         using var doc = JsonDocument.Parse(result.Stdout);
-        long data = 0, records = 0;
-        foreach (var extent in doc.RootElement.EnumerateArray())
+        var extents = doc.RootElement.EnumerateArray()
+            .Select(e => (e.GetProperty("exists").ToString() == "true", e.GetProperty("length").GetInt64()))
+            .ToList();
+        return new DiffSize(extents.Where(e => e.Item1).Sum(e => e.Item2), DiffStreamBytes(from, to, extents));
+    }
+
+    /// <summary>
+    /// Length of the <c>rbd export-diff</c> v1 stream for these extents: banner, from/to snapshot records
+    /// (tag, u32 length, name), size record (tag, u64), one record per extent (tag, u64 offset, u64 length, and the
+    /// data when it exists), end tag. export-diff writes an allocated extent that reads as all zeros as a zero record,
+    /// so for such extents this is an upper bound; otherwise it is exact (tests compare it with the relayed count).
+    /// </summary>
+    internal static long DiffStreamBytes(string? from, string to, IEnumerable<(bool Exists, long Length)> extents)
+    {
+        long SnapRecord(string name) => 1 + 4 + System.Text.Encoding.UTF8.GetByteCount(name);
+        var bytes = RbdDiffFormat.BannerV1.Length + (from is null ? 0 : SnapRecord(from)) + SnapRecord(to) + 1 + 8 + 1;
+        foreach (var (exists, length) in extents)
         {
-            records++;
-            if (extent.GetProperty("exists").ToString() == "true")
-            {
-                data += extent.GetProperty("length").GetInt64();
-            }
+            bytes += 1 + 8 + 8 + (exists ? length : 0);
         }
 
-        // banner, snapshot names, size, end; 17 bytes per extent record
-        return new DiffSize(data, data + (records * 17) + 64 + (from?.Length ?? 0) + to.Length);
+        return bytes;
     }
 
     private async Task<long> ImageSizeAsync(string host, string image, string? conf, CancellationToken ct)

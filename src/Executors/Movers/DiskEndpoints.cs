@@ -44,6 +44,33 @@ public enum DataPath
     Direct,
     /// <summary>The orchestrator reads the source command's stdout and feeds the target command's stdin.</summary>
     Relayed,
+    /// <summary>
+    /// The target node is a client of both clusters and runs the whole pipe itself (no SSH hop in the data). Only when
+    /// configured: it needs the old cluster's conf and key on the PVE nodes (<see cref="MoverOptions.SourceCephConfOnTarget"/>).
+    /// </summary>
+    TargetClient,
+}
+
+/// <summary>The names of <see cref="DataPath"/> in fleet.yaml (<c>policy.copyDataPath</c>) and the access file.</summary>
+public static class DataPathNames
+{
+    public static IReadOnlyList<string> All { get; } = ["direct", "relayed", "target-client"];
+
+    /// <summary>The data path a name stands for; null for an unknown name (callers report it).</summary>
+    public static DataPath? Parse(string? name) => name?.Trim().ToLowerInvariant() switch
+    {
+        null or "" or "direct" => DataPath.Direct,
+        "relayed" => DataPath.Relayed,
+        "target-client" => DataPath.TargetClient,
+        _ => null,
+    };
+
+    public static string Name(DataPath path) => path switch
+    {
+        DataPath.Relayed => "relayed",
+        DataPath.TargetClient => "target-client",
+        _ => "direct",
+    };
 }
 
 /// <summary>What a copy did, saved in the journal.</summary>

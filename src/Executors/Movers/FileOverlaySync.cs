@@ -46,7 +46,7 @@ internal static class FileOverlaySync
         long sent;
         if (options.DataPath == DataPath.Direct)
         {
-            var remote = ShellQuoting.Join([.. options.HostToHostSsh(target.Host), ShellQuoting.Join(["sh", "-c", "cat > \"$1\"", "sh", temp])]);
+            var remote = ShellQuoting.Join([.. options.SshCommand(target.Host), ShellQuoting.Join(["sh", "-c", "cat > \"$1\"", "sh", temp])]);
             var result = await ssh.RunAsync(overlay.Host, ["bash", "-o", "pipefail", "-c", $"cat {ShellQuoting.Quote(overlay.Path)} | {remote}"], ct: ct);
             if (!result.Succeeded)
             {

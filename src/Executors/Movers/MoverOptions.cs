@@ -24,19 +24,66 @@ public sealed record MoverOptions
 
     /// <summary>
     /// The command a source host runs to reach a target host for the direct path, before the remote command
-    /// (e.g. <c>ssh -o BatchMode=yes root@pve1</c>); the remote command follows as one quoted string.
+    /// (e.g. <c>ssh -o BatchMode=yes root@pve1</c>); the remote command follows as one quoted string. When it is
+    /// <c>ssh</c>, the mover adds <c>-c</c> <see cref="SshCiphers"/> right after the program name (see <see cref="SshCommand"/>).
     /// </summary>
     public Func<string, IReadOnlyList<string>> HostToHostSsh { get; init; } = host => ["ssh", .. FastSshOptions, "root@" + host];
 
     /// <summary>
-    /// No prompts, no compression, AES-GCM first (hardware AES makes it several times faster than chacha20 for
-    /// disk data), and one multiplexed connection per host pair so a small increment does not pay a new handshake.
+    /// No prompts, no compression (disk data does not compress cheaply, and zeros never travel), and one multiplexed
+    /// connection per host pair so a small increment does not pay a new handshake. The cipher is <see cref="SshCiphers"/>.
     /// </summary>
     public static IReadOnlyList<string> FastSshOptions { get; } =
     [
-        "-o", "BatchMode=yes", "-o", "Compression=no", "-c", "aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com",
+        "-o", "BatchMode=yes", "-o", "Compression=no",
         "-o", "ControlMaster=auto", "-o", "ControlPersist=300", "-o", "ControlPath=/tmp/.taquin-ssh-%C",
     ];
+
+    /// <summary>
+    /// The ciphers the direct path's ssh offers, in order (<c>ssh -c</c>): AES-GCM first (with AES-NI it is the fastest
+    /// authenticated cipher, see docs/adr/0013), chacha20-poly1305 for hosts without it. Only AEAD/CTR ciphers of
+    /// current OpenSSH are accepted (<see cref="SshCipherNames"/>).
+    /// </summary>
+    public string SshCiphers { get; init; } = DefaultSshCiphers;
+
+    public const string DefaultSshCiphers = "aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com";
+
+    /// <summary>Ciphers accepted in <see cref="SshCiphers"/>: OpenSSH's authenticated and counter-mode ones (no CBC, no 3DES).</summary>
+    public static IReadOnlyList<string> SshCipherNames { get; } =
+    [
+        "aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com", "aes128-ctr", "aes192-ctr", "aes256-ctr",
+    ];
+
+    /// <summary>
+    /// Checks a comma-separated cipher list: the list itself when every name is in <see cref="SshCipherNames"/>, else null
+    /// and the unknown or refused names.
+    /// </summary>
+    public static (string? Ciphers, IReadOnlyList<string> Refused) ParseSshCiphers(string? value)
+    {
+        var names = (value ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var refused = names.Where(n => !SshCipherNames.Contains(n, StringComparer.Ordinal)).ToList();
+        return names.Length == 0 ? (null, ["(empty)"]) : refused.Count > 0 ? (null, refused) : (string.Join(',', names), refused);
+    }
+
+    /// <summary>The host-to-host command for <paramref name="host"/>, with <see cref="SshCiphers"/> when it is ssh.</summary>
+    public IReadOnlyList<string> SshCommand(string host)
+    {
+        var argv = HostToHostSsh(host);
+        return argv.Count > 0 && Path.GetFileName(argv[0]) == "ssh" ? [argv[0], "-c", SshCiphers, .. argv.Skip(1)] : argv;
+    }
+
+    /// <summary>
+    /// Lets <c>rbd import-diff</c> keep several writes in flight: it reads <c>/dev/stdin</c> (a path) instead of
+    /// <c>-</c>, for which rbd allows exactly one write at a time (rbd's import code: stdin → throttle of 1; a path →
+    /// <c>rbd_concurrent_management_ops</c>). Only when stdin is a pipe (a socket cannot be reopened); else <c>-</c>.
+    /// </summary>
+    public bool ParallelImportDiff { get; init; } = true;
+
+    /// <summary>
+    /// Target-client path: the old cluster's ceph.conf as seen from the PVE nodes (with its keyring, e.g. the one of the
+    /// external <c>old-ceph</c> storage). Required for <see cref="DataPath.TargetClient"/>.
+    /// </summary>
+    public string? SourceCephConfOnTarget { get; init; }
 
     /// <summary>Hosts where raw targets are written by the orchestrator itself (its own machine); others get an SSH writer.</summary>
     public Func<string, bool> IsLocalHost { get; init; } = host => host is "localhost" or "127.0.0.1";

@@ -45,7 +45,8 @@ public sealed class StepContext
     /// <summary>The disk data plane (copies and their verification).</summary>
     public IDiskMover Mover => Adapters.Mover ?? (_mover ??= new CommandDiskMover(Ssh, MoverOptions.Default with
     {
-        DataPath = string.Equals(Input.DataPath, "relayed", StringComparison.OrdinalIgnoreCase) ? DataPath.Relayed : DataPath.Direct,
+        DataPath = DataPathNames.Parse(Input.DataPath)
+            ?? throw new InvalidOperationException($"step {Step.StepId}: unknown copy data path '{Input.DataPath}' (known: {string.Join(", ", DataPathNames.All)})"),
     }, Time));
 
     private IDiskMover? _mover;

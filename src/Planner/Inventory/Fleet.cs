@@ -123,7 +123,10 @@ public sealed record PolicySpec
     public string DefaultStrategy { get; init; } = "warm";
     /// <summary>Fraction of ZFS capacity the planner may fill.</summary>
     public double ZfsFillRatio { get; init; } = 0.8;
-    /// <summary>How disk bytes travel: "direct" (source host pipes to the target host over SSH) or "relayed" (through the orchestrator).</summary>
+    /// <summary>
+    /// How disk bytes travel: "direct" (source host pipes to the target host over SSH), "relayed" (through the
+    /// orchestrator) or "target-client" (the PVE node is a client of both clusters and pipes locally).
+    /// </summary>
     public string CopyDataPath { get; init; } = "direct";
     /// <summary>How copies are verified before cutover, as the planner counts it: "full" or "sampled" (match the access file's movers.verify).</summary>
     public string Verify { get; init; } = "full";

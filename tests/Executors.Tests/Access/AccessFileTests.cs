@@ -1,4 +1,5 @@
 using Taquin.Executors.Access;
+using Taquin.Executors.Movers;
 using Taquin.Planner.Diagnostics;
 
 namespace Taquin.Executors.Tests.Access;
@@ -145,6 +146,40 @@ public sealed class AccessFileTests : IDisposable
         Assert.Contains(problems, p => p.Element == "ceph.poool" && p.Line == 12 && p.Message.Contains("Unknown key", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.Element == "movers.dataPath" && p.Value == "teleport" && p.Fix.Contains("relayed", StringComparison.Ordinal));
         Assert.All(problems, p => Assert.Equal(Path.Combine(_folder, "access.yaml"), p.File));
+    }
+
+    [Fact]
+    public void The_movers_take_target_client_with_the_old_conf_on_the_nodes_and_a_checked_cipher_list()
+    {
+        var access = Parse("""
+            movers:
+              dataPath: target-client
+              sourceCephConfOnTarget: /etc/pve/priv/ceph/old-ceph.conf
+              sshCiphers: chacha20-poly1305@openssh.com, aes256-gcm@openssh.com
+            """);
+
+        var options = RealAdapters.MoverOptionsOf(TestFleet.Inventory().Fleet, access);
+
+        Assert.Equal(DataPath.TargetClient, options.DataPath);
+        Assert.Equal("/etc/pve/priv/ceph/old-ceph.conf", options.SourceCephConfOnTarget);
+        Assert.Equal("chacha20-poly1305@openssh.com,aes256-gcm@openssh.com", options.SshCiphers);
+    }
+
+    [Fact]
+    public void A_weak_or_unknown_cipher_is_refused_and_target_client_without_the_old_conf_is_refused_when_the_movers_are_built()
+    {
+        var problems = Problems("""
+            movers:
+              sshCiphers: aes128-gcm@openssh.com,3des-cbc,aes128-cbc
+            """);
+        var withoutConf = Parse("movers: { dataPath: target-client }");
+
+        var cipher = Assert.Single(problems);
+        Assert.Equal("movers.sshCiphers", cipher.Element);
+        Assert.Contains("3des-cbc, aes128-cbc", cipher.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("aes128-gcm", cipher.Message, StringComparison.Ordinal);
+        var error = Assert.Throws<AccessException>(() => RealAdapters.MoverOptionsOf(TestFleet.Inventory().Fleet, withoutConf));
+        Assert.Contains("movers.sourceCephConfOnTarget", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -28,6 +28,8 @@ public sealed class CommandDiskMoverTests : IDisposable
         SourceCephConf = ceph.Conf,
         TargetCephConf = ceph.Conf,
         HostToHostSsh = TestbedSsh,
+        // target-client: the test bed has one cluster, which the "target node" (this machine) reads as the old one
+        SourceCephConfOnTarget = ceph.Conf,
         IsLocalHost = _ => true,
         ProgressInterval = TimeSpan.Zero,
     };
@@ -59,6 +61,7 @@ public sealed class CommandDiskMoverTests : IDisposable
     [IntegrationTheory]
     [InlineData(DataPath.Direct)]
     [InlineData(DataPath.Relayed)]
+    [InlineData(DataPath.TargetClient)]
     public async Task Cold_rbd_to_rbd_copies_the_snapshot_exactly_sending_only_allocated_bytes(DataPath path)
     {
         var source = SparseSource("cold-src");
@@ -75,16 +78,14 @@ public sealed class CommandDiskMoverTests : IDisposable
         // RBD counts an object as allocated from its start: what Ceph reports allocated is what may travel.
         Assert.InRange(report.BytesSent, 6 << 20, (report.DataBytes * 1.01) + 4096);
         Assert.InRange(report.DataBytes, 6 << 20, 12 << 20);
-        if (path == DataPath.Relayed)
-        {
-            Assert.Equal(report.BytesSent, progress[^1].Bytes);
-            Assert.InRange(progress[^1].TotalBytes!.Value, report.BytesSent * 0.99, report.BytesSent * 1.01);
-        }
+        Assert.Equal(report.BytesSent, progress[^1].Bytes);
+        Assert.InRange(progress[^1].TotalBytes!.Value, report.BytesSent * 0.99, report.BytesSent * 1.01);
     }
 
     [IntegrationTheory]
     [InlineData(DataPath.Direct)]
     [InlineData(DataPath.Relayed)]
+    [InlineData(DataPath.TargetClient)]
     public async Task Warm_rbd_to_rbd_moves_only_the_change_between_the_snapshots(DataPath path)
     {
         var source = SparseSource("warm-src");
@@ -102,6 +103,113 @@ public sealed class CommandDiskMoverTests : IDisposable
         Assert.InRange(report.BytesSent, 1 << 20, (report.DataBytes * 1.01) + 4096);
         Assert.InRange(report.DataBytes, 1 << 20, 4 << 20);
         Assert.Equal(_ceph.Sha256(source + "@final"), _ceph.Sha256(target + "@final"));
+    }
+
+    [IntegrationTheory]
+    [InlineData(null)]
+    [InlineData("base")]
+    public async Task The_direct_and_target_client_byte_counts_are_the_bytes_the_relay_counted_in_the_stream(string? from)
+    {
+        var source = SparseSource("count-src");
+        _ceph.Write(source, 40 << 20, Pattern(3 << 20, 7));
+        _ceph.Snapshot(source, "final");
+        var reports = new Dictionary<DataPath, CopyReport>();
+        foreach (var path in new[] { DataPath.Relayed, DataPath.Direct, DataPath.TargetClient })
+        {
+            var target = _ceph.CreateImage("count-dst", 64 << 20);
+            var mover = Mover(path);
+            if (from is not null)
+            {
+                await mover.CopyAsync(new DiskCopyRequest(new RbdImageSource(Host, source), null, from, new RbdVolumeTarget(Host, target)), null, CancellationToken.None);
+            }
+
+            var request = new DiskCopyRequest(new RbdImageSource(Host, source), from, "final", new RbdVolumeTarget(Host, target));
+            reports[path] = await mover.CopyAsync(request, null, CancellationToken.None);
+            Assert.True((await mover.VerifyAsync(request, CancellationToken.None)).Match);
+        }
+
+        // The relay counts every byte it passes; the other two paths compute the stream from rbd diff, without a counter in the pipe.
+        Assert.Equal(reports[DataPath.Relayed].BytesSent, reports[DataPath.Direct].BytesSent);
+        Assert.Equal(reports[DataPath.Relayed].BytesSent, reports[DataPath.TargetClient].BytesSent);
+        Assert.InRange(reports[DataPath.Direct].BytesSent, 3 << 20, (reports[DataPath.Direct].DataBytes * 1.01) + 4096);
+        Assert.DoesNotContain(_runner.Commands, c => c.Contains("tee", StringComparison.Ordinal) || c.Contains("wc -c", StringComparison.Ordinal));
+    }
+
+    [IntegrationTheory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Import_diff_reads_the_pipe_as_a_path_or_as_stdin_and_both_copy_exactly(bool parallel)
+    {
+        var source = SparseSource(parallel ? "par-src" : "seq-src");
+        var target = _ceph.CreateImage(parallel ? "par-dst" : "seq-dst", 64 << 20);
+        var request = new DiskCopyRequest(new RbdImageSource(Host, source), null, "base", new RbdVolumeTarget(Host, target));
+        var mover = new CommandDiskMover(_runner, Options(DataPath.Relayed, _ceph) with { ParallelImportDiff = parallel });
+
+        await mover.CopyAsync(request, null, CancellationToken.None);
+
+        Assert.True((await mover.VerifyAsync(request, CancellationToken.None)).Match);
+        var import = Assert.Single(_runner.Commands, c => c.Contains("import-diff", StringComparison.Ordinal));
+        Assert.Equal(parallel, import.Contains("/dev/stdin", StringComparison.Ordinal));
+    }
+
+    [IntegrationFact]
+    public async Task The_parallel_import_falls_back_to_stdin_when_stdin_is_a_file_not_a_pipe()
+    {
+        var source = SparseSource("file-src");
+        var target = _ceph.CreateImage("file-dst", 64 << 20);
+        var diff = Path.Combine(_dir, "base.diff");
+        _ceph.Rbd("export-diff", "--no-progress", source + "@base", diff);
+        var mover = Mover(DataPath.Direct);
+
+        var result = await _runner.RunAsync(Host, ["bash", "-c", Taquin.Executors.Ssh.ShellQuoting.Join(mover.ImportDiffArgs(target)) + " < " + diff]);
+
+        Assert.True(result.Succeeded, result.Stderr);
+        Assert.Equal(_ceph.Sha256(source + "@base"), _ceph.Sha256(target + "@base"));
+    }
+
+    [IntegrationFact]
+    public async Task A_direct_copy_whose_ssh_drops_restarts_and_its_ssh_gets_the_configured_cipher()
+    {
+        var source = SparseSource("ddrop-src");
+        var target = _ceph.CreateImage("ddrop-dst", 64 << 20);
+        var request = new DiskCopyRequest(new RbdImageSource(Host, source), null, "base", new RbdVolumeTarget(Host, target));
+        // An "ssh" that loses its connection once (exit 255 after reading some of the stream), then runs the real ssh.
+        var bin = Directory.CreateDirectory(Path.Combine(_dir, "bin")).FullName;
+        var log = Path.Combine(_dir, "ssh.log");
+        var flakySsh = Path.Combine(bin, "ssh");
+        await File.WriteAllTextAsync(flakySsh, $"""
+            #!/bin/bash
+            echo "$*" >> {log}
+            if [ ! -e {log}.dropped ]; then touch {log}.dropped; head -c 1048576 > /dev/null; exit 255; fi
+            exec /usr/bin/ssh "$@"
+            """.ReplaceLineEndings("\n"));
+        TestbedCeph.RunBytes(["chmod", "700", flakySsh]);
+        var options = Options(DataPath.Direct, _ceph) with
+        {
+            HostToHostSsh = host => [flakySsh, .. TestbedSsh(host).Skip(1)],
+            SshCiphers = "chacha20-poly1305@openssh.com",
+        };
+
+        var report = await new CommandDiskMover(_runner, options).CopyAsync(request, null, CancellationToken.None);
+
+        Assert.Equal(2, report.Attempts);
+        Assert.True((await Mover(DataPath.Direct).VerifyAsync(request, CancellationToken.None)).Match);
+        var calls = await File.ReadAllLinesAsync(log);
+        Assert.Equal(2, calls.Length);
+        Assert.All(calls, c => Assert.StartsWith("-c chacha20-poly1305@openssh.com ", c, StringComparison.Ordinal));
+    }
+
+    [IntegrationFact]
+    public async Task Target_client_without_the_old_conf_on_the_target_refuses_before_anything_runs()
+    {
+        var request = new DiskCopyRequest(new RbdImageSource(Host, "rbd/any"), null, "base", new RbdVolumeTarget(Host, "rbd/other"));
+        var mover = new CommandDiskMover(_runner, Options(DataPath.TargetClient, _ceph) with { SourceCephConfOnTarget = null });
+
+        var error = await Assert.ThrowsAsync<AdapterException>(() => mover.CopyAsync(request, null, CancellationToken.None));
+
+        Assert.False(error.IsTransient);
+        Assert.Contains("movers.sourceCephConfOnTarget", error.Message, StringComparison.Ordinal);
+        Assert.Empty(_runner.Commands);
     }
 
     [IntegrationFact]

@@ -136,6 +136,21 @@ public class InventoryLoaderTests
         Assert.NotNull(result.Inventory);
     }
 
+    [Theory]
+    [InlineData("direct")]
+    [InlineData("relayed")]
+    [InlineData("target-client")]
+    public void Every_copy_data_path_is_read_as_written(string dataPath)
+    {
+        using var folder = TempInventory.Valid();
+        folder.Write("fleet.yaml", ReplaceFirst(TempInventory.FleetYaml, "defaultStrategy: attach-and-move", $"defaultStrategy: attach-and-move\n  copyDataPath: {dataPath}"));
+
+        var result = InventoryLoader.Load(folder.Root);
+
+        Assert.Empty(result.Diagnostics);
+        Assert.Equal(dataPath, result.Inventory!.Fleet.Policy.CopyDataPath);
+    }
+
     [Fact]
     public void Policy_names_the_rates_file_and_the_verification_the_planner_counts()
     {
