@@ -49,7 +49,7 @@ internal static class MoversBench
         var tag = DateTime.UtcNow.ToString("HHmmss", Inv);
 
         Line($"# movers bench {DateTime.UtcNow:yyyy-MM-dd HH:mm}Z, test bed Ceph ({Env("TAQUIN_CEPH_OSDS")} OSD, 127.0.0.1), {Environment.ProcessorCount} cores, load {Load()} at start");
-        await ThroughputAsync(conf, pool, tag, sizeMib, changedMib, repeat, options);
+        var rates = await ThroughputAsync(conf, pool, tag, sizeMib, changedMib, repeat, options);
 
         // 3. Downtime per strategy: source stop -> target start (final snapshot, copy, verification; no guest boot).
         Line($"downtime (source stop -> target start, no guest boot), {changedMib} MiB changed after the base copy, direct path:");
@@ -110,11 +110,12 @@ internal static class MoversBench
         {
             await RatesOut.WriteAsync(ratesOut, new MoversMeasurements
             {
-                MeasuredOn = $"test bed Ceph (1 OSD, 127.0.0.1), {Environment.ProcessorCount} cores, {mib} MiB fully written image",
+                MeasuredOn = $"test bed Ceph ({Env("TAQUIN_CEPH_OSDS")} OSD, 127.0.0.1), {Environment.ProcessorCount} cores, {sizeMib} MiB fully written image",
                 MeasuredAt = DateTimeOffset.UtcNow,
-                DirectMiBps = mib / results["mover direct (export-diff | ssh | import-diff)"],
-                RelayedMiBps = mib / results["mover relayed (through the orchestrator)"],
-                FileMiBps = mib / results["baseline qemu-img convert -p -n (PVE import)"],
+                DirectMiBps = rates[RatePaths.Direct],
+                RelayedMiBps = rates[RatePaths.Relayed],
+                TargetClientMiBps = rates[RatePaths.TargetClient],
+                FileMiBps = rates[RatePaths.File],
                 Cutovers = cutovers,
             }, file);
         }
@@ -126,7 +127,7 @@ internal static class MoversBench
     /// hits all methods alike), best round each; then the sparse image's bytes sent per data path.
     /// The movers run through SSH.NET to the test bed's sshd, as a real run does (the relayed path's data crosses it).
     /// </summary>
-    private static async Task ThroughputAsync(string conf, string pool, string tag, int sizeMib, int changedMib, int repeat, MoverOptions options)
+    private static async Task<IReadOnlyDictionary<string, double>> ThroughputAsync(string conf, string pool, string tag, int sizeMib, int changedMib, int repeat, MoverOptions options)
     {
         string Rbd(params string[] a) => Sh(["rbd", "--conf", conf, .. a]);
         using var sshNet = new SshNetRunner(
@@ -143,14 +144,18 @@ internal static class MoversBench
         Task Shell(string script) => Task.Run(() => Sh(["bash", "-o", "pipefail", "-c", script]));
         const string LocalPipe = "local pipe: rbd export - | rbd import -";
         const string SshPipe = "ssh pipe: rbd export - | ssh | rbd import -";
+        const string QemuImg = "qemu-img convert -p -n -f raw -O raw (PVE import)";
+        const string MoverDirect = "mover direct (export-diff | ssh | import-diff)";
+        const string MoverRelayed = "mover relayed (SSH.NET channels, orchestrator)";
+        const string MoverTargetClient = "mover target-client (both clusters, no ssh hop)";
         (string Name, bool Preallocate, Func<string, Task> Copy)[] methods =
         [
             (LocalPipe, false, t => Shell($"rbd --conf {conf} export --no-progress {full}@s - | rbd --conf {conf} import --no-progress - {t}")),
             (SshPipe, false, t => Shell($"rbd --conf {conf} export --no-progress {full}@s - | {ssh} {ShellQuoting.Quote($"rbd --conf {conf} import --no-progress - {t}")}")),
-            ("qemu-img convert -p -n -f raw -O raw (PVE import)", true, t => Task.Run(() => Sh(["qemu-img", "convert", "-p", "-n", "-f", "raw", "-O", "raw", $"rbd:{full}@s:conf={conf}", $"rbd:{t}:conf={conf}"]))),
-            ("mover direct (export-diff | ssh | import-diff)", true, t => Mover(DataPath.Direct, t)),
-            ("mover relayed (SSH.NET channels, orchestrator)", true, t => Mover(DataPath.Relayed, t)),
-            ("mover target-client (both clusters, no ssh hop)", true, t => Mover(DataPath.TargetClient, t)),
+            (QemuImg, true, t => Task.Run(() => Sh(["qemu-img", "convert", "-p", "-n", "-f", "raw", "-O", "raw", $"rbd:{full}@s:conf={conf}", $"rbd:{t}:conf={conf}"]))),
+            (MoverDirect, true, t => Mover(DataPath.Direct, t)),
+            (MoverRelayed, true, t => Mover(DataPath.Relayed, t)),
+            (MoverTargetClient, true, t => Mover(DataPath.TargetClient, t)),
         ];
         var best = methods.ToDictionary(m => m.Name, _ => double.MaxValue);
         var sourceSha = Sha(conf, full + "@s");
@@ -185,6 +190,14 @@ internal static class MoversBench
 
         Line($"  (load {Load()} at the end; movers' times include their rbd diff and snap ls; their targets are preallocated as PVE does, outside the time)");
         Sh(["bash", "-c", $"rbd --conf {conf} snap purge --no-progress {full}; rbd --conf {conf} rm --no-progress {full}"]);
+        // MiB/s per rates-file path name (docs/rates-format.md); file disks copy as qemu-img does.
+        var measured = new Dictionary<string, double>(StringComparer.Ordinal)
+        {
+            [RatePaths.Direct] = sizeMib / best[MoverDirect],
+            [RatePaths.Relayed] = sizeMib / best[MoverRelayed],
+            [RatePaths.TargetClient] = sizeMib / best[MoverTargetClient],
+            [RatePaths.File] = sizeMib / best[QemuImg],
+        };
 
         // Sparse image: bytes sent against allocated, every data path.
         var sparse = $"{pool}/bench-sparse-{tag}";
@@ -205,6 +218,7 @@ internal static class MoversBench
         }
 
         Sh(["bash", "-c", $"rbd --conf {conf} snap purge --no-progress {sparse}; rbd --conf {conf} rm --no-progress {sparse}"]);
+        return measured;
     }
 
     private static string Sha(string conf, string spec) => Sh(["bash", "-o", "pipefail", "-c", $"rbd --conf {conf} export --no-progress {spec} - | sha256sum"]).Split(' ')[0];

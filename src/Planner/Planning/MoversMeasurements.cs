@@ -14,6 +14,8 @@ public sealed record MoversMeasurements
     public double? DirectMiBps { get; init; }
     /// <summary>Mover relayed path (through the orchestrator), full copy, MiB/s.</summary>
     public double? RelayedMiBps { get; init; }
+    /// <summary>Mover target-client path (the PVE node reads both clusters), full copy, MiB/s.</summary>
+    public double? TargetClientMiBps { get; init; }
     /// <summary><c>qemu-img convert</c> as file disks are copied, MiB/s.</summary>
     public double? FileMiBps { get; init; }
     /// <summary>Cutover runs on the direct path, one per disk size.</summary>
@@ -42,6 +44,11 @@ public sealed record MoversMeasurements
         if (RelayedMiBps is { } relayed)
         {
             paths[RatePaths.Relayed] = new PathRates(relayed);
+        }
+
+        if (TargetClientMiBps is { } targetClient)
+        {
+            paths[RatePaths.TargetClient] = new PathRates(targetClient);
         }
 
         if (FileMiBps is { } file)

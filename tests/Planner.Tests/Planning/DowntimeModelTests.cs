@@ -159,6 +159,20 @@ public sealed class DowntimeModelTests
     }
 
     [Fact]
+    public void A_fleet_copying_through_the_target_client_path_uses_that_paths_measured_rate()
+    {
+        var rates = Rates() with { Paths = new Dictionary<string, PathRates> { ["direct"] = new(100, 10), ["target-client"] = new(200) } };
+        var vm = RbdVm("tc", "h1", ramGib: 4, diskGib: 40) with { Running = false };
+
+        var direct = DowntimeModel.FromRates(rates, Policy, "rates.yaml").EstimateMoveToPve(vm, DiskStrategy.Cold).TotalSeconds;
+        var targetClient = DowntimeModel.FromRates(rates, Policy with { CopyDataPath = "target-client" }, "rates.yaml").EstimateMoveToPve(vm, DiskStrategy.Cold).TotalSeconds;
+
+        // Copy at 100 vs 200 MiB/s, checksum at 50 MiB/s either way.
+        Assert.Equal(40 * 1024 * ((1 / 100.0) + (1 / 50.0)), direct, 6);
+        Assert.Equal(40 * 1024 * ((1 / 200.0) + (1 / 50.0)), targetClient, 6);
+    }
+
+    [Fact]
     public void Rates_without_the_fleets_data_path_name_the_missing_key_and_the_fix()
     {
         var e = Assert.Throws<RatesFileException>(() => DowntimeModel.FromRates(Rates(), Policy with { CopyDataPath = "relayed" }, "measured.yaml"));
