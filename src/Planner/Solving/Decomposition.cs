@@ -154,11 +154,12 @@ internal sealed class Decomposition(SearchContext context)
     {
         var conversions = problem.Hosts.Select(h => h.Convertible ? schedule[h.Index] : (int?)null).ToList();
         var placeholder = new SolverDecisions(stages, conversions, problem.Vms.Select(v => new VmDecision(stages, v.Home, false, [])).ToList());
-        var model = new PlacementModel(problem, placeholder, problem.Vms.Select(v => v.Index).ToList());
-        if (model.Variables > WindowSearch.FullModelLimit)
+        if (WindowSearch.EstimatedVariables(problem, placeholder) > WindowSearch.FullModelLimit)
         {
             return null;
         }
+
+        var model = new PlacementModel(problem, placeholder, problem.Vms.Select(v => v.Index).ToList());
 
         model.Model.Minimize(model.LiveMigrations);
         var (status, solver) = context.Solve(model.Model, deterministicSeconds);

@@ -18,6 +18,9 @@ internal sealed class WindowSearch(SearchContext context)
     /// <summary>Most VMs re-placed in one window step.</summary>
     internal const int WindowVmLimit = 160;
 
+    /// <summary>Booleans a window step aims at: small enough to be solved to optimality in its share of the budget.</summary>
+    private const int WindowVariableTarget = 5_000;
+
     /// <summary>Hosts beyond which a window step may use only a few hosts besides the VMs' own paths.</summary>
     private const int AllHostsLimit = 16;
 
@@ -58,7 +61,10 @@ internal sealed class WindowSearch(SearchContext context)
     }
 
     /// <summary>Booleans of the whole-fleet model, roughly (z, its arrival, x per VM and stage), before building it.</summary>
-    private long EstimatedVariables(SolverDecisions decisions)
+    private long EstimatedVariables(SolverDecisions decisions) => EstimatedVariables(problem, decisions);
+
+    /// <summary>Booleans of the whole-fleet placement model for these decisions' schedule, roughly, without building it.</summary>
+    internal static long EstimatedVariables(PlanningProblem problem, SolverDecisions decisions)
     {
         long perVm = 0;
         for (var s = 1; s <= decisions.Stages; s++)
@@ -108,7 +114,15 @@ internal sealed class WindowSearch(SearchContext context)
                 }
 
                 steps++;
-                var model = new PlacementModel(problem, best, free, problem.Hosts.Count <= AllHostsLimit ? null : WindowHosts(best, first, last));
+                var hosts = problem.Hosts.Count <= AllHostsLimit ? null : WindowHosts(best, first, last);
+                var model = new PlacementModel(problem, best, free, hosts);
+                while (model.Variables > WindowVariableTarget * 3 / 2 && free.Count > 8)
+                {
+                    // Keep the step solvable: the VMs that hop in the window come first, so they stay.
+                    free = free.Take(free.Count / 2).ToList();
+                    model = new PlacementModel(problem, best, free, hosts);
+                }
+
                 var (status, candidate) = Solve(model, best, perStep);
                 var before = best.LiveMigrations;
                 best = Accept(best, candidate);
@@ -128,15 +142,39 @@ internal sealed class WindowSearch(SearchContext context)
             .Where(v => In(best.Vms[v].CrossStage) || best.Vms[v].Hops.Any(h => In(h.Stage)))
             .OrderByDescending(v => best.Vms[v].Hops.Count(h => In(h.Stage)))
             .ThenBy(v => v)
-            .Take(WindowVmLimit)
+            .Take(VmsPerWindow(best))
             .ToList();
     }
 
-    /// <summary>For big fleets: the hosts converting around the window, and the libvirt hosts converted last (they keep VMs longest).</summary>
+    /// <summary>As many VMs as keep the window model near <see cref="WindowVariableTarget"/> Booleans (per VM: its share of the whole-fleet estimate, or of the hosts a big-fleet window allows).</summary>
+    private int VmsPerWindow(SolverDecisions best)
+    {
+        var perVm = EstimatedVariables(best) / Math.Max(1, problem.Vms.Count);
+        if (problem.Hosts.Count > AllHostsLimit)
+        {
+            perVm = perVm * (AllHostsLimit / 2) / problem.Hosts.Count;
+        }
+
+        return (int)Math.Clamp(WindowVariableTarget / Math.Max(1, perVm), 8, WindowVmLimit);
+    }
+
+    /// <summary>
+    /// For big fleets, besides each VM's own path: the PVE hosts (at the window's first wave) with the most RAM
+    /// left at the end, where a hop could become a crossing, and the libvirt hosts converted last.
+    /// </summary>
     private HashSet<int> WindowHosts(SolverDecisions best, int first, int last)
     {
-        var hosts = problem.Hosts.Where(h => best.ConversionStage[h.Index] is { } c && c >= first - 1 && c <= last + 1).Select(h => h.Index).ToHashSet();
-        hosts.UnionWith(problem.Hosts.Where(h => h.Convertible).OrderByDescending(h => best.ConversionStage[h.Index]).ThenBy(h => h.Index).Take(4).Select(h => h.Index));
+        var simulation = new PlanSimulation(problem, best);
+        var ram = new long[problem.Hosts.Count];
+        foreach (var vm in problem.Vms)
+        {
+            ram[simulation.Where(vm.Index, best.Stages).Host] += vm.RamMiB;
+        }
+
+        var hosts = problem.Hosts.Where(h => !h.Excluded && simulation.HostState(h.Index, first) == PlanSimulation.State.Pve)
+            .OrderByDescending(h => h.RamCapacityMiB - ram[h.Index]).ThenBy(h => h.Index).Take(4).Select(h => h.Index).ToHashSet();
+        hosts.UnionWith(problem.Hosts.Where(h => h.Convertible && best.ConversionStage[h.Index] > last)
+            .OrderByDescending(h => best.ConversionStage[h.Index]).ThenBy(h => h.Index).Take(4).Select(h => h.Index));
         return hosts;
     }
 
