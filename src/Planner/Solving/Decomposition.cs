@@ -80,8 +80,14 @@ internal sealed class Decomposition(SearchContext context)
             }
         }
 
-        if (best is not null && best.Stages > lower)
+        if (best is not null)
         {
+            best = FewestHopSchedules(best);
+        }
+
+        if (best is not null)
+        {
+            // At the stage bound only same-length schedules are tried: fewer live migrations.
             best = ScheduleSearch(best, lower);
         }
 
@@ -90,11 +96,75 @@ internal sealed class Decomposition(SearchContext context)
             return new SearchOutcome(null, "UNKNOWN", null, context.Wall, context.FirstFeasible, "decomposition", []);
         }
 
+        // The schedule is settled: the exact placement model (or windows of it) removes needless live migrations.
+        var window = new WindowSearch(context);
+        best = window.Improve(best, budget * 0.5);
+
         proven |= best.Stages <= lower;
         var gap = best.Stages == 0 ? 0 : (double)(best.Stages - lower) / best.Stages;
         // Stages may be proven; live migrations are not minimised exactly here, so the plan is FEASIBLE.
         return new SearchOutcome(best, "FEASIBLE", gap, context.Wall, context.FirstFeasible,
-            $"decomposition: host-level CP-SAT for the conversion stages, greedy packing per stage; stage lower bound {lower}{(proven ? " reached: stage count optimal" : "")}", []);
+            $"decomposition: host-level CP-SAT for the conversion stages, greedy packing per stage, CP-SAT placement {(window.ProvenForSchedule ? "proving the live migrations minimal for that schedule" : "over windows of stages")}; stage lower bound {lower}{(proven ? " reached: stage count optimal" : "")}", []);
+    }
+
+    /// <summary>
+    /// Schedules of the best plan's length that the host-level model expects to need the fewest live
+    /// migrations (a few per margin, each new one cut off from the next solve), packed and checked in full.
+    /// </summary>
+    private SolverDecisions FewestHopSchedules(SolverDecisions best)
+    {
+        var tried = new List<int[]>();
+        foreach (var margin in new[] { 0.97 })
+        {
+            for (var k = 0; k < 3 && !context.Cancellation.IsCancellationRequested; k++)
+            {
+                var stages = HostLevel(best.Stages, margin, context.Options.TimeLimitSeconds / 32, out var status, fewestHopsExcept: tried);
+                if (stages is null)
+                {
+                    break;
+                }
+
+                tried.Add(stages);
+                var order = problem.Hosts.Where(h => h.Convertible).OrderBy(h => stages[h.Index]).ThenBy(h => h.Index).Select(h => h.Index).ToList();
+                var packed = GreedyDecisions.Solve(problem, order, stages);
+                var valid = packed is not null && new PlanSimulation(problem, packed).Violations().Count == 0;
+                if (!valid)
+                {
+                    var exact = PlaceExactly(stages, best.Stages, context.Options.TimeLimitSeconds / 32);
+                    if (exact is not null && new PlanSimulation(problem, exact).Violations().Count == 0)
+                    {
+                        packed = exact;
+                        valid = true;
+                    }
+                }
+
+                context.Log.Add($"host-level model, fewest live migrations, margin {margin}: {status}, packing {(valid ? $"{packed!.Stages} stages, {packed.LiveMigrations} live migrations" : "failed")}");
+                if (valid && ExactSearch.Worse(best, packed!))
+                {
+                    best = packed!;
+                }
+            }
+        }
+
+        return best;
+    }
+
+    /// <summary>The exact placement model for a schedule the greedy packing could not fill (no hint); null if none found.</summary>
+    private SolverDecisions? PlaceExactly(int[] schedule, int stages, double deterministicSeconds)
+    {
+        var conversions = problem.Hosts.Select(h => h.Convertible ? schedule[h.Index] : (int?)null).ToList();
+        var placeholder = new SolverDecisions(stages, conversions, problem.Vms.Select(v => new VmDecision(stages, v.Home, false, [])).ToList());
+        if (WindowSearch.EstimatedVariables(problem, placeholder) > WindowSearch.FullModelLimit)
+        {
+            return null;
+        }
+
+        var model = new PlacementModel(problem, placeholder, problem.Vms.Select(v => v.Index).ToList());
+
+        model.Model.Minimize(model.LiveMigrations);
+        var (status, solver) = context.Solve(model.Model, deterministicSeconds);
+        context.Log.Add($"exact placement for schedule {string.Join(",", schedule)}: {status}");
+        return status is CpSolverStatus.Optimal or CpSolverStatus.Feasible ? model.Extract(solver) : null;
     }
 
     /// <summary>
@@ -108,12 +178,12 @@ internal sealed class Decomposition(SearchContext context)
         var budget = (int)Math.Min(400, context.Options.TimeLimitSeconds * 4000 / Math.Max(1, problem.Vms.Count));
         var tried = new HashSet<string>(StringComparer.Ordinal);
         var improved = true;
-        while (improved && best.Stages > lower && budget > 0 && !context.Cancellation.IsCancellationRequested)
+        while (improved && best.LiveMigrations > 0 && budget > 0 && !context.Cancellation.IsCancellationRequested)
         {
             improved = false;
             var current = best.ConversionStage.Select(c => c ?? 0).ToArray();
             var last = convertible.Max(h => current[h]);
-            foreach (var candidate in Neighbours(current, convertible, last))
+            foreach (var candidate in Neighbours(current, convertible, last, merge: best.Stages > lower))
             {
                 if (budget <= 0 || context.Cancellation.IsCancellationRequested)
                 {
@@ -145,10 +215,10 @@ internal sealed class Decomposition(SearchContext context)
     /// Schedules with the stages k and k + 1 merged, then each of those with one host moved to another stage,
     /// then the current schedule with one host moved (same stages, perhaps fewer live migrations).
     /// </summary>
-    private static IEnumerable<int[]> Neighbours(int[] current, List<int> convertible, int last)
+    private static IEnumerable<int[]> Neighbours(int[] current, List<int> convertible, int last, bool merge)
     {
         var merged = new List<int[]>();
-        for (var k = 1; k < Math.Max(2, last); k++)
+        for (var k = 1; k < Math.Max(2, last) && merge; k++)
         {
             merged.Add([.. current.Select(s => s > k ? s - 1 : s)]);
         }
@@ -187,10 +257,22 @@ internal sealed class Decomposition(SearchContext context)
                 }
             }
         }
+
+        // Two hosts trade stages: the same stage sizes, another order.
+        foreach (var a in convertible)
+        {
+            foreach (var b in convertible.Where(b => b > a && current[b] != current[a]))
+            {
+                var swapped = (int[])current.Clone();
+                (swapped[a], swapped[b]) = (current[b], current[a]);
+                yield return swapped;
+            }
+        }
     }
 
     /// <summary>Conversion stage per host within <paramref name="stages"/> stages, fewest stages first; null if none found.</summary>
-    private int[]? HostLevel(int stages, double margin, double deterministicSeconds, out CpSolverStatus status, bool aggressive = false)
+    private int[]? HostLevel(int stages, double margin, double deterministicSeconds, out CpSolverStatus status, bool aggressive = false,
+        IReadOnlyList<int[]>? fewestHopsExcept = null)
     {
         var hosts = problem.Hosts;
         var vms = problem.Vms;
@@ -271,7 +353,12 @@ internal sealed class Decomposition(SearchContext context)
             }
         }
 
-        if (aggressive)
+        if (fewestHopsExcept is not null)
+        {
+            model.Add(last == stages);
+            MinimizeHops(model, conv, crossed, stages, fewestHopsExcept);
+        }
+        else if (aggressive)
         {
             model.Minimize(last);
         }
@@ -297,6 +384,43 @@ internal sealed class Decomposition(SearchContext context)
         }
 
         return stagesOf;
+    }
+
+    /// <summary>
+    /// Objective for a schedule of fixed length: the RAM (GiB) that must leave hosts converting in wave s
+    /// minus the RAM crossing to PVE in that wave (fluid) has to live-migrate; the VM count of the hosts
+    /// converting in wave 1 is exact when nothing is PVE yet. Schedules already tried are cut off.
+    /// </summary>
+    private void MinimizeHops(CpModel model, Dictionary<(int Host, int Stage), BoolVar> conv, IntVar[] crossed, int stages, IReadOnlyList<int[]> except)
+    {
+        const long GiB = 1024;
+        var ramGiB = Math.Max(1, (problem.Vms.Sum(v => v.RamMiB) + GiB - 1) / GiB);
+        var vmCount = Math.Max(1, problem.Vms.Count);
+        var objective = LinearExpr.NewBuilder();
+        var convertible = problem.Hosts.Where(h => h.Convertible).ToList();
+        for (var s = 1; s <= stages; s++)
+        {
+            var leaving = LinearExpr.NewBuilder();
+            foreach (var h in convertible)
+            {
+                leaving.AddTerm(conv[(h.Index, s)], problem.VmsOn(h.Index).Sum(v => v.RamMiB) * Scale / GiB);
+                if (s == 1)
+                {
+                    objective.AddTerm(conv[(h.Index, s)], problem.VmsOn(h.Index).Count() * ramGiB * Scale);
+                }
+            }
+
+            var hops = model.NewIntVar(0, ramGiB * Scale, $"hop_ram_{s}");
+            model.Add(hops >= leaving - ((crossed[s] - crossed[s - 1]) * ramGiB));
+            objective.AddTerm(hops, vmCount);
+        }
+
+        foreach (var schedule in except)
+        {
+            model.AddBoolOr(convertible.Select(h => conv[(h.Index, schedule[h.Index])].Not()));
+        }
+
+        model.Minimize(objective);
     }
 
     private static LinearExpr StageOf(Dictionary<(int, int), BoolVar> conv, int host, int stages)

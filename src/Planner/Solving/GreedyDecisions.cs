@@ -289,8 +289,10 @@ internal static class GreedyDecisions
                 return false;
             }
 
+            // With planned stages, every host due in the next wave (or overdue) leaves the old Ceph then, not only the first.
             var next = queue.Peek();
-            var capacity = problem.OldCephCapacityMiB(problem.Hosts.Where(h => h.Index != next && IsLibvirt(h.Index, stage + 1)));
+            var leaving = plannedStages is null ? [next] : queue.Where(h => h == next || plannedStages[h] <= stage + 1).ToHashSet();
+            var capacity = problem.OldCephCapacityMiB(problem.Hosts.Where(h => !leaving.Contains(h.Index) && IsLibvirt(h.Index, stage + 1)));
             var usage = problem.Vms.Where(v => !Crossed(v.Index)).Sum(v => v.RbdMiB);
             var progress = false;
             // Prefer VMs of the hosts converted soonest: they would have to move anyway.
