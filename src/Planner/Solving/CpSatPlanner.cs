@@ -58,11 +58,11 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null) : IPlanSolver
         }
 
         var bounds = LowerBounds.Compute(inventory, options);
-        var lower = Math.Max(StageLowerBound(problem), bounds.Stages);
+        // The bounds use the problem rounded the other way (demands down, capacities up): valid for plans in bytes.
+        var relaxed = PlanningProblem.From(inventory, options, forBounds: true);
+        var lower = Math.Max(StageLowerBound(relaxed), bounds.Stages);
         var upper = greedy?.Stages ?? FallbackStageLimit(problem);
         var context = new SearchContext(problem, options, tuning, log, cancellationToken);
-        // The bounds' relaxations use the problem rounded the other way (demands down, capacities up): valid in bytes.
-        var relaxed = PlanningProblem.From(inventory, options, forBounds: true);
         lower = StageRelaxation.RaiseLowerBound(context, lower, upper, relaxed);
         var size = (long)problem.Vms.Count * problem.Hosts.Count * upper;
         var outcome = size <= tuning.ExactModelLimit

@@ -95,11 +95,8 @@ internal static class MoveRelaxation
                 row[s] = y;
             }
 
+            // Pins are left out: the plan file does not record them, so the bound holds for every plan that verifies.
             on[v.Index] = row;
-            if (problem.PinnedStage.TryGetValue(v.Index, out var pin) && pin >= 1 && pin <= stages)
-            {
-                model.Add(row[pin] - row[pin - 1] == 1);
-            }
         }
 
         for (var s = 1; s <= stages; s++)
@@ -211,8 +208,7 @@ internal static class MoveRelaxation
     /// </summary>
     private static void BreakSymmetry(CpModel model, PlanningProblem problem, LinearExpr[][] on, BoolVar?[] stay, int stages)
     {
-        var groups = problem.Vms.Where(v => !problem.PinnedStage.ContainsKey(v.Index))
-            .GroupBy(v => (v.Home, v.RamMiB, v.RbdMiB, v.CopyMiB, v.ProvisionedMiB, v.FileMiB));
+        var groups = problem.Vms.GroupBy(v => (v.Home, v.RamMiB, v.RbdMiB, v.CopyMiB, v.ProvisionedMiB, v.FileMiB));
         foreach (var group in groups)
         {
             var list = group.OrderBy(v => v.Index).ToList();

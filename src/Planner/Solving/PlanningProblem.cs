@@ -139,8 +139,9 @@ internal sealed class PlanningProblem
                 home,
                 Demand(vm.RamBytes),
                 Demand(vm.RbdBytes),
-                Demand(moveBytes),
-                Demand(Math.Max(vm.ProvisionedBytes, vm.DiskBytes)),
+                // Bounds use what the verifier checks: a move copies at least its disks' data, ZFS holds the provisioned size.
+                forBounds ? Demand(vm.DiskBytes) : Demand(moveBytes),
+                forBounds ? Demand(vm.ProvisionedBytes) : Demand(Math.Max(vm.ProvisionedBytes, vm.DiskBytes)),
                 fileBacked,
                 Demand(options.Downtime.LibvirtLiveMigration(vm).Bytes),
                 fileBacked ? Demand(vm.LocalFileProvisionedBytes) : 0));
