@@ -153,13 +153,13 @@ internal static class Program
     private static void Summarize(List<Row> rows)
     {
         Console.WriteLine();
-        Console.WriteLine("summary over the 216-VM instances (sample + seeds): method, n, median final s, p95 final s, median first s, optimal, stages<=baseline, mean stages, mean live migrations");
+        Console.WriteLine("summary over the 216-VM instances (sample + seeds): method, n, median final s, p95 final s, median first s, optimal, stages<=baseline, mean stages, mean live migrations, stages proven, live migrations proven, mean live-migration bound");
         foreach (var group in rows.Where(r => r.Vms == 216).GroupBy(r => r.Method))
         {
             var finals = group.Select(r => r.FinalSeconds).Order().ToList();
             var firsts = group.Select(r => r.FirstSeconds).Order().ToList();
             Console.WriteLine(string.Create(Inv,
-                $"{group.Key}, {finals.Count}, {Percentile(finals, 0.5):0.000}, {Percentile(finals, 0.95):0.000}, {Percentile(firsts, 0.5):0.000}, {group.Count(r => r.Status == "OPTIMAL")}, {group.Count(r => r.Stages <= r.BaselineStages)}, {group.Average(r => r.Stages):0.00}, {group.Average(r => r.LiveMigrations):0.0}"));
+                $"{group.Key}, {finals.Count}, {Percentile(finals, 0.5):0.000}, {Percentile(finals, 0.95):0.000}, {Percentile(firsts, 0.5):0.000}, {group.Count(r => r.Status == "OPTIMAL")}, {group.Count(r => r.Stages <= r.BaselineStages)}, {group.Average(r => r.Stages):0.00}, {group.Average(r => r.LiveMigrations):0.0}, {group.Count(r => r.StagesProven)}, {group.Count(r => r.MovesProven)}, {group.Average(r => r.BoundLiveMigrations):0.0}"));
         }
     }
 
@@ -193,9 +193,15 @@ internal static class Program
 internal sealed record Row(
     string Instance, int Vms, int Hosts, string Method, double FirstSeconds, double FinalSeconds, string Status,
     int Stages, int Reboots, long Bytes, int LiveMigrations, int Moves, int BaselineStages, int BaselineMoves,
-    int BoundStages, int BoundMoves, int Violations, string Note)
+    int BoundStages, int BoundMoves, int Violations, string Note, int BoundLiveMigrations = 0, string Proven = "")
 {
-    public const string Header = "instance,vms,hosts,method,first_s,final_s,status,stages,reboots,bytes,live_migrations,moves,stages_vs_baseline,moves_vs_baseline,stages_vs_bound,moves_vs_bound,violations,note";
+    public const string Header = "instance,vms,hosts,method,first_s,final_s,status,stages,reboots,bytes,live_migrations,moves,stages_vs_baseline,moves_vs_baseline,stages_vs_bound,moves_vs_bound,bound_stages,bound_live_migrations,proven,violations,note";
+
+    /// <summary>The stage count equals a proven lower bound.</summary>
+    public bool StagesProven => Proven.Contains("stages", StringComparison.Ordinal);
+
+    /// <summary>Stages, reboots, downtime and live migrations all equal proven lower bounds.</summary>
+    public bool MovesProven => Proven.Contains("live migrations", StringComparison.Ordinal);
 
     public static Row Of(string name, string method, FleetInventory inventory, MigrationPlan plan, double first, double final)
     {
@@ -205,14 +211,14 @@ internal sealed record Row(
         var violations = PlanVerifier.Verify(plan, inventory);
         return new Row(name, inventory.Vms.Count, inventory.Fleet.Hosts.Count, method, first, final, plan.Solver.Status,
             m.Stages, m.Reboots, m.BytesCopied, m.LiveMigrations, m.Moves, baseline.Stages, baseline.Moves, bound.Stages, bound.Moves,
-            violations.Count, (violations.Count > 0 ? violations[0].ToString() : ""));
+            violations.Count, (violations.Count > 0 ? violations[0].ToString() : ""), bound.LiveMigrations, string.Join("+", plan.Solver.Proven));
     }
 
     public static Row Failed(string name, string method, FleetInventory inventory, double seconds, string why)
         => new(name, inventory.Vms.Count, inventory.Fleet.Hosts.Count, method, seconds, seconds, "NONE", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, why);
 
     public string Csv() => string.Create(CultureInfo.InvariantCulture,
-        $"{Instance},{Vms},{Hosts},{Method},{FirstSeconds:0.000},{FinalSeconds:0.000},{Status},{Stages},{Reboots},{Bytes},{LiveMigrations},{Moves},{Diff(Stages, BaselineStages)},{Diff(Moves, BaselineMoves)},{Diff(Stages, BoundStages)},{Diff(Moves, BoundMoves)},{Violations},\"{Note.Replace("\"", "'", StringComparison.Ordinal)}\"");
+        $"{Instance},{Vms},{Hosts},{Method},{FirstSeconds:0.000},{FinalSeconds:0.000},{Status},{Stages},{Reboots},{Bytes},{LiveMigrations},{Moves},{Diff(Stages, BaselineStages)},{Diff(Moves, BaselineMoves)},{Diff(Stages, BoundStages)},{Diff(Moves, BoundMoves)},{BoundStages},{BoundLiveMigrations},{Proven},{Violations},\"{Note.Replace("\"", "'", StringComparison.Ordinal)}\"");
 
     private static string Diff(int value, int reference) => value - reference >= 0 ? $"+{value - reference}" : $"{value - reference}";
 }

@@ -340,7 +340,7 @@ internal static class PlanCommands
 
     private static void ShowSummary(IAnsiConsole console, MigrationPlan plan)
     {
-        var table = new Table().Title($"Plan — solver {Markup.Escape(plan.Solver.Status)}{(plan.Solver.Gap is { } g ? $", gap {PlanReport.Percent(g)}" : "")}");
+        var table = new Table().Title($"Plan — solver {Markup.Escape(plan.Solver.StatusLine())}{(plan.Solver.Gap is { } g ? $", gap {PlanReport.Percent(g)}" : "")}");
         table.AddColumn("");
         table.AddColumn("This plan");
         table.AddColumn("Greedy baseline");

@@ -144,6 +144,28 @@ public sealed record SolverReport
     public int Workers { get; init; }
     /// <summary>Short description of the model/decomposition used, for the review.</summary>
     public string? Model { get; init; }
+
+    /// <summary>
+    /// The objectives whose value equals a proven lower bound, in lexicographic order ("stages", "reboots",
+    /// "downtime", "live migrations"); the others are the best found. OPTIMAL means stages, reboots, downtime
+    /// and live migrations are proven (docs/plan-format.md, "Solver status").
+    /// </summary>
+    public IReadOnlyList<string> Proven { get; init; } = [];
+
+    /// <summary>The later objectives this status does not prove.</summary>
+    public static readonly IReadOnlyList<string> LaterObjectives = ["bytes", "balance"];
+
+    /// <summary>The status for people: "OPTIMAL (stages, reboots, downtime, live migrations); bytes, balance: best found".</summary>
+    public string StatusLine()
+    {
+        if (Proven.Count == 0)
+        {
+            return Status;
+        }
+
+        var open = LaterObjectives.Where(o => !Proven.Contains(o)).ToList();
+        return $"{Status} ({string.Join(", ", Proven)}){(open.Count > 0 ? $"; {string.Join(", ", open)}: best found" : "")}";
+    }
 }
 
 public sealed record VmPlanInfo

@@ -28,7 +28,7 @@ public static class PlanReport
         {
             new ReportHeading(1, "Migration plan"),
             new ReportParagraph($"{plan.Metrics.Stages} stage(s) for {inventory.Vms.Count} VM(s) on {inventory.Fleet.Hosts.Count} host(s). " +
-                $"Solver status {plan.Solver.Status}{(plan.Solver.Gap is { } g ? $", gap {Percent(g)}" : "")}, {Num(plan.Solver.WallSeconds)} s, seed {plan.Solver.Seed}. " +
+                $"Solver status {plan.Solver.StatusLine()}{(plan.Solver.Gap is { } g ? $", gap {Percent(g)}" : "")}, {Num(plan.Solver.WallSeconds)} s, seed {plan.Solver.Seed}. " +
                 $"Inventory digest {plan.InventoryDigest}."),
             new ReportParagraph("Estimates use " + RatesLine(plan)),
             new ReportHeading(2, "Summary"),

@@ -582,6 +582,12 @@ public static class PlanVerifier
                 v.Add(new(t, name, PlanRule.CopyBudget, $"live-migrate of {name} claims {ByteSize.Format(a.Bytes)} but moves at least {ByteSize.Format(MinimumLiveMigrationBytes(vm))} ({what})"));
             }
 
+            // Every move to PVE copies at least its disks' data (the planners' lower bounds on waves rely on it).
+            if (a.Kind == ActionKind.MoveToPve && a.Bytes < vm.DiskBytes)
+            {
+                v.Add(new(t, name, PlanRule.CopyBudget, $"move-to-pve of {name} claims {ByteSize.Format(a.Bytes)} but copies at least its disks' data, {ByteSize.Format(vm.DiskBytes)}"));
+            }
+
             if (hosts.TryGetValue(now.Host, out var target) && target.Excluded)
             {
                 v.Add(new(t, name, PlanRule.Excluded, $"VM {name} moves to excluded host {now.Host}"));

@@ -58,10 +58,12 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null) : IPlanSolver
         }
 
         var bounds = LowerBounds.Compute(inventory, options);
-        var lower = Math.Max(StageLowerBound(problem), bounds.Stages);
+        // The bounds use the problem rounded the other way (demands down, capacities up): valid for plans in bytes.
+        var relaxed = PlanningProblem.From(inventory, options, forBounds: true);
+        var lower = Math.Max(StageLowerBound(relaxed), bounds.Stages);
         var upper = greedy?.Stages ?? FallbackStageLimit(problem);
         var context = new SearchContext(problem, options, tuning, log, cancellationToken);
-        lower = StageRelaxation.RaiseLowerBound(context, lower, upper);
+        lower = StageRelaxation.RaiseLowerBound(context, lower, upper, relaxed);
         var size = (long)problem.Vms.Count * problem.Hosts.Count * upper;
         var outcome = size <= tuning.ExactModelLimit
             ? new ExactSearch(context).Run(greedy, lower, upper)
@@ -85,11 +87,24 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null) : IPlanSolver
                 : throw new InvalidOperationException("solver produced an invalid plan: " + string.Join("; ", violations.Take(5)));
         }
 
+        // The per-VM relaxation may prove the plan's stage count where the host-level one did not (after the search,
+        // which keeps its own start; the probe runs only when it can change the status).
+        if (outcome.Decisions.Stages > lower)
+        {
+            lower = MoveRelaxation.RaiseLowerBound(context, relaxed, lower, outcome.Decisions.Stages, options.TimeLimitSeconds * 0.1);
+        }
+
+        // Live migrations are bounded at the plan's stage count only when that count is proven minimal (lexicographic).
+        var moveBound = outcome.Decisions.Stages <= lower
+            ? MoveRelaxation.LiveMigrationBound(context, relaxed, outcome.Decisions.Stages, options.TimeLimitSeconds * 0.3)
+            : null;
+        var lowerBound = Optimality.LowerBound(bounds, lower, moveBound);
         var report = new SolverReport
         {
             Status = outcome.Status,
             Gap = outcome.Gap,
-            WallSeconds = outcome.WallSeconds,
+            // Includes the bound solves after the search.
+            WallSeconds = context.Wall,
             FirstFeasibleSeconds = outcome.FirstFeasibleSeconds,
             Seed = options.Seed,
             TimeLimitSeconds = options.TimeLimitSeconds,
@@ -99,8 +114,19 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null) : IPlanSolver
         var plan = PlanBuilder.Build(inventory, ToPlanDecisions(problem, outcome.Decisions), options, report) with
         {
             Baseline = baseline?.Metrics,
-            LowerBound = bounds with { Stages = Math.Max(bounds.Stages, lower) },
+            LowerBound = lowerBound,
             ExcludedHosts = [.. options.ExcludedHosts],
+        };
+        // The exact model's own proof (stages probed, live migrations optimal) stands; otherwise the bounds decide.
+        var proven = outcome.Status == "OPTIMAL" ? [.. Optimality.Required] : Optimality.Proven(plan.Metrics, lowerBound);
+        plan = plan with
+        {
+            Solver = plan.Solver with
+            {
+                Status = outcome.Status == "OPTIMAL" || Optimality.IsOptimal(proven) ? "OPTIMAL" : outcome.Status,
+                Proven = proven,
+                Gap = Optimality.IsOptimal(proven) ? 0 : plan.Solver.Gap,
+            },
         };
         if (baseline is not null && (PlanVerifier.Verify(plan, inventory).Count > 0 || WorseThan(plan.Metrics, baseline.Metrics)))
         {

@@ -63,21 +63,32 @@ internal sealed class PlanningProblem
     public required IReadOnlyList<int> PinnedOrder { get; init; }
     public required long RamReserveMiB { get; init; }
 
+    /// <summary>
+    /// Rounded the other way (demands down, capacities up): every plan valid in bytes fits, so the relaxations
+    /// that prove lower bounds use this form; plans are never built from it.
+    /// </summary>
+    public bool ForBounds { get; init; }
+
     public IEnumerable<SolverVm> VmsOn(int host) => Vms.Where(v => v.Home == host);
 
     public long OldCephCapacityMiB(IEnumerable<SolverHost> libvirtHosts)
-        => (long)Math.Floor(libvirtHosts.Sum(h => h.OldCephRawMiB) * OldCephFactor);
+        => Capacity(libvirtHosts.Sum(h => h.OldCephRawMiB) * OldCephFactor);
 
     public long NewCephCapacityMiB(IEnumerable<SolverHost> pveHosts)
-        => (long)Math.Floor(pveHosts.Sum(h => h.NewCephRawMiB) * NewCephFactor);
+        => Capacity(pveHosts.Sum(h => h.NewCephRawMiB) * NewCephFactor);
+
+    private long Capacity(double mib) => (long)(ForBounds ? Math.Ceiling(mib) : Math.Floor(mib));
 
     public static long UpMiB(long bytes) => (bytes + MiB - 1) / MiB;
 
     public static long DownMiB(double bytes) => bytes <= 0 ? 0 : (long)Math.Floor(bytes / MiB);
 
     /// <summary>Builds the problem; unknown names in pins are reported as <see cref="PlanningInputException"/>.</summary>
-    public static PlanningProblem From(FleetInventory inventory, PlannerOptions options)
+    public static PlanningProblem From(FleetInventory inventory, PlannerOptions options, bool forBounds = false)
     {
+        // Plans: demands up, capacities down (a plan that fits in MiB fits in bytes). Bounds: the other way round.
+        long Demand(long bytes) => forBounds ? Math.Max(0, bytes) / MiB : UpMiB(bytes);
+        long Room(double bytes) => forBounds ? (bytes <= 0 ? 0 : (long)Math.Ceiling(bytes / MiB)) : DownMiB(bytes);
         var fleet = inventory.Fleet;
         var policy = fleet.Policy;
         var excluded = new HashSet<string>(options.ExcludedHosts, StringComparer.Ordinal);
@@ -87,15 +98,15 @@ internal sealed class PlanningProblem
         {
             var index = hosts.Count;
             hostIndex[h.Name] = index;
-            var ram = DownMiB(h.RamBytes - policy.RamReservePerHostBytes);
-            var copyBudget = DownMiB(h.NicGbits * 1e9 / 8 * policy.WaveWindowHours * 3600);
+            var ram = Room(h.RamBytes - policy.RamReservePerHostBytes);
+            var copyBudget = Room(h.NicGbits * 1e9 / 8 * policy.WaveWindowHours * 3600);
             hosts.Add(new SolverHost(
                 index,
                 h.Name,
                 Math.Max(0, ram),
-                DownMiB(h.ZfsUsableBytes * policy.ZfsFillRatio),
-                DownMiB(h.OldCephOsdRawBytes),
-                DownMiB(h.NewCephOsdRawBytes),
+                Room(h.ZfsUsableBytes * policy.ZfsFillRatio),
+                Room(h.OldCephOsdRawBytes),
+                Room(h.NewCephOsdRawBytes),
                 copyBudget,
                 h.Excluded || excluded.Contains(h.Name),
                 h.AlreadyPve));
@@ -126,13 +137,14 @@ internal sealed class PlanningProblem
                 vms.Count,
                 vm.Name,
                 home,
-                UpMiB(vm.RamBytes),
-                UpMiB(vm.RbdBytes),
-                UpMiB(moveBytes),
-                UpMiB(Math.Max(vm.ProvisionedBytes, vm.DiskBytes)),
+                Demand(vm.RamBytes),
+                Demand(vm.RbdBytes),
+                // Bounds use what the verifier checks: a move copies at least its disks' data, ZFS holds the provisioned size.
+                forBounds ? Demand(vm.DiskBytes) : Demand(moveBytes),
+                forBounds ? Demand(vm.ProvisionedBytes) : Demand(Math.Max(vm.ProvisionedBytes, vm.DiskBytes)),
                 fileBacked,
-                UpMiB(options.Downtime.LibvirtLiveMigration(vm).Bytes),
-                fileBacked ? UpMiB(vm.LocalFileProvisionedBytes) : 0));
+                Demand(options.Downtime.LibvirtLiveMigration(vm).Bytes),
+                fileBacked ? Demand(vm.LocalFileProvisionedBytes) : 0));
         }
 
         // Local images: MiB capacity rounded down, files rounded up. A host whose local-images disks hold
@@ -140,7 +152,7 @@ internal sealed class PlanningProblem
         for (var i = 0; i < hosts.Count; i++)
         {
             var own = vms.Where(v => v.Home == i).Sum(v => v.FileMiB);
-            var disks = DownMiB(fleet.Hosts[i].LocalImagesBytes);
+            var disks = Room(fleet.Hosts[i].LocalImagesBytes);
             hosts[i] = hosts[i] with { LocalImagesMiB = Math.Max(disks, own), AcceptsFileCopies = disks >= own && disks > 0 };
         }
 
@@ -211,6 +223,7 @@ internal sealed class PlanningProblem
             PinnedStage = pinnedStage,
             PinnedOrder = order,
             RamReserveMiB = UpMiB(policy.RamReservePerHostBytes),
+            ForBounds = forBounds,
         };
     }
 }

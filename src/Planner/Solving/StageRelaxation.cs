@@ -11,11 +11,15 @@ namespace Taquin.Planner.Solving;
 internal static class StageRelaxation
 {
     /// <summary>The smallest T in [lower, upper) the relaxation cannot rule out, or upper when all are ruled out.</summary>
-    public static int RaiseLowerBound(SearchContext context, int lower, int upper)
+    /// <remarks>
+    /// Pass the problem rounded for bounds (<see cref="PlanningProblem.ForBounds"/>) to make the result a bound for
+    /// plans valid in bytes; by default the context's problem (rounded for plans) is used.
+    /// </remarks>
+    public static int RaiseLowerBound(SearchContext context, int lower, int upper, PlanningProblem? problem = null)
     {
         for (var t = lower; t < upper; t++)
         {
-            var status = Solve(context, t);
+            var status = Solve(context, problem ?? context.Problem, t);
             context.Log.Add($"relaxation T={t}: {status}");
             if (status != CpSolverStatus.Infeasible)
             {
@@ -26,9 +30,8 @@ internal static class StageRelaxation
         return upper;
     }
 
-    private static CpSolverStatus Solve(SearchContext context, int stages)
+    private static CpSolverStatus Solve(SearchContext context, PlanningProblem problem, int stages)
     {
-        var problem = context.Problem;
         var hosts = problem.Hosts;
         var vms = problem.Vms;
         var model = new CpModel();

@@ -247,6 +247,22 @@ public sealed class PlanVerifierTests
     }
 
     [Fact]
+    public void A_move_to_pve_cannot_claim_less_than_its_disks_data()
+    {
+        // The stage and live-migration bounds count each move's disk data against the NICs: a plan must not understate it.
+        var inventory = OneFileVm(localImagesGib: 1000, diskGib: 700, usedGib: 600, nic: 10);
+        var plan = Build(inventory, CopyThenMove());
+        var move = plan.Stages.Single(s => s.Actions.Any(a => a.Kind == ActionKind.MoveToPve));
+        var understated = plan with
+        {
+            Stages = [.. plan.Stages.Select(s => s.Index != move.Index ? s : s with { Actions = [.. s.Actions.Select(a => a.Kind == ActionKind.MoveToPve ? a with { Bytes = 1 * G } : a)] })],
+        };
+
+        Assert.DoesNotContain(Violations(plan, inventory, PlanRule.CopyBudget), v => v.Message.Contains("move-to-pve", StringComparison.Ordinal));
+        Assert.Contains(Violations(understated, inventory, PlanRule.CopyBudget), v => v.Message.Contains("move-to-pve of legacy claims 1 GiB but copies at least its disks' data, 600 GiB", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Copies_beyond_the_nic_rate_times_the_wave_window_break_the_copy_budget()
     {
         // 1 Gbit/s × 1 h = 450 GB; a cold copy of 600 GiB does not fit.

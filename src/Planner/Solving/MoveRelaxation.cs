@@ -1,0 +1,239 @@
+using Google.OrTools.Sat;
+
+namespace Taquin.Planner.Solving;
+
+/// <summary>
+/// A relaxation with the crossing stage of every VM but no placement: the conversion stage of every host,
+/// on[v,s] = VM v is on PVE at stage s, and each capacity summed over the hosts in the state that offers it.
+/// A VM that has not crossed when its home host converts must have left that host by a live migration, so the
+/// fewest such VMs bounds the live migrations of every plan within that many stages, and "no schedule within T
+/// stages" proves that no plan has T stages. Arguments: docs/planner-model.md, "Live-migration lower bound".
+/// </summary>
+internal static class MoveRelaxation
+{
+    /// <summary>Largest VMs × stages for which the per-VM relaxation is built (bigger fleets keep the older bounds).</summary>
+    public const long MaxVmStages = 6_000;
+
+    public static bool Fits(PlanningProblem problem, int stages) => (long)problem.Vms.Count * stages <= MaxVmStages;
+
+    /// <summary>
+    /// The smallest T in [lower, upper) this relaxation does not rule out, or upper when it rules all out. A probe
+    /// that times out rules nothing out, so the result is always a proven bound. <paramref name="problem"/>: the
+    /// inventory rounded for bounds (<see cref="PlanningProblem.ForBounds"/>), so the bound holds for plans in bytes.
+    /// </summary>
+    public static int RaiseLowerBound(SearchContext context, PlanningProblem problem, int lower, int upper, double deterministicSeconds)
+    {
+        var t = lower;
+        for (; t < upper && Fits(problem, t); t++)
+        {
+            var model = new CpModel();
+            _ = Build(model, problem, t);
+            var (status, _) = context.Solve(model, deterministicSeconds);
+            context.Log.Add($"move relaxation T={t}: {status}");
+            if (status != CpSolverStatus.Infeasible)
+            {
+                return t;
+            }
+        }
+
+        return t;
+    }
+
+    /// <summary>
+    /// The fewest live migrations of any plan with at most <paramref name="stages"/> stages, as proven by the
+    /// solver's objective bound (valid even when the search stops early); null when nothing was proven.
+    /// </summary>
+    public static MoveBound? LiveMigrationBound(SearchContext context, PlanningProblem problem, int stages, double deterministicSeconds)
+    {
+        if (!Fits(problem, stages))
+        {
+            return null;
+        }
+
+        var model = new CpModel();
+        var relaxation = Build(model, problem, stages);
+        model.Minimize(relaxation.MustMigrate);
+        var (status, solver) = context.Solve(model, deterministicSeconds);
+        context.Log.Add($"live-migration relaxation T={stages}: {status}");
+        if (status == CpSolverStatus.Infeasible)
+        {
+            return new MoveBound(stages, 0, Feasible: false, Exact: true);
+        }
+
+        if (status is not (CpSolverStatus.Optimal or CpSolverStatus.Feasible))
+        {
+            return null;
+        }
+
+        var bound = (int)Math.Max(0, Math.Ceiling(solver.BestObjectiveBound - 1e-6));
+        return new MoveBound(stages, bound, Feasible: true, Exact: status == CpSolverStatus.Optimal);
+    }
+
+    /// <summary>Adds the relaxation within <paramref name="stages"/> stages to <paramref name="model"/>.</summary>
+    internal static RelaxedSchedule Build(CpModel model, PlanningProblem problem, int stages)
+    {
+        var hosts = problem.Hosts;
+        var vms = problem.Vms;
+        var conversion = new HostConversionVariables(model, hosts, stages);
+
+        // on[v][s]: monotone, nobody at stage 0 (as in the exact model), everybody at the last stage.
+        var on = new LinearExpr[vms.Count][];
+        foreach (var v in vms)
+        {
+            var row = new LinearExpr[stages + 1];
+            row[0] = LinearExpr.Constant(0);
+            for (var s = 1; s <= stages; s++)
+            {
+                if (s == stages)
+                {
+                    row[s] = LinearExpr.Constant(1);
+                    continue;
+                }
+
+                var y = model.NewBoolVar($"on_{v.Index}_{s}");
+                model.Add(y >= row[s - 1]);
+                row[s] = y;
+            }
+
+            // Pins are left out: the plan file does not record them, so the bound holds for every plan that verifies.
+            on[v.Index] = row;
+        }
+
+        for (var s = 1; s <= stages; s++)
+        {
+            AddCapacities(model, problem, conversion, on, s);
+        }
+
+        // stay[v]: v never live-migrates, so it sits on its home host until it crosses, no later than the wave
+        // the home host converts in. Every other VM live-migrates at least once.
+        var stay = new BoolVar?[vms.Count];
+        var mustMigrate = LinearExpr.NewBuilder();
+        foreach (var v in vms)
+        {
+            var home = hosts[v.Home];
+            if (!home.Convertible)
+            {
+                continue;
+            }
+
+            var keep = model.NewBoolVar($"stay_{v.Index}");
+            stay[v.Index] = keep;
+            var converted = new List<BoolVar>();
+            for (var s = 1; s < stages; s++)
+            {
+                // Converted by s (cumulative: a stronger linear relaxation than the single stage) ∧ stay ⇒ crossed by s.
+                converted.Add(conversion.Conv[(home.Index, s)]);
+                model.Add(on[v.Index][s] >= keep + LinearExpr.Sum(converted) - 1);
+            }
+
+            mustMigrate.Add(1 - keep);
+        }
+
+        BreakSymmetry(model, problem, on, stay, stages);
+        return new RelaxedSchedule(conversion, on, mustMigrate);
+    }
+
+    private static void AddCapacities(CpModel model, PlanningProblem problem, HostConversionVariables conversion, LinearExpr[][] on, int s)
+    {
+        var pveRam = LinearExpr.NewBuilder();
+        var libvirtRam = LinearExpr.NewBuilder();
+        var pveStorage = LinearExpr.NewBuilder();
+        var oldCeph = LinearExpr.NewBuilder();
+        var budget = LinearExpr.NewBuilder();
+        var localImages = LinearExpr.NewBuilder();
+        var localImagesBefore = LinearExpr.NewBuilder();
+        // The new Ceph's room counts only while it can exist (≥ minHosts PVE hosts), as in the stage relaxation.
+        var cephExists = model.NewBoolVar($"ceph_exists_{s}");
+        model.Add(LinearExpr.Sum(problem.Hosts.Where(h => !h.Excluded).Select(h => conversion.Pve(h, s))) >= problem.NewCephMinHosts)
+            .OnlyEnforceIf(cephExists);
+        foreach (var h in problem.Hosts)
+        {
+            if (!h.Excluded)
+            {
+                pveRam.AddTerm(conversion.Pve(h, s), h.RamCapacityMiB);
+                pveStorage.AddTerm(conversion.Pve(h, s), h.ZfsCapacityMiB);
+                var cephRoom = problem.NewCephCapacityMiB([h]);
+                if (cephRoom > 0)
+                {
+                    var counted = model.NewBoolVar($"ceph_room_{h.Index}_{s}");
+                    model.AddImplication(counted, cephExists);
+                    model.Add(counted <= conversion.Pve(h, s));
+                    pveStorage.AddTerm(counted, cephRoom);
+                }
+
+                budget.AddTerm(conversion.Pve(h, s), h.CopyBudgetMiB);
+            }
+
+            libvirtRam.AddTerm(conversion.Libvirt(h, s), h.RamCapacityMiB);
+            oldCeph.AddTerm(conversion.Libvirt(h, s), problem.OldCephCapacityMiB([h]));
+            localImages.AddTerm(conversion.Libvirt(h, s), h.LocalImagesMiB);
+            // A file copied away (or moved to PVE) in wave s still counts at s on its source, libvirt at s − 1.
+            localImagesBefore.AddTerm(conversion.Libvirt(h, s - 1), h.LocalImagesMiB);
+        }
+
+        var ramOnPve = LinearExpr.NewBuilder();
+        var ramOnLibvirt = LinearExpr.NewBuilder();
+        var storageOnPve = LinearExpr.NewBuilder();
+        var rbdOnOldCeph = LinearExpr.NewBuilder();
+        var copies = LinearExpr.NewBuilder();
+        var files = LinearExpr.NewBuilder();
+        var filesBefore = LinearExpr.NewBuilder();
+        foreach (var v in problem.Vms)
+        {
+            var now = on[v.Index][s];
+            var before = on[v.Index][s - 1];
+            ramOnPve.AddTerm(now, v.RamMiB);
+            ramOnLibvirt.AddTerm(1 - now, v.RamMiB);
+            storageOnPve.AddTerm(now, v.ProvisionedMiB);
+            // A VM crossing in wave s still has its RBD images in the old Ceph at s (retired when the wave commits).
+            rbdOnOldCeph.AddTerm(1 - before, v.RbdMiB);
+            copies.AddTerm(now - before, v.CopyMiB);
+            files.AddTerm(1 - now, v.FileMiB);
+            filesBefore.AddTerm(1 - before, v.FileMiB);
+        }
+
+        model.Add(ramOnPve <= pveRam);
+        model.Add(ramOnLibvirt <= libvirtRam);
+        model.Add(storageOnPve <= pveStorage);
+        model.Add(rbdOnOldCeph <= oldCeph);
+        // Every move to PVE charges its bytes to the receiving PVE host's NIC in that wave.
+        model.Add(copies <= budget);
+        model.Add(files <= localImages);
+        model.Add(filesBefore <= localImagesBefore);
+    }
+
+    /// <summary>
+    /// VMs of one home host with the same numbers are interchangeable here: the one with the lower index crosses
+    /// no later and stays whenever the other does (any solution can be relabelled that way at no cost).
+    /// </summary>
+    private static void BreakSymmetry(CpModel model, PlanningProblem problem, LinearExpr[][] on, BoolVar?[] stay, int stages)
+    {
+        var groups = problem.Vms.GroupBy(v => (v.Home, v.RamMiB, v.RbdMiB, v.CopyMiB, v.ProvisionedMiB, v.FileMiB));
+        foreach (var group in groups)
+        {
+            var list = group.OrderBy(v => v.Index).ToList();
+            for (var i = 1; i < list.Count; i++)
+            {
+                var (a, b) = (list[i - 1].Index, list[i].Index);
+                for (var s = 1; s < stages; s++)
+                {
+                    model.Add(on[a][s] >= on[b][s]);
+                }
+
+                if (stay[a] is { } keepA && stay[b] is { } keepB)
+                {
+                    model.Add(keepA >= keepB);
+                }
+            }
+        }
+    }
+}
+
+/// <summary>The relaxation's variables: host conversions, VMs on PVE per stage, and the VMs that must live-migrate.</summary>
+internal sealed record RelaxedSchedule(HostConversionVariables Conversion, LinearExpr[][] OnPve, LinearExpr MustMigrate);
+
+/// <summary>
+/// Live migrations every plan with at most <see cref="Stages"/> stages needs. Feasible false: the relaxation
+/// has no schedule within that many stages (then no plan has). Exact: the relaxation was solved to optimality.
+/// </summary>
+internal sealed record MoveBound(int Stages, int LiveMigrations, bool Feasible, bool Exact);
