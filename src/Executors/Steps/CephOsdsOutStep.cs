@@ -9,6 +9,9 @@ public sealed class CephOsdsOutStep : StepBase
 {
     public override string Type => StepTypes.CephOsdsOut;
     public override StepPolicy Policy { get; } = new(TimeSpan.FromHours(24), new RetryPolicy(3, TimeSpan.FromMinutes(5)), CanCompensate: true);
+    /// <summary>At most one recovery progress line per interval in the step log.</summary>
+    public static readonly TimeSpan RecoveryLogInterval = TimeSpan.FromSeconds(30);
+
     public override string PreconditionText => "the host is drained and the old Ceph can hold its data without these OSDs (checked by the plan)";
 
     public override async Task<StepResult> ExecuteAsync(StepContext context)
@@ -25,6 +28,8 @@ public sealed class CephOsdsOutStep : StepBase
         {
             // The plan predicted the old Ceph keeps room; the live cluster has the last word before any data moves.
             var forecast = await context.Ceph.ForecastOsdsOutAsync([.. osds.Select(o => o.Id)], ct);
+            // Kept as a checkpoint too: a long recovery's progress lines roll the log tail over.
+            await context.SaveAsync("forecast", Describe(forecast));
             await context.LogAsync(Describe(forecast));
             if (!forecast.StaysUnderNearfull)
             {
@@ -37,7 +42,19 @@ public sealed class CephOsdsOutStep : StepBase
             await context.Ceph.MarkOsdOutAsync(osd.Id, ct);
         }
 
-        var health = await context.Ceph.WaitHealthyAsync(context.Remaining, p => context.LogAsync("recovery: " + p.Describe()), ct);
+        // A recovery polls every few seconds for hours: one progress line per interval keeps the log tail readable.
+        DateTimeOffset? lastLine = null;
+        var health = await context.Ceph.WaitHealthyAsync(context.Remaining, p =>
+        {
+            var now = context.Time.GetUtcNow();
+            if (lastLine is { } last && now - last < RecoveryLogInterval)
+            {
+                return Task.CompletedTask;
+            }
+
+            lastLine = now;
+            return context.LogAsync("recovery: " + p.Describe());
+        }, ct);
         return StepResult.Done($"{osds.Count} OSD(s) of {context.Host} out; old Ceph {health.Status}");
     }
 

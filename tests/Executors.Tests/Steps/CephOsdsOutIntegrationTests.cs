@@ -72,6 +72,9 @@ public sealed class CephOsdsOutIntegrationTests(ITestOutputHelper output)
             Assert.All(await ceph.ListOsdsAsync(FleetHost), o => Assert.False(o.In));
             Assert.Equal(0, await PgsOnAsync(MovedOsd));
             Assert.Contains(log, l => l.Contains("would hold", StringComparison.Ordinal));
+            Assert.Contains("would hold", context.Checkpoint("forecast"), StringComparison.Ordinal);
+            // Progress is throttled: a recovery of n seconds logs at most n / 30 + 1 lines, so the forecast stays in the tail.
+            Assert.True(log.Count(l => l.StartsWith("recovery: ", StringComparison.Ordinal)) <= (outTime.TotalSeconds / CephOsdsOutStep.RecoveryLogInterval.TotalSeconds) + 1, string.Join('\n', log));
             // The mgr's stale "all clean" right after the out must not end the wait: recovery shows up in the log.
             Assert.Contains(log, l => l.StartsWith("recovery: ", StringComparison.Ordinal));
 
