@@ -137,7 +137,8 @@ public sealed class RealAdapters : IDisposable
             SourceCephConfOnTarget = movers.SourceCephConfOnTarget,
             SourceCephConf = movers.SourceCephConf ?? access.Ceph?.Conf,
             TargetCephConf = movers.TargetCephConf,
-            Verify = movers.Verify == "sampled" ? VerifyMode.Sampled : VerifyMode.Full,
+            // The plan's downtime estimates count the fleet's policy.verify: the movers do the same unless the access file says otherwise.
+            Verify = (movers.Verify ?? fleet.Policy.Verify) == "sampled" ? VerifyMode.Sampled : VerifyMode.Full,
             IsLocalHost = host => local.Contains(host) || defaults.IsLocalHost(host),
         };
     }

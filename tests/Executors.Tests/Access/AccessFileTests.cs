@@ -165,6 +165,20 @@ public sealed class AccessFileTests : IDisposable
         Assert.Equal("chacha20-poly1305@openssh.com,aes256-gcm@openssh.com", options.SshCiphers);
     }
 
+    [Theory]
+    [InlineData("sampled", null, VerifyMode.Sampled)]
+    [InlineData("full", null, VerifyMode.Full)]
+    [InlineData("sampled", "full", VerifyMode.Full)]
+    [InlineData("full", "sampled", VerifyMode.Sampled)]
+    public void The_movers_verify_as_the_fleet_policy_planned_unless_the_access_file_says_otherwise(string policyVerify, string? accessVerify, VerifyMode expected)
+    {
+        var inventory = TestFleet.Inventory();
+        var fleet = inventory.Fleet with { Policy = inventory.Fleet.Policy with { Verify = policyVerify } };
+        var access = Parse(accessVerify is null ? "movers: { dataPath: relayed }" : $"movers: {{ dataPath: relayed, verify: {accessVerify} }}");
+
+        Assert.Equal(expected, RealAdapters.MoverOptionsOf(fleet, access).Verify);
+    }
+
     [Fact]
     public void A_weak_or_unknown_cipher_is_refused_and_target_client_without_the_old_conf_is_refused_when_the_movers_are_built()
     {
