@@ -209,9 +209,10 @@ public sealed class FileDiskWarmIntegrationTests(Lv1PveFixture pve, ITestOutputH
     }
 
     [IntegrationFact]
-    public async Task Downtime_of_warm_stays_flat_while_cold_grows_with_the_disk()
+    public async Task What_crosses_while_the_guest_is_off_stays_flat_for_warm_and_grows_with_the_disk_for_cold()
     {
         var downtime = new Dictionary<(string, int), double>();
+        var crossedWhileDown = new Dictionary<(string, int), long>();
         foreach (var mib in new[] { 256, 1024 })
         {
             foreach (var strategy in new[] { "warm", "cold" })
@@ -228,6 +229,7 @@ public sealed class FileDiskWarmIntegrationTests(Lv1PveFixture pve, ITestOutputH
                 var copy = run.FinalSync.Checkpoint(strategy == "warm" ? "copy.virtio0.diff" : "copy.virtio0.full");
                 output.WriteLine(FormattableString.Invariant($"{strategy} {mib} MiB qcow2, {ChangedMib} MiB changed: downtime (stop -> target verified) {downtime[(strategy, mib)]:F2} s; {copy}"));
                 Assert.Equal("yes", run.FinalSync.Checkpoint("verified"));
+                crossedWhileDown[(strategy, mib)] = BytesOf(copy);
                 await RemoveDomainAsync(run.Name);
                 foreach (var file in new[] { run.BasePath, FileDiskWarm.OverlayPathFor(run.BasePath), run.TargetPath })
                 {
@@ -236,7 +238,20 @@ public sealed class FileDiskWarmIntegrationTests(Lv1PveFixture pve, ITestOutputH
             }
         }
 
-        Assert.True(downtime[("warm", 1024)] < downtime[("cold", 1024)], $"warm {downtime[("warm", 1024)]:F2} s vs cold {downtime[("cold", 1024)]:F2} s at 1 GiB");
+        // Wall-clock downtime is printed, not asserted: on a loaded 2-core runner a 1 GiB local copy (~0.7 s) is within
+        // the noise of shutdown and verification. What decides downtime is what crosses while the guest is off.
+        var changed = ChangedMib * 1024L * 1024;
+        Assert.InRange(crossedWhileDown[("warm", 256)], changed, 2 * changed);
+        Assert.InRange(crossedWhileDown[("warm", 1024)], changed, 2 * changed);
+        Assert.True(crossedWhileDown[("cold", 256)] >= 256L * 1024 * 1024, $"cold 256 MiB crossed {crossedWhileDown[("cold", 256)]} bytes");
+        Assert.True(crossedWhileDown[("cold", 1024)] >= 1024L * 1024 * 1024, $"cold 1 GiB crossed {crossedWhileDown[("cold", 1024)]} bytes");
+    }
+
+    private static long BytesOf(string? copyCheckpoint)
+    {
+        Assert.NotNull(copyCheckpoint);
+        var field = copyCheckpoint.Split(';').Single(f => f.StartsWith("bytes=", StringComparison.Ordinal));
+        return long.Parse(field["bytes=".Length..], CultureInfo.InvariantCulture);
     }
 
     private sealed record Prepared(string Name, string BasePath, byte[] Content, string TargetPath, StepContext CopyDisks, StepContext Shutdown, StepContext FinalSync, StepContext Commit);
