@@ -190,7 +190,9 @@ internal static class ReviewPages
             html.Append(", ").Append(E(model));
         }
 
-        html.Append("</p><table data-testid=summary><tr><th>Metric</th><th class=num>This plan</th><th class=num>Greedy baseline</th><th class=num>Lower bound</th></tr>");
+        // Before approving, an admin must see whether the downtime figures come from this fleet's measurements or from guesses.
+        html.Append("</p><p data-testid=rates>Estimates use ").Append(E(PlanReport.RatesLine(plan))).Append("</p>");
+        html.Append("<table data-testid=summary><tr><th>Metric</th><th class=num>This plan</th><th class=num>Greedy baseline</th><th class=num>Lower bound</th></tr>");
         void Row(string name, Func<PlanMetrics, string> value)
             => html.Append("<tr><td>").Append(name).Append("</td><td class=num>").Append(value(plan.Metrics)).Append("</td><td class=num>")
                 .Append(plan.Baseline is { } b ? value(b) : "—").Append("</td><td class=num>").Append(plan.LowerBound is { } l ? value(l) : "—").Append("</td></tr>");

@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using Taquin.Planner.Inventory;
 using Taquin.Planner.Planning;
 using Taquin.Planner.Samples;
+using Taquin.Tests.Shared;
 using Taquin.Web.Tests.Support;
 
 namespace Taquin.Web.Tests.Pages;
@@ -92,11 +93,39 @@ public sealed partial class ReviewTests
 
         Assert.Contains("Solver <b>GREEDY</b>", body, StringComparison.Ordinal);
         Assert.Contains("plan-created", body, StringComparison.Ordinal);
+        Assert.Contains("data-testid=rates>Estimates use default rates (not measured)", body, StringComparison.Ordinal);
 
         using var operatorClient = await server.SignInAsync("operator");
         await operatorClient.GetAsync("/plans");
         using var refused = await operatorClient.PostFormAsync("/plans", new() { ["inventory"] = inventory, ["planner"] = "greedy" });
         Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_plan_made_with_the_fleets_measured_rates_says_where_they_come_from_on_the_review()
+    {
+        await using var server = await WebServer.StartAsync();
+        var inventory = server.CopySample("fleet-tiny");
+        File.Copy(RepositoryPaths.Sample(Path.Combine("rates", "testbed-2026-11-24.yaml")), Path.Combine(inventory, "rates.yaml"));
+        var fleet = Path.Combine(inventory, "fleet.yaml");
+        await File.WriteAllTextAsync(fleet, (await File.ReadAllTextAsync(fleet)).Replace("policy:\n", "policy:\n  rates: rates.yaml\n", StringComparison.Ordinal));
+        using var admin = await server.SignInAsync("admin");
+        await admin.GetAsync("/plans");
+        using var created = await admin.PostFormAsync("/plans", new() { ["inventory"] = inventory, ["planner"] = "greedy", ["name"] = "measured" });
+        var planPath = PageClient.Location(created);
+
+        string body;
+        var polls = 0;
+        do
+        {
+            await Task.Delay(200);
+            body = (await admin.GetAsync(planPath)).Body;
+        }
+        while (body.Contains("http-equiv=refresh", StringComparison.Ordinal) && ++polls < 300);
+
+        var rates = Regex.Match(body, "data-testid=rates>([^<]*)<").Groups[1].Value;
+        Assert.StartsWith("Estimates use measured rates from " + Path.Combine(inventory, "rates.yaml"), rates, StringComparison.Ordinal);
+        Assert.DoesNotContain("default rates", rates, StringComparison.Ordinal);
     }
 
     private static List<string> VmRows(string html)
