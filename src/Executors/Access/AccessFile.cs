@@ -16,6 +16,8 @@ namespace Taquin.Executors.Access;
 /// </summary>
 public static class AccessFile
 {
+    private const string Docs = "docs/access.md";
+
     /// <exception cref="InvalidInputException">Every problem found, each with file, line, key and fix.</exception>
     public static AccessSettings Load(string path, Fleet? fleet = null, Func<string, string?>? getVariable = null)
     {
@@ -51,26 +53,10 @@ public static class AccessFile
             sshDefaults = new SshAccessOptions();
         }
 
-        YamlNode? rootNode;
-        try
-        {
-            var stream = new YamlStream();
-            stream.Load(new StringReader(yaml));
-            rootNode = stream.Documents.Count > 0 ? stream.Documents[0].RootNode : null;
-        }
-        catch (YamlException ex)
-        {
-            throw new InvalidInputException([Diagnostic.Error(path, "yaml", $"Not valid YAML: {ex.InnerException?.Message ?? ex.Message}",
-                "Fix the YAML syntax at that line and column (indentation, quotes, a missing colon).", line: (int)ex.Start.Line, column: (int)ex.Start.Column)]);
-        }
-
-        if (rootNode is not YamlMappingNode rootMap)
-        {
-            throw new InvalidInputException([Diagnostic.Error(path, "(root)", "The access file must be a mapping with ssh, pve, libvirt, ceph and movers sections.",
-                "Start from the example in docs/access.md.")]);
-        }
-
-        var root = new Map(reader, rootMap, "");
+        // Bad YAML or a root that is not a mapping: that problem alone, nothing else can be read.
+        var readable = diagnostics.Count;
+        var root = reader.Source.ReadRoot(yaml, "ssh, pve, libvirt, ceph and movers sections")
+            ?? throw new InvalidInputException([.. diagnostics.Skip(readable)]);
         var settings = new AccessSettings
         {
             SourcePath = path,
@@ -87,10 +73,9 @@ public static class AccessFile
 
     private sealed class Reader(string file, string baseDirectory, Fleet? fleet, List<Diagnostic> diagnostics)
     {
-        public string File => file;
-        public List<Diagnostic> Diagnostics => diagnostics;
+        public YamlSource Source { get; } = new(file, Docs, diagnostics);
 
-        public SshAccessOptions ReadSsh(Map m, SshAccessOptions defaults)
+        public SshAccessOptions ReadSsh(YamlMappingReader m, SshAccessOptions defaults)
         {
             var options = defaults;
             if (m.ExistingFile("identityFile", this) is { } identity)
@@ -112,9 +97,9 @@ public static class AccessFile
                 }
             }
 
-            if (m.PathList("knownHosts") is { } knownHosts)
+            if (m.PathList("knownHosts", this) is { } knownHosts)
             {
-                foreach (var missing in knownHosts.Where(f => !System.IO.File.Exists(f)))
+                foreach (var missing in knownHosts.Where(f => !File.Exists(f)))
                 {
                     m.ErrorAt("knownHosts", $"known_hosts file '{missing}' does not exist.", "Create it with `ssh-keyscan -p PORT ADDRESS >> FILE` after checking the key on the host's console, or fix the path.", missing);
                 }
@@ -160,7 +145,7 @@ public static class AccessFile
             return options;
         }
 
-        public PveAccess? ReadPve(Map m)
+        public PveAccess? ReadPve(YamlMappingReader m)
         {
             var url = m.String("url", required: true, "https://pve1.example.org:8006");
             var tokenId = m.String("tokenId", required: true, "root@pam!taquin");
@@ -211,7 +196,7 @@ public static class AccessFile
             return bang > 0 && bang < tokenId.Length - 1 && tokenId[..bang].Contains('@', StringComparison.Ordinal);
         }
 
-        public LibvirtAccess ReadLibvirt(Map m)
+        public LibvirtAccess ReadLibvirt(YamlMappingReader m)
         {
             var defaults = ReadLibvirtHost(m);
             var hosts = new Dictionary<string, LibvirtHostAccess>(StringComparer.Ordinal);
@@ -234,7 +219,7 @@ public static class AccessFile
             return new LibvirtAccess { Default = defaults, Hosts = hosts };
         }
 
-        private static LibvirtHostAccess ReadLibvirtHost(Map m)
+        private static LibvirtHostAccess ReadLibvirtHost(YamlMappingReader m)
             => new()
             {
                 ConnectUri = m.String("connectUri", required: false, "qemu:///system"),
@@ -245,7 +230,7 @@ public static class AccessFile
                 ShutdownGrace = m.Seconds("shutdownGraceSeconds"),
             };
 
-        public CephAccess? ReadCeph(Map m)
+        public CephAccess? ReadCeph(YamlMappingReader m)
         {
             var admin = m.String("adminHost", required: true, "kvm1");
             if (admin is not null)
@@ -265,7 +250,7 @@ public static class AccessFile
             return access;
         }
 
-        public MoverAccess ReadMovers(Map m)
+        public MoverAccess ReadMovers(YamlMappingReader m)
         {
             var dataPath = m.Choice("dataPath", ["direct", "relayed", "target-client"], "direct (source hosts pipe to the PVE nodes over SSH), relayed (through the orchestrator) or target-client (the PVE nodes read the old Ceph themselves, with sourceCephConfOnTarget)");
             var cipherText = m.String("sshCiphers", required: false, "aes128-gcm@openssh.com,chacha20-poly1305@openssh.com");
@@ -298,7 +283,7 @@ public static class AccessFile
         }
 
         /// <summary>A secret's place: exactly one of the file key (checked to exist) and the environment variable key.</summary>
-        private SecretSource? ReadSecret(Map m, string fileKey, string variableKey, bool required)
+        private SecretSource? ReadSecret(YamlMappingReader m, string fileKey, string variableKey, bool required)
         {
             var file = m.ExistingFile(fileKey, this);
             var variable = m.String(variableKey, required: false, "VARIABLE_NAME");
@@ -326,7 +311,7 @@ public static class AccessFile
             return null;
         }
 
-        private void CheckFleetHost(Map m, string key, string what, string? host = null)
+        private void CheckFleetHost(YamlMappingReader m, string key, string what, string? host = null)
         {
             host ??= key;
             if (fleet is not null && fleet.Hosts.All(h => h.Name != host))
@@ -343,164 +328,33 @@ public static class AccessFile
                 : value;
     }
 
-    /// <summary>A YAML mapping being read: remembers the keys used so the others are reported as unknown.</summary>
-    private sealed class Map(Reader reader, YamlMappingNode node, string path)
+    /// <summary>A path on the orchestrator's machine that must exist now.</summary>
+    private static string? ExistingFile(this YamlMappingReader m, string key, Reader owner)
     {
-        private readonly HashSet<string> _used = new(StringComparer.Ordinal);
-
-        private string PathOf(string key) => path.Length == 0 ? key : $"{path}.{key}";
-
-        public bool Has(string key) => node.Children.ContainsKey(new YamlScalarNode(key));
-
-        public IEnumerable<string> Keys()
-            => node.Children.Keys.OfType<YamlScalarNode>().Select(k => k.Value ?? "").ToList();
-
-        public void ErrorAt(string? key, string message, string fix, string? value)
+        if (m.String(key, required: false, "/path/to/file") is not { } text)
         {
-            var at = key is not null && node.Children.TryGetValue(new YamlScalarNode(key), out var v) ? v : node;
-            reader.Diagnostics.Add(Diagnostic.Error(reader.File, key is null ? (path.Length == 0 ? "(root)" : path) : PathOf(key), message, fix, value, (int)at.Start.Line, (int)at.Start.Column));
-        }
-
-        private YamlNode? Get(string key)
-        {
-            _used.Add(key);
-            return node.Children.TryGetValue(new YamlScalarNode(key), out var value) && !(value is YamlScalarNode { Value: null or "" } s && s.Style == ScalarStyle.Plain)
-                ? value
-                : null;
-        }
-
-        public string? String(string key, bool required, string example)
-        {
-            var value = Get(key);
-            if (value is YamlScalarNode scalar)
-            {
-                return scalar.Value;
-            }
-
-            if (value is not null)
-            {
-                ErrorAt(key, $"'{key}' must be a single value.", $"Write '{key}: {example}'.", null);
-            }
-            else if (required)
-            {
-                ErrorAt(null, $"Required key '{key}' is missing.", $"Add '{key}: {example}' here (see docs/access.md).", null);
-            }
-
             return null;
         }
 
-        public IReadOnlyList<string>? StringOrList(string key)
+        var full = owner.Resolve(text);
+        if (!File.Exists(full))
         {
-            var value = Get(key);
-            switch (value)
-            {
-                case null:
-                    return null;
-                case YamlScalarNode scalar:
-                    return [scalar.Value ?? ""];
-                case YamlSequenceNode seq when seq.Children.All(c => c is YamlScalarNode):
-                    return [.. seq.Children.Select(c => ((YamlScalarNode)c).Value ?? "")];
-                default:
-                    ErrorAt(key, $"'{key}' must be a value or a list of values.", $"Write '{key}: [a, b]'.", null);
-                    return null;
-            }
-        }
-
-        public IReadOnlyList<string>? PathList(string key) => StringOrList(key)?.Select(reader.Resolve).ToList();
-
-        /// <summary>A path on the orchestrator's machine that must exist now.</summary>
-        public string? ExistingFile(string key, Reader owner)
-        {
-            if (String(key, required: false, "/path/to/file") is not { } text)
-            {
-                return null;
-            }
-
-            var full = owner.Resolve(text);
-            if (!System.IO.File.Exists(full))
-            {
-                ErrorAt(key, $"File '{full}' does not exist.", "Fix the path (relative paths are relative to the access file) or create the file.", text);
-                return null;
-            }
-
-            return full;
-        }
-
-        public TimeSpan? Seconds(string key)
-        {
-            var text = String(key, required: false, "30");
-            if (text is null)
-            {
-                return null;
-            }
-
-            if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) && seconds > 0 && seconds < int.MaxValue)
-            {
-                return TimeSpan.FromSeconds(seconds);
-            }
-
-            ErrorAt(key, "Not a positive number of seconds.", $"Write '{key}: 30'.", text);
+            m.ErrorAt(key, $"File '{full}' does not exist.", "Fix the path (relative paths are relative to the access file) or create the file.", text);
             return null;
         }
 
-        public bool? Bool(string key)
+        return full;
+    }
+
+    private static IReadOnlyList<string>? PathList(this YamlMappingReader m, string key, Reader owner) => m.StringOrList(key)?.Select(owner.Resolve).ToList();
+
+    /// <summary>Secrets are never written in the file itself: the key is refused with the way to do it.</summary>
+    private static void RefuseInline(this YamlMappingReader m, string key, string instead)
+    {
+        if (m.IsSet(key))
         {
-            var text = String(key, required: false, "true");
-            if (text is null)
-            {
-                return null;
-            }
-
-            if (bool.TryParse(text, out var b))
-            {
-                return b;
-            }
-
-            ErrorAt(key, "Must be true or false.", "Write true or false.", text);
-            return null;
-        }
-
-        public string? Choice(string key, string[] allowed, string meaning)
-        {
-            var text = String(key, required: false, allowed[0]);
-            if (text is null || allowed.Contains(text, StringComparer.Ordinal))
-            {
-                return text;
-            }
-
-            ErrorAt(key, $"Unknown value for '{key}'.", $"Use {meaning}.", text);
-            return null;
-        }
-
-        /// <summary>Secrets are never written in the file itself: the key is refused with the way to do it.</summary>
-        public void RefuseInline(string key, string instead)
-        {
-            if (Get(key) is not null)
-            {
-                // The value is a secret: never echoed.
-                ErrorAt(key, $"'{key}' holds a secret inline; access files are not secret stores.", $"Put the secret in a file readable only by you, or in an environment variable, and use {instead}.", null);
-            }
-        }
-
-        public Map? Mapping(string key)
-        {
-            var value = Get(key);
-            if (value is null or YamlMappingNode)
-            {
-                return value is YamlMappingNode map ? new Map(reader, map, PathOf(key)) : null;
-            }
-
-            ErrorAt(key, $"'{key}' must be a mapping.", $"Write '{key}:' followed by indented 'name: value' lines (see docs/access.md).", null);
-            return null;
-        }
-
-        public void ReportUnknown()
-        {
-            foreach (var key in node.Children.Keys.OfType<YamlScalarNode>().Where(k => !_used.Contains(k.Value ?? "")))
-            {
-                reader.Diagnostics.Add(Diagnostic.Error(reader.File, PathOf(key.Value ?? ""), $"Unknown key '{key.Value}'.",
-                    "Remove it or fix its spelling (the keys of each section are listed in docs/access.md).", null, (int)key.Start.Line, (int)key.Start.Column));
-            }
+            // The value is a secret: never echoed.
+            m.ErrorAt(key, $"'{key}' holds a secret inline; access files are not secret stores.", $"Put the secret in a file readable only by you, or in an environment variable, and use {instead}.", null);
         }
     }
 }

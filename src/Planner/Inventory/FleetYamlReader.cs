@@ -1,6 +1,4 @@
-using System.Globalization;
 using Taquin.Planner.Diagnostics;
-using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
 namespace Taquin.Planner.Inventory;
@@ -12,39 +10,23 @@ namespace Taquin.Planner.Inventory;
 internal static class FleetYamlReader
 {
     public const string FileName = "fleet.yaml";
+    private const string Docs = "docs/inventory-format.md";
 
     public static Fleet? Read(string yaml, List<Diagnostic> diagnostics)
     {
-        YamlNode? rootNode;
-        try
+        var root = new YamlSource(FileName, Docs, diagnostics).ReadRoot(yaml, "hosts, oldCeph, newCeph and policy");
+        if (root is null)
         {
-            var stream = new YamlStream();
-            stream.Load(new StringReader(yaml));
-            rootNode = stream.Documents.Count > 0 ? stream.Documents[0].RootNode : null;
-        }
-        catch (YamlException ex)
-        {
-            diagnostics.Add(Diagnostic.Error(FileName, "yaml", $"fleet.yaml is not valid YAML: {ex.InnerException?.Message ?? ex.Message}",
-                "Fix the YAML syntax at that line and column (indentation, quotes, a missing colon).",
-                line: (int)ex.Start.Line, column: (int)ex.Start.Column));
             return null;
         }
 
-        if (rootNode is not YamlMappingNode rootMap)
-        {
-            diagnostics.Add(Diagnostic.Error(FileName, "(root)", "fleet.yaml must be a mapping with hosts, oldCeph, newCeph and policy.",
-                "Start from the example in docs/inventory-format.md."));
-            return null;
-        }
-
-        var root = new Map(rootMap, "", diagnostics);
         var hostsNode = root.Sequence("hosts", required: true);
         var hosts = new List<HostSpec>();
         if (hostsNode is not null)
         {
             for (var i = 0; i < hostsNode.Children.Count; i++)
             {
-                if (ReadHost(hostsNode.Children[i], $"hosts[{i}]", diagnostics) is { } host)
+                if (ReadHost(root, hostsNode.Children[i], $"hosts[{i}]") is { } host)
                 {
                     hosts.Add(host);
                 }
@@ -68,16 +50,13 @@ internal static class FleetYamlReader
         };
     }
 
-    private static HostSpec? ReadHost(YamlNode node, string path, List<Diagnostic> diagnostics)
+    private static HostSpec? ReadHost(YamlMappingReader root, YamlNode node, string path)
     {
-        if (node is not YamlMappingNode mapping)
+        if (root.Item(node, path, "A host must be a mapping (name, ram, cores, nicGbits, disks, ...).", $"Write the host as in {Docs}.") is not { } m)
         {
-            diagnostics.Add(Map.NodeError(node, path, "A host must be a mapping (name, ram, cores, nicGbits, disks, ...).",
-                "Write the host as in docs/inventory-format.md."));
             return null;
         }
 
-        var m = new Map(mapping, path, diagnostics);
         var name = m.String("name", required: true);
         var ram = m.Size("ram", required: true);
         var cores = m.Int("cores", required: true, min: 1);
@@ -92,14 +71,12 @@ internal static class FleetYamlReader
             for (var i = 0; i < disksNode.Children.Count; i++)
             {
                 var diskPath = $"{path}.disks[{i}]";
-                if (disksNode.Children[i] is not YamlMappingNode diskMap)
+                if (m.Item(disksNode.Children[i], diskPath, "A disk group must be a mapping { model, count, size, now, after }.",
+                    "Write it as { model: \"...\", count: 2, size: 3.84TB, now: old-ceph-osd, after: zfs }.") is not { } d)
                 {
-                    diagnostics.Add(Map.NodeError(disksNode.Children[i], diskPath, "A disk group must be a mapping { model, count, size, now, after }.",
-                        "Write it as { model: \"...\", count: 2, size: 3.84TB, now: old-ceph-osd, after: zfs }."));
                     continue;
                 }
 
-                var d = new Map(diskMap, diskPath, diagnostics);
                 var model = d.String("model", required: false) ?? "";
                 var count = d.Int("count", required: false, min: 0) ?? 1;
                 var size = d.Size("size", required: true);
@@ -133,7 +110,7 @@ internal static class FleetYamlReader
         };
     }
 
-    private static OldCephSpec ReadOldCeph(Map m)
+    private static OldCephSpec ReadOldCeph(YamlMappingReader m)
     {
         var defaults = new OldCephSpec();
         var spec = new OldCephSpec
@@ -147,7 +124,7 @@ internal static class FleetYamlReader
         return spec;
     }
 
-    private static NewCephSpec ReadNewCeph(Map m)
+    private static NewCephSpec ReadNewCeph(YamlMappingReader m)
     {
         var defaults = new NewCephSpec();
         var spec = new NewCephSpec
@@ -164,7 +141,7 @@ internal static class FleetYamlReader
     /// <summary>Stands in for a missing or broken vlanRange (an error already says so).</summary>
     private static readonly VlanRange FallbackVlans = new(1, 4094);
 
-    private static RouterSpec ReadRouter(Map m)
+    private static RouterSpec ReadRouter(YamlMappingReader m)
     {
         var defaults = new RouterSpec();
         var spec = defaults with
@@ -188,7 +165,7 @@ internal static class FleetYamlReader
         ["iproute2"] = RouterApplyMode.Iproute2,
     };
 
-    private static PolicySpec ReadPolicy(Map m)
+    private static PolicySpec ReadPolicy(YamlMappingReader m)
     {
         var defaults = new PolicySpec { VlanRange = new VlanRange(1, 1) };
         var reserve = m.Size("ramReservePerHost", required: false);
@@ -214,28 +191,11 @@ internal static class FleetYamlReader
         }
 
         var bridge = m.String("bridge", required: false);
-        var strategy = m.String("defaultStrategy", required: false);
-        if (strategy is not null && strategy is not ("cold" or "warm" or "attach-and-move"))
-        {
-            m.ErrorAt("defaultStrategy", "Unknown disk strategy.", "Use one of: cold, warm, attach-and-move.", strategy);
-            strategy = null;
-        }
-
+        var strategy = m.Choice("defaultStrategy", ["cold", "warm", "attach-and-move"]);
         var fill = m.Double("zfsFillRatio", required: false, min: double.Epsilon, max: 1);
-        var dataPath = m.String("copyDataPath", required: false);
-        if (dataPath is not null && dataPath is not ("direct" or "relayed" or "target-client"))
-        {
-            m.ErrorAt("copyDataPath", "Unknown copy data path.", "Use direct (hosts pipe to each other over SSH), relayed (through the orchestrator) or target-client (the PVE node reads the old Ceph itself; needs the access file's movers.sourceCephConfOnTarget).", dataPath);
-            dataPath = null;
-        }
-
-        var verify = m.String("verify", required: false);
-        if (verify is not null && verify is not ("full" or "sampled"))
-        {
-            m.ErrorAt("verify", "Unknown verification mode.", "Use full (checksum of the whole disk) or sampled (checksums of blocks; see docs/rates-format.md).", verify);
-            verify = null;
-        }
-
+        var dataPath = m.Choice("copyDataPath", ["direct", "relayed", "target-client"],
+            "direct (hosts pipe to each other over SSH), relayed (through the orchestrator) or target-client (the PVE node reads the old Ceph itself; needs the access file's movers.sourceCephConfOnTarget)");
+        var verify = m.Choice("verify", ["full", "sampled"], "full (checksum of the whole disk) or sampled (checksums of blocks; see docs/rates-format.md)");
         var rates = m.String("rates", required: false);
         m.ReportUnknown();
         return defaults with
@@ -276,217 +236,4 @@ internal static class FleetYamlReader
         ["new-ceph-osd"] = DiskRole.NewCephOsd,
         ["none"] = DiskRole.None,
     };
-
-    /// <summary>A YAML mapping being read: remembers which keys were used so the rest can be reported as unknown.</summary>
-    private sealed class Map(YamlMappingNode node, string path, List<Diagnostic> diagnostics)
-    {
-        private readonly HashSet<string> used = [];
-
-        private string PathOf(string key) => path.Length == 0 ? key : $"{path}.{key}";
-
-        public static Diagnostic NodeError(YamlNode node, string path, string message, string fix, string? value = null)
-            => Diagnostic.Error(FileName, path, message, fix, value, (int)node.Start.Line, (int)node.Start.Column);
-
-        private YamlNode? Get(string key, bool required, string expected)
-        {
-            used.Add(key);
-            if (node.Children.TryGetValue(new YamlScalarNode(key), out var value)
-                && !(value is YamlScalarNode { Value: null or "" } s && s.Style == ScalarStyle.Plain))
-            {
-                return value;
-            }
-
-            if (required)
-            {
-                diagnostics.Add(NodeError(node, PathOf(key), $"Required key '{key}' is missing.", $"Add '{key}: {expected}' here (see docs/inventory-format.md)."));
-            }
-
-            return null;
-        }
-
-        public void ErrorAt(string key, string message, string fix, string? value)
-        {
-            var at = node.Children.TryGetValue(new YamlScalarNode(key), out var v) ? v : node;
-            diagnostics.Add(NodeError(at, PathOf(key), message, fix, value));
-        }
-
-        private string? Scalar(string key, bool required, string expected)
-        {
-            var value = Get(key, required, expected);
-            if (value is null)
-            {
-                return null;
-            }
-
-            if (value is YamlScalarNode scalar)
-            {
-                return scalar.Value;
-            }
-
-            diagnostics.Add(NodeError(value, PathOf(key), $"'{key}' must be a single value, not a list or mapping.", $"Write '{key}: {expected}'."));
-            return null;
-        }
-
-        public string? String(string key, bool required) => Scalar(key, required, "<text>");
-
-        public long? Size(string key, bool required)
-        {
-            var text = Scalar(key, required, "128GiB");
-            if (text is null)
-            {
-                return null;
-            }
-
-            if (!TryParseSize(text, out var bytes) || bytes <= 0)
-            {
-                ErrorAt(key, "Not a size.", "Write a positive size with a unit (128GiB, 3.84TB, 960G) or a plain byte count.", text);
-                return null;
-            }
-
-            return bytes;
-        }
-
-        private static bool TryParseSize(string text, out long bytes)
-        {
-            try
-            {
-                return ByteSize.TryParse(text, out bytes);
-            }
-            catch (OverflowException)
-            {
-                bytes = 0;
-                return false;
-            }
-        }
-
-        public int? Int(string key, bool required, int min = int.MinValue, int max = int.MaxValue)
-        {
-            var text = Scalar(key, required, "<integer>");
-            if (text is null)
-            {
-                return null;
-            }
-
-            if (!int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) || n < min || n > max)
-            {
-                var range = max == int.MaxValue ? $"an integer ≥ {min}" : $"an integer from {min} to {max}";
-                ErrorAt(key, $"Must be {range}.", $"Write {range}.", text);
-                return null;
-            }
-
-            return n;
-        }
-
-        public double? Double(string key, bool required, double min, double max)
-        {
-            var text = Scalar(key, required, "<number>");
-            if (text is null)
-            {
-                return null;
-            }
-
-            if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var n) || n < min || n > max || double.IsNaN(n))
-            {
-                var lower = min == double.Epsilon ? "above 0" : $"at least {min.ToString(CultureInfo.InvariantCulture)}";
-                ErrorAt(key, $"Must be a number {lower} and at most {max.ToString(CultureInfo.InvariantCulture)}.",
-                    $"Write a number {lower} and at most {max.ToString(CultureInfo.InvariantCulture)}.", text);
-                return null;
-            }
-
-            return n;
-        }
-
-        public bool? Bool(string key)
-        {
-            var text = Scalar(key, false, "true|false");
-            if (text is null)
-            {
-                return null;
-            }
-
-            if (bool.TryParse(text, out var b))
-            {
-                return b;
-            }
-
-            ErrorAt(key, "Must be true or false.", "Write true or false.", text);
-            return null;
-        }
-
-        public T Enum<T>(string key, Dictionary<string, T> allowed, T fallback, bool required = false)
-        {
-            var text = Scalar(key, required, string.Join("|", allowed.Keys));
-            if (text is null)
-            {
-                return fallback;
-            }
-
-            if (allowed.TryGetValue(text, out var value))
-            {
-                return value;
-            }
-
-            ErrorAt(key, $"Unknown value for '{key}'.", $"Use one of: {string.Join(", ", allowed.Keys)}.", text);
-            return fallback;
-        }
-
-        public IReadOnlyList<string>? StringList(string key)
-        {
-            var value = Get(key, false, "[a, b]");
-            if (value is null)
-            {
-                return null;
-            }
-
-            if (value is YamlSequenceNode seq && seq.Children.All(c => c is YamlScalarNode))
-            {
-                return seq.Children.Select(c => ((YamlScalarNode)c).Value ?? "").ToList();
-            }
-
-            diagnostics.Add(NodeError(value, PathOf(key), $"'{key}' must be a list of values.", $"Write '{key}: [a, b]'."));
-            return null;
-        }
-
-        public YamlSequenceNode? Sequence(string key, bool required)
-        {
-            var value = Get(key, required, "[...]");
-            if (value is null or YamlSequenceNode)
-            {
-                return (YamlSequenceNode?)value;
-            }
-
-            diagnostics.Add(NodeError(value, PathOf(key), $"'{key}' must be a list.", $"Write '{key}:' followed by '- ...' items."));
-            return null;
-        }
-
-        public Map? Mapping(string key, bool required)
-        {
-            var value = Get(key, required, "{ ... }");
-            if (value is null)
-            {
-                return null;
-            }
-
-            if (value is YamlMappingNode mapping)
-            {
-                return new Map(mapping, PathOf(key), diagnostics);
-            }
-
-            diagnostics.Add(NodeError(value, PathOf(key), $"'{key}' must be a mapping of keys.", "See docs/inventory-format.md for its keys."));
-            return null;
-        }
-
-        public void ReportUnknown()
-        {
-            foreach (var (keyNode, _) in node.Children)
-            {
-                var key = (keyNode as YamlScalarNode)?.Value ?? keyNode.ToString();
-                if (!used.Contains(key))
-                {
-                    diagnostics.Add(NodeError(keyNode, PathOf(key), $"Unknown key '{key}'.",
-                        used.Count == 0 ? "Remove it (see docs/inventory-format.md)." : $"Remove it or fix its spelling; known keys here: {string.Join(", ", used)}.", key));
-                }
-            }
-        }
-    }
 }

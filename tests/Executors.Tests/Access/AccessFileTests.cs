@@ -270,4 +270,64 @@ public sealed class AccessFileTests : IDisposable
 
         Assert.Contains(problems, p => p.Element == "ssh" && p.Fix.Contains("identityFile", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void A_missing_required_key_is_named_by_its_path_with_the_key_to_add()
+    {
+        Write("pve-token", "5e2b-secret\n");
+
+        var problem = Assert.Single(Problems("pve: { tokenId: root@pam!taquin, tokenSecretFile: pve-token }"));
+
+        Assert.Equal(("pve.url", "Required key 'url' is missing.", 1), (problem.Element, problem.Message, problem.Line));
+        Assert.Contains("Add 'url: https://", problem.Fix, StringComparison.Ordinal);
+        Assert.Contains("docs/access.md", problem.Fix, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_same_mistakes_are_worded_as_in_fleet_yaml()
+    {
+        var access = Problems("""
+            libvirt:
+              peerToPeer: maybe
+              connectUri: [a, b]
+              hosts: qemu
+            movers:
+              verify: quick
+              dataPth: direct
+            """);
+        var fleetProblems = new List<Diagnostic>();
+        Taquin.Planner.Inventory.InventoryLoader.ReadFleet("""
+            hosts:
+              - { name: h1, ram: 64GiB, cores: 16, nicGbits: 10, excluded: maybe, ssh: [a, b] }
+            oldCeph: {}
+            newCeph: cephs
+            policy:
+              vlanRange: { from: 100, to: 200 }
+              verify: quick
+              bridg: vmbr1
+            """, fleetProblems);
+
+        // Each pair: (access file element, fleet.yaml element): same mistake, same message and the same shape of fix.
+        foreach (var (inAccess, inFleet) in new[]
+        {
+            ("libvirt.peerToPeer", "hosts[0].excluded"),
+            ("libvirt.connectUri", "hosts[0].ssh"),
+            ("libvirt.hosts", "newCeph"),
+            ("movers.verify", "policy.verify"),
+            ("movers.dataPth", "policy.bridg"),
+        })
+        {
+            var a = Assert.Single(access, d => d.Element == inAccess);
+            var f = Assert.Single(fleetProblems, d => d.Element == inFleet);
+            Assert.Equal(WithoutKey(a, a.Message), WithoutKey(f, f.Message));
+            Assert.Equal(Shape(WithoutKey(a, a.Fix)), Shape(WithoutKey(f, f.Fix)));
+        }
+
+        Assert.Contains("known keys here: dataPath, sshCiphers", Assert.Single(access, d => d.Element == "movers.dataPth").Fix, StringComparison.Ordinal);
+    }
+
+    private static string WithoutKey(Diagnostic d, string text) => text.Replace($"'{d.Element.Split('.')[^1]}", "'KEY", StringComparison.Ordinal);
+
+    /// <summary>The first two words of a fix ("Write true", "Use full", "Remove it"): the rest names the file's own keys and docs.</summary>
+    private static string Shape(string fix) => string.Join(' ', fix.Split(' ').Take(2));
 }

@@ -59,10 +59,15 @@ public sealed class CephOsdsOutIntegrationTests(ITestOutputHelper output)
         var harness = Harness(ceph);
         var context = await harness.ContextAsync("host:" + FleetHost, StepTypes.CephOsdsOut, new StepInput { Host = FleetHost }, Recovery);
         var step = new CephOsdsOutStep();
+        // The test bed recovers without throttling (scripts/testbed), so 64 MiB would move before the step's first poll:
+        // 0.5 s between recovery ops until the step has reported the recovery, so the wait must see data still moving.
+        await TestbedHosts.CephCliAsync(_runner, "config", "set", "osd", "osd_recovery_sleep", "0.5");
         try
         {
             var clock = Stopwatch.StartNew();
-            var result = await step.ExecuteAsync(context);
+            var execution = step.ExecuteAsync(context);
+            await ReleaseRecoveryOnceReportedAsync(harness, context, execution);
+            var result = await execution;
             var outTime = clock.Elapsed;
 
             var log = await harness.LogAsync(context);
@@ -87,8 +92,23 @@ public sealed class CephOsdsOutIntegrationTests(ITestOutputHelper output)
         }
         finally
         {
+            await TestbedHosts.CephCliAsync(_runner, "config", "rm", "osd", "osd_recovery_sleep");
             await ceph.MarkOsdInAsync(MovedOsd);
         }
+    }
+
+    /// <summary>Lifts the recovery throttle once the step logs recovery progress (or ends, or 60 s have passed).</summary>
+    private async Task ReleaseRecoveryOnceReportedAsync(RealStepHarness harness, StepContext context, Task execution)
+    {
+        var giveUp = Stopwatch.StartNew();
+        while (!execution.IsCompleted && giveUp.Elapsed < TimeSpan.FromSeconds(60)
+            && !(await harness.LogAsync(context)).Any(l => l.StartsWith("recovery: ", StringComparison.Ordinal)))
+        {
+            await Task.Delay(100);
+        }
+
+        await TestbedHosts.CephCliAsync(_runner, "config", "rm", "osd", "osd_recovery_sleep");
+        output.WriteLine($"recovery throttle lifted after {giveUp.Elapsed.TotalSeconds:0.0} s");
     }
 
     [IntegrationFact]
