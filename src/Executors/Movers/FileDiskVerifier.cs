@@ -18,10 +18,10 @@ namespace Taquin.Executors.Movers;
 /// </summary>
 internal static class FileDiskVerifier
 {
-    /// <summary>Ranges are hashed in pieces of at most this many bytes (the temporary file a piece is read into stays small).</summary>
+    /// <summary>Overlay ranges are read in pieces of at most this many bytes (whole blocks), so a group's temporary file stays small.</summary>
     internal const long PieceBytes = 64L << 20;
 
-    /// <summary>Overlay extents closer than this are read as one range, gap included: fewer qemu-img start-ups.</summary>
+    /// <summary>When an overlay has more than <see cref="MaxOverlayRanges"/> ranges, neighbours this close (then twice, …) are read as one, gap included.</summary>
     internal const long MergeGapBytes = 1L << 20;
 
     /// <summary>At most this many overlay ranges: a scattered overlay's gap grows until they fit (more bytes, fewer processes).</summary>
@@ -85,102 +85,114 @@ internal static class FileDiskVerifier
     }
 
     /// <summary>
-    /// Extents merged into at most <see cref="MaxOverlayRanges"/> ranges: neighbours closer than the gap (starting at
-    /// <see cref="MergeGapBytes"/>, doubled until the count fits) become one range. Every extent stays covered.
+    /// Extents widened to whole blocks of <paramref name="block"/> bytes (as far as the disk's <paramref name="size"/>)
+    /// and merged, at most <see cref="MaxOverlayRanges"/> ranges: touching ones first, then neighbours closer than a gap
+    /// that starts at <see cref="MergeGapBytes"/> and doubles until the count fits. Every extent stays covered.
     /// </summary>
-    internal static IReadOnlyList<(long Start, long Length)> MergeExtents(IReadOnlyList<(long Start, long Length)> extents)
+    internal static IReadOnlyList<(long Start, long Length)> MergeExtents(IReadOnlyList<(long Start, long Length)> extents, long block, long size)
     {
-        var sorted = extents.Where(e => e.Length > 0).OrderBy(e => e.Start).ToList();
-        for (var gap = MergeGapBytes; ; gap *= 2)
+        var aligned = extents.Where(e => e.Length > 0)
+            .Select(e => (Start: e.Start / block * block, End: Math.Min(size, (e.Start + e.Length + block - 1) / block * block)))
+            .OrderBy(e => e.Start)
+            .ToList();
+        for (var gap = 0L; ; gap = Math.Max(MergeGapBytes, gap * 2))
         {
-            var merged = new List<(long Start, long Length)>();
-            foreach (var (start, length) in sorted)
+            var merged = new List<(long Start, long End)>();
+            foreach (var (start, end) in aligned)
             {
-                if (merged.Count > 0 && start - (merged[^1].Start + merged[^1].Length) < gap)
+                if (merged.Count > 0 && start - merged[^1].End <= gap)
                 {
-                    var last = merged[^1];
-                    merged[^1] = (last.Start, Math.Max(last.Start + last.Length, start + length) - last.Start);
+                    merged[^1] = (merged[^1].Start, Math.Max(merged[^1].End, end));
                 }
                 else
                 {
-                    merged.Add((start, length));
+                    merged.Add((start, end));
                 }
             }
 
             if (merged.Count <= MaxOverlayRanges)
             {
-                return merged;
+                return [.. merged.Select(r => (r.Start, r.End - r.Start))];
             }
         }
     }
 
-    /// <summary>What one side reads: sample blocks first, then the overlay's ranges in pieces of at most <see cref="PieceBytes"/>.</summary>
+    /// <summary>A guest range one side reads: a sample block, or a part of an overlay range (whole blocks).</summary>
     internal sealed record Piece(long Offset, long Length, bool Overlay);
 
+    /// <summary>Sample blocks first, then the overlay's ranges in pieces of at most <see cref="PieceBytes"/> (whole blocks).</summary>
     internal static IReadOnlyList<Piece> Pieces(MoverOptions options, Layout layout)
     {
+        var block = (long)options.SampleBytes;
         var pieces = options.SampleOffsetsFor(layout.VirtualSize)
-            .Select(o => new Piece(o, Math.Min(options.SampleBytes, layout.VirtualSize - o), Overlay: false))
+            .Select(o => new Piece(o, Math.Min(block, layout.VirtualSize - o), Overlay: false))
             .Where(p => p.Length > 0)
             .ToList();
-        foreach (var (start, length) in MergeExtents(layout.OverlayExtents))
+        var step = Math.Max(1, PieceBytes / block) * block;
+        foreach (var (start, length) in MergeExtents(layout.OverlayExtents, block, layout.VirtualSize))
         {
-            for (var at = start; at < start + length; at += PieceBytes)
+            for (var at = start; at < start + length; at += step)
             {
-                pieces.Add(new Piece(at, Math.Min(PieceBytes, start + length - at), Overlay: true));
+                pieces.Add(new Piece(at, Math.Min(step, start + length - at), Overlay: true));
             }
         }
 
         return pieces;
     }
 
+    /// <summary>What is hashed: each piece cut into blocks of <see cref="MoverOptions.SampleBytes"/> (a sample is one block).</summary>
+    internal sealed record Block(long Offset, long Length, bool Overlay);
+
+    internal static IReadOnlyList<Block> Blocks(IReadOnlyList<Piece> pieces, long block)
+        => [.. pieces.SelectMany(p => Enumerable.Range(0, (int)((p.Length + block - 1) / block))
+            .Select(i => new Block(p.Offset + (i * block), Math.Min(block, p.Length - (i * block)), p.Overlay)))];
+
     private static async Task<VerifyReport> SampledAsync(ISshRunner ssh, MoverOptions options, DiskCopyRequest request, FileImageSource file, Layout layout, CancellationToken ct)
     {
         var pieces = Pieces(options, layout);
-        var sourceTask = HashAsync(ssh, file.Host, Script(SourceReader(file), pieces), ct);
-        var targetTask = HashAsync(ssh, request.Target.Host, Script(TargetReader(request.Target, options), pieces), ct);
+        var blocks = Blocks(pieces, options.SampleBytes);
+        var sourceTask = HashAsync(ssh, file.Host, Script(SourceReader(file), pieces, options.SampleBytes), ct);
+        var targetTask = HashAsync(ssh, request.Target.Host, Script(TargetReader(request.Target, options), pieces, options.SampleBytes), ct);
         await Task.WhenAll(sourceTask, targetTask);
         var (source, target) = (await sourceTask, await targetTask);
 
-        var differing = pieces.Where((_, i) => i >= source.Count || i >= target.Count || source[i] != target[i])
-            .Select(p => p.Overlay ? FormattableString.Invariant($"overlay {p.Offset}+{p.Length}") : p.Offset.ToString(CultureInfo.InvariantCulture))
+        var differing = blocks.Where((_, i) => i >= source.Hashes.Count || i >= target.Hashes.Count || source.Hashes[i] != target.Hashes[i])
+            .Select(b => b.Overlay ? FormattableString.Invariant($"overlay {b.Offset}+{b.Length}") : b.Offset.ToString(CultureInfo.InvariantCulture))
             .ToList();
         var samples = pieces.Count(p => !p.Overlay);
         var overlayData = layout.OverlayExtents.Sum(e => e.Length);
         var overlayRead = pieces.Where(p => p.Overlay).Sum(p => p.Length);
-        var read = source.Sum(h => h.Bytes);
         var detail = new StringBuilder(FormattableString.Invariant($"SAMPLED: {samples} x {Size(options.SampleBytes)}"));
         if (request.FromSnapshot is not null)
         {
-            detail.Append(FormattableString.Invariant($" + overlay extents {Size(overlayData)} in full ({MergeExtents(layout.OverlayExtents).Count} range(s), {Size(overlayRead)} read)"));
+            var ranges = MergeExtents(layout.OverlayExtents, options.SampleBytes, layout.VirtualSize).Count;
+            detail.Append(FormattableString.Invariant($" + overlay extents {Size(overlayData)} in full ({ranges} range(s), {Size(overlayRead)} read)"));
         }
 
-        detail.Append(FormattableString.Invariant($" out of {layout.VirtualSize} bytes; {read} bytes read per side"));
+        detail.Append(FormattableString.Invariant($" out of {layout.VirtualSize} bytes; {source.Bytes} bytes read per side"));
         if (differing.Count > 0)
         {
             detail.Append("; differing at ").AppendJoin(',', differing);
         }
 
-        return new VerifyReport(differing.Count == 0 && source.Count == pieces.Count, VerifyMode.Sampled, Digest(source), Digest(target), detail.ToString())
+        var complete = source.Hashes.Count == blocks.Count && target.Hashes.Count == blocks.Count;
+        return new VerifyReport(differing.Count == 0 && complete, VerifyMode.Sampled, Digest(source.Hashes), Digest(target.Hashes), detail.ToString())
         {
-            BytesRead = read,
+            BytesRead = source.Bytes,
         };
     }
 
-    /// <summary>
-    /// A shell function <c>r OFFSET LENGTH</c> that reads that guest range into "$t": qemu-img (qcow2 with its backing
-    /// chain, RBD) through a <c>raw</c> node with offset and size, or dd for raw files and block devices.
-    /// </summary>
-    private static string SourceReader(FileImageSource file) => file.Format == "raw"
-        ? DdReader(file.Path)
-        : QemuReader(new JsonObject { ["driver"] = file.Format, ["file"] = new JsonObject { ["driver"] = "file", ["filename"] = file.Path } });
+    /// <summary>How a side reads guest ranges: a raw file or block device with dd (a path), else qemu-img through this block node.</summary>
+    private static object SourceReader(FileImageSource file) => file.Format == "raw"
+        ? file.Path
+        : new JsonObject { ["driver"] = file.Format, ["file"] = new JsonObject { ["driver"] = "file", ["filename"] = file.Path } };
 
-    private static string TargetReader(DiskTarget target, MoverOptions options)
+    private static object TargetReader(DiskTarget target, MoverOptions options)
     {
         switch (target)
         {
             case RawVolumeTarget raw:
-                return DdReader(raw.Path);
+                return raw.Path;
             case RbdVolumeTarget rbd:
                 var slash = rbd.Image.IndexOf('/', StringComparison.Ordinal);
                 var node = new JsonObject
@@ -194,52 +206,92 @@ internal static class FileDiskVerifier
                     node["conf"] = options.TargetCephConf;
                 }
 
-                return QemuReader(node);
+                return node;
             default:
                 throw new NotSupportedException(target.GetType().Name);
         }
     }
 
-    private static string DdReader(string path)
-        => $"r() {{ dd if={ShellQuoting.Quote(path)} of=\"$t\" bs=1M skip=\"$1\" count=\"$2\" iflag=skip_bytes,count_bytes status=none; }}";
+    /// <summary>Pieces read by one command into the temporary file: at most this many bytes…</summary>
+    internal const long GroupBytes = 128L << 20;
 
-    private static string QemuReader(JsonObject file)
-    {
-        var node = file.ToJsonString();
-        // The range's offset and size are spliced into the JSON by the shell: "$1" and "$2" are plain integers.
-        return $"f={ShellQuoting.Quote(node)}\nr() {{ qemu-img convert -O raw \"json:{{\\\"driver\\\":\\\"raw\\\",\\\"offset\\\":$1,\\\"size\\\":$2,\\\"file\\\":$f}}\" \"$t\"; }}";
-    }
+    /// <summary>…and this many pieces (qemu-img opens the image once per piece).</summary>
+    internal const int GroupPieces = 64;
 
-    /// <summary>The side's script: each piece read into a temporary file, then "sha256 bytes" printed (bytes as read).</summary>
-    internal static string Script(string reader, IReadOnlyList<Piece> pieces)
+    /// <summary>
+    /// The side's script. Pieces are read in groups by ONE command into a temporary file — qemu-img convert with one
+    /// <c>raw</c> node (offset, size) per piece as its sources, which it concatenates, or dd for raw files — then cut
+    /// into blocks (<c>split -b</c>) and hashed by one <c>sha256sum</c>: a few processes per group, not per piece
+    /// (per-piece qemu-img and dd|sha256sum cost about 20 ms each on the loaded test bed). Prints "#bytes N" per group
+    /// (what was actually read), then one sha256 line per block, in order.
+    /// </summary>
+    internal static string Script(object reader, IReadOnlyList<Piece> pieces, long block)
     {
         var script = new StringBuilder();
-        script.AppendLine("set -e").AppendLine("t=$(mktemp)").AppendLine("trap 'rm -f \"$t\"' EXIT").AppendLine(reader);
-        script.AppendLine("h() { printf '%s %s\\n' \"$(sha256sum < \"$t\" | cut -d' ' -f1)\" \"$(stat -c %s \"$t\")\"; }");
-        foreach (var piece in pieces)
+        script.AppendLine("set -e").AppendLine("d=$(mktemp -d)").AppendLine("trap 'rm -rf \"$d\"' EXIT");
+        foreach (var group in Groups(pieces, block))
         {
-            script.AppendLine(CultureInfo.InvariantCulture, $"r {piece.Offset} {piece.Length}; h");
+            script.AppendLine(reader switch
+            {
+                string path => "{ " + string.Join(' ', group.Select(p => FormattableString.Invariant(
+                    $"dd if={ShellQuoting.Quote(path)} bs=1M skip={p.Offset} count={p.Length} iflag=skip_bytes,count_bytes status=none;"))) + " } > \"$d/g\"",
+                JsonObject node => "qemu-img convert -O raw " + string.Join(' ', group.Select(p => ShellQuoting.Quote("json:" + new JsonObject
+                {
+                    ["driver"] = "raw",
+                    ["offset"] = p.Offset,
+                    ["size"] = p.Length,
+                    ["file"] = node.DeepClone(),
+                }.ToJsonString()))) + " \"$d/g\"",
+                _ => throw new NotSupportedException(reader.GetType().Name),
+            });
+            script.AppendLine("echo \"#bytes $(stat -c %s \"$d/g\")\"");
+            script.AppendLine(CultureInfo.InvariantCulture, $"split -b {block} -a 6 -d \"$d/g\" \"$d/c.\"");
+            script.AppendLine("sha256sum \"$d\"/c.*").AppendLine("rm -f \"$d\"/c.* \"$d/g\"");
         }
 
         return script.ToString();
     }
 
-    internal sealed record PieceHash(string Sha256, long Bytes);
+    /// <summary>
+    /// Consecutive pieces up to <see cref="GroupBytes"/> / <see cref="GroupPieces"/>; a piece that is not whole blocks (the
+    /// disk's end) closes its group, so <c>split</c>'s blocks stay the pieces' blocks.
+    /// </summary>
+    private static IEnumerable<IReadOnlyList<Piece>> Groups(IReadOnlyList<Piece> pieces, long block)
+    {
+        var group = new List<Piece>();
+        long bytes = 0;
+        foreach (var piece in pieces)
+        {
+            if (group.Count > 0 && (group.Count == GroupPieces || bytes + piece.Length > GroupBytes || group[^1].Length % block != 0))
+            {
+                yield return group;
+                (group, bytes) = ([], 0);
+            }
+
+            group.Add(piece);
+            bytes += piece.Length;
+        }
+
+        if (group.Count > 0)
+        {
+            yield return group;
+        }
+    }
 
     /// <summary>Runs a side's script from stdin (a scattered overlay's script can outgrow a command line).</summary>
-    private static async Task<IReadOnlyList<PieceHash>> HashAsync(ISshRunner ssh, string host, string script, CancellationToken ct)
+    private static async Task<(IReadOnlyList<string> Hashes, long Bytes)> HashAsync(ISshRunner ssh, string host, string script, CancellationToken ct)
     {
         using var stdin = new MemoryStream(Encoding.UTF8.GetBytes(script));
         var result = await ssh.RunAsync(host, ["bash", "-o", "pipefail", "-s"], stdin, ct);
         Check(result, $"sampled checksums on {host}");
-        return [.. result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(l => l.Split(' '))
-            .Select(f => new PieceHash(f[0], long.Parse(f[1], CultureInfo.InvariantCulture)))];
+        var lines = result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return ([.. lines.Where(l => !l.StartsWith('#')).Select(l => l.Split(' ')[0])],
+            lines.Where(l => l.StartsWith("#bytes ", StringComparison.Ordinal)).Sum(l => long.Parse(l["#bytes ".Length..], CultureInfo.InvariantCulture)));
     }
 
     /// <summary>One short digest of a side's hashes (the journal keeps it; the detail names differing pieces).</summary>
-    private static string Digest(IReadOnlyList<PieceHash> hashes)
-        => FormattableString.Invariant($"{hashes.Count} pieces sha256:{Convert.ToHexStringLower(SHA256.HashData(Encoding.ASCII.GetBytes(string.Join('\n', hashes.Select(h => h.Sha256)))))[..16]}");
+    private static string Digest(IReadOnlyList<string> hashes)
+        => FormattableString.Invariant($"{hashes.Count} pieces sha256:{Convert.ToHexStringLower(SHA256.HashData(Encoding.ASCII.GetBytes(string.Join('\n', hashes))))[..16]}");
 
     private static string Size(long bytes) => bytes switch
     {

@@ -90,7 +90,7 @@ public sealed class FileDiskVerifierTests : IDisposable
         Assert.True(report.Match, report.ToCheckpoint());
         Assert.Equal(VerifyMode.Sampled, report.Mode);
         Assert.StartsWith("match;sampled;SAMPLED: 4 x 1 MiB + overlay extents 9 MiB in full (2 range(s), 9 MiB read)", report.ToCheckpoint(), StringComparison.Ordinal);
-        // Counted from what qemu-img and dd produced on the source side: 4 blocks + 8 MiB data + 1 MiB zeroes.
+        // Counted from what qemu-img produced on the source side: 4 blocks + 8 MiB data + 1 MiB zeroes.
         Assert.Equal(13L * Mib, report.BytesRead);
         Assert.Contains($"{13L * Mib} bytes read per side", report.Detail, StringComparison.Ordinal);
         Assert.NotEmpty(report.SourceDigest);
@@ -100,7 +100,7 @@ public sealed class FileDiskVerifierTests : IDisposable
     [IntegrationTheory]
     [InlineData(0L, "differing at 0")]
     [InlineData(31L * Mib + 4097, "differing at 32505856")]
-    [InlineData(6L * Mib + 123, "differing at overlay 4194304+8388608")]
+    [InlineData(6L * Mib + 123, "differing at overlay 6291456+1048576")]
     [InlineData(24L * Mib + 77, "differing at overlay 25165824+1048576")]
     public async Task A_sampled_verify_catches_a_corrupted_byte_at_a_sampled_block_or_inside_an_overlay_extent(long offset, string named)
     {
@@ -158,7 +158,7 @@ public sealed class FileDiskVerifierTests : IDisposable
         var report = await sampled.VerifyAsync(request, CancellationToken.None);
 
         Assert.False(report.Match);
-        Assert.EndsWith("differing at overlay 4194304+8388608", report.Detail, StringComparison.Ordinal);
+        Assert.EndsWith("differing at overlay 5242880+1048576", report.Detail, StringComparison.Ordinal);
     }
 
     [IntegrationFact]
@@ -198,7 +198,7 @@ public sealed class FileDiskVerifierTests : IDisposable
         Assert.True(report.Match, report.Detail);
         Assert.Equal(13L * Mib, report.BytesRead);
         Assert.False(corrupted.Match);
-        Assert.EndsWith("differing at overlay 4194304+8388608", corrupted.Detail, StringComparison.Ordinal);
+        Assert.EndsWith("differing at overlay 7340032+1048576", corrupted.Detail, StringComparison.Ordinal);
         // The layout and the chain's hashes on lv1; the volume's on pve1; nobody reads the other side's files.
         Assert.All(runner.Calls.Where(c => c.Host == "pve1"), c => Assert.DoesNotContain(overlay, c.Text, StringComparison.Ordinal));
         Assert.All(runner.Calls.Where(c => c.Host == TestbedHosts.Lv1), c => Assert.DoesNotContain(target.Path, c.Text, StringComparison.Ordinal));

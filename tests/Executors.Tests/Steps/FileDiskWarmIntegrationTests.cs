@@ -252,7 +252,7 @@ public sealed class FileDiskWarmIntegrationTests(Lv1PveFixture pve, ITestOutputH
 
     [IntegrationTheory]
     [InlineData(0L, "differing at 0")]
-    [InlineData((22L << 20) + 5, "differing at overlay 20971520+8388608")]
+    [InlineData((22L << 20) + 5, "differing at overlay 23068672+1048576")]
     public async Task A_sampled_final_sync_refuses_cutover_when_the_target_differs_at_a_sampled_block_or_inside_the_overlay(long corruptAt, string named)
     {
         // 16 samples of 1 MiB every 31/15 MiB: 0 is the first block; 22 MiB + 5 falls between two samples, inside the
