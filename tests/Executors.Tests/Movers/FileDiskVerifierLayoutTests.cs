@@ -83,7 +83,7 @@ public sealed class FileDiskVerifierLayoutTests
     }
 
     [Fact]
-    public void The_script_reads_each_group_with_one_command_and_hashes_its_blocks_with_one_sha256sum()
+    public void The_script_reads_each_group_with_one_command_and_hashes_its_blocks_with_one_b2sum()
     {
         var pieces = Enumerable.Range(0, 70).Select(i => new FileDiskVerifier.Piece(i * 2 * Mib, Mib, false)).ToList();
 
@@ -92,7 +92,7 @@ public sealed class FileDiskVerifierLayoutTests
 
         // 70 pieces → groups of 64 and 6: two reads, two splits, two hashings.
         Assert.Equal(2, qemu.Split('\n').Count(l => l.StartsWith("qemu-img convert", StringComparison.Ordinal)));
-        Assert.Equal(2, qemu.Split('\n').Count(l => l.StartsWith("sha256sum", StringComparison.Ordinal)));
+        Assert.Equal(2, qemu.Split('\n').Count(l => l.StartsWith("b2sum", StringComparison.Ordinal)));
         Assert.Equal(70, qemu.Split("\"driver\":\"raw\"").Length - 1);
         Assert.Equal(2, dd.Split('\n').Count(l => l.StartsWith("{ dd if=/dev/zvol/tank/vm-100-disk-0", StringComparison.Ordinal)));
         Assert.Contains("split -b 1048576 -a 6 -d", dd, StringComparison.Ordinal);
