@@ -15,6 +15,7 @@ namespace Taquin.Bench;
 /// <c>qemu-img convert -p -n</c> as PVE's import runs it, in the same run; bytes sent on a sparse image; downtime
 /// (source stop → target start, without the guest boot) per strategy for two disk sizes with the same change.
 /// Usage: dotnet run -c Release --project bench/Taquin.Bench -- movers [--size-mib 512] [--changed-mib 8] [--repeat 2] [--rates-out rates.yaml]
+/// [--file-downtime-only] (only the warm qcow2 rows, saved as DATE-movers-file-verify.txt)
 /// </summary>
 internal static class MoversBench
 {
@@ -49,6 +50,13 @@ internal static class MoversBench
         var tag = DateTime.UtcNow.ToString("HHmmss", Inv);
 
         Line($"# movers bench {DateTime.UtcNow:yyyy-MM-dd HH:mm}Z, test bed Ceph ({Env("TAQUIN_CEPH_OSDS")} OSD, 127.0.0.1), {Environment.ProcessorCount} cores, load {Load()} at start");
+        if (args.Contains("--file-downtime-only"))
+        {
+            // Only the qcow2 warm rows (sampled vs full verification): a quick run on a busy machine.
+            await FileDowntimeAsync(runner, options, changedMib, repeat);
+            return await SaveAsync("movers-file-verify");
+        }
+
         var rates = await ThroughputAsync(conf, pool, tag, sizeMib, changedMib, repeat, options);
 
         // 3. Downtime per strategy: source stop -> target start (final snapshot, copy, verification; no guest boot).
@@ -102,10 +110,8 @@ internal static class MoversBench
             Sh(["bash", "-c", $"rbd --conf {conf} snap purge --no-progress {source}; rbd --conf {conf} rm --no-progress {source}"]);
         }
 
-        var results_dir = Path.Combine(FindRepo(), "bench", "results");
-        var file = Path.Combine(results_dir, $"{DateTime.UtcNow:yyyy-MM-dd}-movers.txt");
-        await File.WriteAllTextAsync(file, Out.ToString());
-        Console.WriteLine($"saved {file}");
+        await FileDowntimeAsync(runner, options, changedMib, repeat);
+        var file = await SaveFileAsync("movers");
         if (RatesOut.PathArg(args) is { } ratesOut)
         {
             await RatesOut.WriteAsync(ratesOut, new MoversMeasurements
@@ -120,6 +126,75 @@ internal static class MoversBench
             }, file);
         }
         return 0;
+    }
+
+    private static async Task<int> SaveAsync(string name)
+    {
+        await SaveFileAsync(name);
+        return 0;
+    }
+
+    private static async Task<string> SaveFileAsync(string name)
+    {
+        var file = Path.Combine(FindRepo(), "bench", "results", $"{DateTime.UtcNow:yyyy-MM-dd}-{name}.txt");
+        await File.WriteAllTextAsync(file, Out.ToString());
+        Console.WriteLine($"saved {file}");
+        return file;
+    }
+
+    /// <summary>
+    /// Warm qcow2 file disks (docs/adr/0012, 0020): the base copied to a raw volume (the zfs stand-in) while "running", the
+    /// change written into the overlay, then the downtime: the overlay's clusters onto the target and the verification,
+    /// sampled (16 x 1 MiB + the overlay's extents in full) or full (qemu-img compare of the whole chain and volume).
+    /// </summary>
+    private static async Task FileDowntimeAsync(TestLocalRunner runner, MoverOptions options, int changedMib, int repeat)
+    {
+        Line($"downtime of warm qcow2 file disks (overlay sync + verification, no guest stop/boot), {changedMib} MiB written into the overlay, same host, best of {repeat}:");
+        var dir = Directory.CreateTempSubdirectory("taquin-bench-file-").FullName;
+        try
+        {
+            foreach (var size in new[] { 256, 1024 })
+            {
+                var basePath = Path.Combine(dir, $"vm-{size}.qcow2");
+                var overlay = Path.Combine(dir, $"vm-{size}.taquin-overlay.qcow2");
+                var volume = Path.Combine(dir, $"vm-{size}-disk-0.raw");
+                Sh(["bash", "-c", FormattableString.Invariant($"openssl rand -out {dir}/fill {(long)size << 20} && qemu-img convert -q -f raw -O qcow2 {dir}/fill {basePath} && rm -f {dir}/fill && truncate -s {size}M {volume}")]);
+                var full = new CommandDiskMover(runner, options with { Verify = VerifyMode.Full });
+                var sampled = new CommandDiskMover(runner, options with { Verify = VerifyMode.Sampled });
+                await full.CopyAsync(new DiskCopyRequest(new FileImageSource(Host, basePath, "qcow2"), null, null, new RawVolumeTarget(Host, volume)), null, CancellationToken.None);
+                Sh(["bash", "-c", FormattableString.Invariant($"qemu-img create -q -f qcow2 -F qcow2 -b {basePath} {overlay} && openssl rand -out {dir}/change {(long)changedMib << 20} && qemu-io -f qcow2 -c 'write -s {dir}/change {size / 2}M {changedMib}M' {overlay} > /dev/null && rm -f {dir}/change")]);
+
+                var request = new DiskCopyRequest(new FileImageSource(Host, overlay, "qcow2"), "taquin-base", null, new RawVolumeTarget(Host, volume));
+                // Best of the rounds for each part (the sync is idempotent: the same clusters committed again).
+                var (synced, sampledSeconds, fullSeconds) = (double.MaxValue, double.MaxValue, double.MaxValue);
+                CopyReport? copy = null;
+                VerifyReport? sampledReport = null, fullReport = null;
+                for (var round = 0; round < repeat; round++)
+                {
+                    var clock = Stopwatch.StartNew();
+                    copy = await sampled.CopyAsync(request, null, CancellationToken.None);
+                    synced = Math.Min(synced, clock.Elapsed.TotalSeconds);
+                    clock.Restart();
+                    sampledReport = await sampled.VerifyAsync(request, CancellationToken.None);
+                    sampledSeconds = Math.Min(sampledSeconds, clock.Elapsed.TotalSeconds);
+                    clock.Restart();
+                    fullReport = await full.VerifyAsync(request, CancellationToken.None);
+                    fullSeconds = Math.Min(fullSeconds, clock.Elapsed.TotalSeconds);
+                }
+
+                Line(FormattableString.Invariant($"  {size,5} MiB  qcow2 warm {synced + sampledSeconds,6:F2} s with sampled verify ({(sampledReport!.Match ? "match" : "MISMATCH")}, {sampledSeconds:F2} s, {sampledReport.BytesRead / (double)(1 << 20):F0} MiB read per side: 16 x 1 MiB + overlay extents)   {synced + fullSeconds,6:F2} s with full verify ({(fullReport!.Match ? "match" : "MISMATCH")}, {fullSeconds:F2} s, qemu-img compare of {size} MiB)   overlay sync {synced:F2} s, {copy!.BytesSent} bytes"));
+                foreach (var path in new[] { basePath, overlay, volume })
+                {
+                    File.Delete(path);
+                }
+            }
+
+            Line($"  (load {Load()} at the end of the file rows)");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 
     /// <summary>

@@ -298,7 +298,8 @@ public sealed class CommandDiskMover(ISshRunner ssh, MoverOptions options, TimeP
         ArgumentNullException.ThrowIfNull(request);
         if (request.Source is FileImageSource file)
         {
-            return await CompareFileAsync(request, file, ct);
+            // Full (qemu-img compare) or sampled, with a warm overlay's extents in full: FileDiskVerifier.
+            return await FileDiskVerifier.VerifyAsync(ssh, options, request, file, ct);
         }
 
         var source = (RbdImageSource)request.Source;
@@ -321,28 +322,13 @@ public sealed class CommandDiskMover(ISshRunner ssh, MoverOptions options, TimeP
             return new VerifyReport(s == t, VerifyMode.Full, s, t, $"sha256 of {size} bytes");
         }
 
-        var offsets = SampleOffsets(size);
+        var offsets = options.SampleOffsetsFor(size);
         var (sourceHashes, targetHashes) = await BothAsync(
             HashAsync(source.Host, SampleScript(sourceRead, offsets), ct),
             HashAsync(request.Target.Host, SampleScript(targetRead, offsets), ct));
         var differing = offsets.Where((_, i) => i >= sourceHashes.Length || i >= targetHashes.Length || sourceHashes[i] != targetHashes[i]).ToList();
         return new VerifyReport(differing.Count == 0 && sourceHashes.Length == offsets.Count, VerifyMode.Sampled, string.Join(',', sourceHashes.Select(h => h[..12])), string.Join(',', targetHashes.Select(h => h[..Math.Min(12, h.Length)])),
             FormattableString.Invariant($"SAMPLED: {offsets.Count} blocks of {options.SampleBytes} bytes out of {size}{(differing.Count == 0 ? "" : "; differing at " + string.Join(',', differing))}"));
-    }
-
-    private async Task<VerifyReport> CompareFileAsync(DiskCopyRequest request, FileImageSource file, CancellationToken ct)
-    {
-        // An overlay (warm file disk) is read with its backing chain: over SSH every file of the chain is named.
-        var (source, format) = await FileOverlaySync.QemuSourceAsync(ssh, file, request.Target.Host, ct);
-        var target = FileOverlaySync.TargetSpec(request.Target, options);
-        // qemu-img compare reads both as guest-visible content (qcow2 vs raw); exit 0 = identical, 1 = different.
-        var result = await ssh.RunAsync(request.Target.Host, ["qemu-img", "compare", .. format is null ? Array.Empty<string>() : ["-f", format], "-F", "raw", source, target], ct: ct);
-        if (result.ExitCode > 1)
-        {
-            Check(result, $"qemu-img compare for {request}");
-        }
-
-        return new VerifyReport(result.ExitCode == 0, VerifyMode.Full, file.Path, target, "qemu-img compare: " + (result.Stdout + result.Stderr).Trim());
     }
 
     public async Task<IReadOnlyList<string>> RbdClientsAsync(string host, string image, bool oldCluster, CancellationToken ct)
@@ -414,25 +400,6 @@ public sealed class CommandDiskMover(ISshRunner ssh, MoverOptions options, TimeP
         }
 
         return "json:" + JsonSerializer.Serialize(new { driver = "raw", offset, size = length, file });
-    }
-
-    private List<long> SampleOffsets(long size)
-    {
-        var block = options.SampleBytes;
-        var last = Math.Max(0, size - block);
-        var offsets = new SortedSet<long>();
-        var count = Math.Max(2, options.SampleCount);
-        for (var i = 0; i < count; i++)
-        {
-            offsets.Add(last * i / (count - 1) / 4096 * 4096);
-        }
-
-        foreach (var extra in options.SampleOffsets.Where(o => o >= 0 && o < size))
-        {
-            offsets.Add(Math.Min(extra, last));
-        }
-
-        return [.. offsets];
     }
 
     private async Task<string[]> HashAsync(string host, string script, CancellationToken ct)

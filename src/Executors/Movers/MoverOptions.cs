@@ -101,6 +101,29 @@ public sealed record MoverOptions
     /// <summary>Sampled verification: extra offsets to check (e.g. known hot regions).</summary>
     public IReadOnlyList<long> SampleOffsets { get; init; } = [];
 
+    /// <summary>
+    /// Where sampled verification reads in a disk of <paramref name="size"/> bytes: <see cref="SampleCount"/> offsets evenly
+    /// spread from the first block to the last (4 KiB aligned), plus <see cref="SampleOffsets"/> inside the disk. RBD and
+    /// file disks use the same layout.
+    /// </summary>
+    public IReadOnlyList<long> SampleOffsetsFor(long size)
+    {
+        var last = Math.Max(0, size - SampleBytes);
+        var offsets = new SortedSet<long>();
+        var count = Math.Max(2, SampleCount);
+        for (var i = 0; i < count; i++)
+        {
+            offsets.Add(last * i / (count - 1) / 4096 * 4096);
+        }
+
+        foreach (var extra in SampleOffsets.Where(o => o >= 0 && o < size))
+        {
+            offsets.Add(Math.Min(extra, last));
+        }
+
+        return [.. offsets];
+    }
+
     /// <summary>How often running copies report progress to the journal.</summary>
     public TimeSpan ProgressInterval { get; init; } = TimeSpan.FromSeconds(5);
 

@@ -140,10 +140,6 @@ internal static class FileDiskWarm
         return new FileImageSource(SourceHost(context), overlay, "qcow2");
     }
 
-    /// <summary>What the target must equal: the overlay chain of a warm file disk, else the disk itself.</summary>
-    public static async Task<DiskSource> SourceAsync(StepContext context, DiskInput disk)
-        => await OverlayOfAsync(context, disk) ?? VmStepHelpers.SourceOf(context, disk);
-
     /// <summary>
     /// final-sync of a warm file disk: only the overlay's clusters go onto the target, which holds the base. False when
     /// the disk is not warm (copied whole by the caller).

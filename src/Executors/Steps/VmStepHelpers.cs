@@ -86,8 +86,10 @@ internal static class VmStepHelpers
     /// <summary>Checksums of the final state on both sides (file disks: content compare); saved as "verify.&lt;drive&gt;".</summary>
     public static async Task<VerifyReport> VerifyCopyAsync(StepContext context, DiskInput disk, string volumeId)
     {
-        // A warm file disk is compared as its overlay chain (base + what the guest wrote since).
-        var request = new DiskCopyRequest(await FileDiskWarm.SourceAsync(context, disk), null, disk.IsRbd ? FinalSnapshot : null, await TargetOfAsync(context, volumeId));
+        // A warm file disk is compared as its overlay chain (base + what the guest wrote since); "since the base" tells a
+        // sampled verification to hash the overlay's extents in full (docs/adr/0020).
+        var overlay = await FileDiskWarm.OverlayOfAsync(context, disk);
+        var request = new DiskCopyRequest(overlay ?? SourceOf(context, disk), overlay is null ? null : BaseSnapshot, disk.IsRbd ? FinalSnapshot : null, await TargetOfAsync(context, volumeId));
         var report = await context.Mover.VerifyAsync(request, context.CancellationToken);
         await context.SaveAsync("verify." + disk.PveKey, report.ToCheckpoint());
         return report;

@@ -40,7 +40,7 @@ public enum VerificationMode
 {
     /// <summary>Checksum of the whole snapshot on both sides: grows with the disk size.</summary>
     Full,
-    /// <summary>Checksums of a fixed number of blocks per RBD disk (file disks are always compared in full).</summary>
+    /// <summary>Checksums of a fixed number of blocks per disk (and a warm file disk's overlay extents in full).</summary>
     Sampled,
 }
 
@@ -107,7 +107,7 @@ public sealed record DowntimeModel
     public double? VerifyBytesPerSecond { get; init; }
     /// <summary>Cost of one sampled block (both sides); null = sampled verification not counted.</summary>
     public double? VerifySampleSeconds { get; init; }
-    /// <summary>Blocks per RBD disk with sampled verification (the movers' SampleCount).</summary>
+    /// <summary>Blocks per disk with sampled verification (the movers' SampleCount).</summary>
     public int VerifySamples { get; init; } = 16;
     /// <summary>attach-and-move with the source off: cutover guard + image rename + PVE drive config, seconds.</summary>
     public double SwitchSeconds { get; init; }
@@ -224,7 +224,7 @@ public sealed record DowntimeModel
         {
             case DiskStrategy.Cold:
                 {
-                    var (verify, how) = VerifyCost(vm);
+                    var (verify, how) = VerifyCost(vm, warm: false);
                     return new DowntimeEstimate
                     {
                         Bytes = bytes,
@@ -242,7 +242,7 @@ public sealed record DowntimeModel
 
             case DiskStrategy.Warm:
                 {
-                    var (verify, how) = VerifyCost(vm);
+                    var (verify, how) = VerifyCost(vm, warm: true);
                     var (rbdDisks, fileDisks) = DiskCounts(vm);
                     var fixedCost = (rbdDisks * DiffFixedSeconds) + (fileDisks * (FileDiffFixedSeconds ?? DiffFixedSeconds));
                     var diff = (pathBytes * WarmChangeFraction / Diff) + (fileBytes * WarmChangeFraction / FileDiff) + fixedCost;
@@ -305,24 +305,27 @@ public sealed record DowntimeModel
         return (disks.Count(d => d.Device.IsRbd), disks.Count(d => !d.Device.IsRbd));
     }
 
-    /// <summary>Verification with the source off: file disks are compared in full (qemu-img compare), RBD disks per the policy.</summary>
-    private (double Seconds, string How) VerifyCost(VmRecord vm)
+    /// <summary>
+    /// Verification with the source off, per the policy, as the movers do it: full = the provisioned size of every disk at
+    /// the checksum rate; sampled = <see cref="VerifySamples"/> blocks per disk (RBD and file alike), plus, for warm file
+    /// disks, the overlay's extents (the change) at the checksum rate — the movers hash those in full (docs/adr/0020).
+    /// </summary>
+    private (double Seconds, string How) VerifyCost(VmRecord vm, bool warm)
     {
         var disks = vm.Disks.Where(d => !d.Device.IsCdrom).ToList();
-        var fileSize = disks.Where(d => !d.Device.IsRbd).Sum(d => d.Volume?.SizeBytes ?? 0);
-        var rbdSize = disks.Where(d => d.Device.IsRbd).Sum(d => d.Volume?.SizeBytes ?? 0);
-        var rbdDisks = disks.Count(d => d.Device.IsRbd);
-        if (Verification == VerificationMode.Sampled && rbdDisks > 0)
+        var size = disks.Sum(d => d.Volume?.SizeBytes ?? 0);
+        if (Verification == VerificationMode.Sampled && disks.Count > 0)
         {
-            var sampled = VerifySampleSeconds is { } each ? rbdDisks * VerifySamples * each : 0;
-            var full = VerifyBytesPerSecond is { } rate ? fileSize / rate : 0;
+            var sampled = VerifySampleSeconds is { } each ? disks.Count * VerifySamples * each : 0;
+            var overlayBytes = warm ? (long)(Math.Min(vm.LocalFileBytes, vm.DiskBytes) * WarmChangeFraction) : 0;
+            var overlay = VerifyBytesPerSecond is { } rate ? overlayBytes / rate : 0;
             var how = VerifySampleSeconds is { } s
-                ? Inv($"sampled: {VerifySamples} blocks x {rbdDisks} RBD disk(s) at {s:0.###} s")
+                ? Inv($"sampled: {VerifySamples} blocks x {disks.Count} disk(s) at {s:0.###} s")
                 : "sampled, not counted (no measured cost per block)";
-            return (sampled + full, fileSize > 0 ? how + "; file disks " + FullVerification(fileSize) : how);
+            return (sampled + overlay, overlayBytes > 0 ? how + "; warm file disks' overlay extents in full: " + FullVerification(overlayBytes) : how);
         }
 
-        return (VerifyBytesPerSecond is { } r ? (fileSize + rbdSize) / r : 0, FullVerification(fileSize + rbdSize));
+        return (VerifyBytesPerSecond is { } r ? size / r : 0, FullVerification(size));
     }
 
     private string FullVerification(long size) => VerifyBytesPerSecond is { } rate

@@ -247,6 +247,101 @@ public sealed class FileDiskWarmIntegrationTests(Lv1PveFixture pve, ITestOutputH
         Assert.True(crossedWhileDown[("cold", 1024)] >= 1024L * 1024 * 1024, $"cold 1 GiB crossed {crossedWhileDown[("cold", 1024)]} bytes");
     }
 
+    /// <summary>The movers as an access file with <c>movers.verify: sampled</c> (or fleet.yaml policy.verify) makes them.</summary>
+    private CommandDiskMover SampledMover() => new(_runner, MoverOptions.Default with { Verify = VerifyMode.Sampled });
+
+    [IntegrationTheory]
+    [InlineData(0L, "differing at 0")]
+    [InlineData((22L << 20) + 5, "differing at overlay 23068672+1048576")]
+    public async Task A_sampled_final_sync_refuses_cutover_when_the_target_differs_at_a_sampled_block_or_inside_the_overlay(long corruptAt, string named)
+    {
+        // 16 samples of 1 MiB every 31/15 MiB: 0 is the first block; 22 MiB + 5 falls between two samples, inside the
+        // 8 MiB the guest wrote at 20 MiB. The target is damaged right after the overlay's clusters land on it.
+        var mover = new CorruptingMover(SampledMover(), corruptAt);
+        var run = await PrepareAsync($"taquin-it-wf-bad-{corruptAt % 1000}", 32, mover: mover);
+        await new CopyDisksStep().ExecuteAsync(run.CopyDisks);
+        await GuestWritesAsync(run, offsetMib: 20);
+        await new ShutdownSourceStep(TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(200)).ExecuteAsync(run.Shutdown);
+
+        var failure = await Assert.ThrowsAsync<AdapterException>(() => new FinalSyncStep().ExecuteAsync(run.FinalSync));
+
+        Assert.Equal(1, mover.Corrupted);
+        Assert.Contains("refusing cutover", failure.Message, StringComparison.Ordinal);
+        Assert.False(failure.IsTransient);
+        Assert.Equal("mismatch", run.FinalSync.Checkpoint("verified"));
+        var verify = run.FinalSync.Checkpoint("verify.virtio0");
+        Assert.StartsWith("MISMATCH;sampled;SAMPLED: 16 x 1 MiB + overlay extents 8 MiB in full", verify, StringComparison.Ordinal);
+        Assert.EndsWith(named, verify, StringComparison.Ordinal);
+        var guard = await new StartTargetStep().CheckPreconditionAsync(run.StartTarget);
+        Assert.False(guard.Met);
+        Assert.Contains("does not match its source", guard.Reason, StringComparison.Ordinal);
+    }
+
+    [IntegrationFact]
+    public async Task Warm_downtime_with_sampled_verification_reads_the_same_bytes_for_256_MiB_and_1_GiB()
+    {
+        var readWhileDown = new Dictionary<int, long>();
+        foreach (var mib in new[] { 256, 1024 })
+        {
+            var run = await PrepareAsync($"taquin-it-dts-{mib}", mib, random: false, mover: SampledMover());
+            await new CopyDisksStep().ExecuteAsync(run.CopyDisks);
+            await GuestWritesAsync(run, offsetMib: mib / 2);
+            var clock = Stopwatch.StartNew();
+            await Libvirt().DestroyAsync(Node, run.Name);
+            await Libvirt().SetAutostartAsync(Node, run.Name, false);
+            await new FinalSyncStep().ExecuteAsync(run.FinalSync);
+            var seconds = clock.Elapsed.TotalSeconds;
+            var verify = run.FinalSync.Checkpoint("verify.virtio0");
+            output.WriteLine(FormattableString.Invariant($"warm {mib} MiB qcow2, {ChangedMib} MiB changed, sampled verify: downtime (stop -> target verified) {seconds:F2} s; {run.FinalSync.Checkpoint("copy.virtio0.diff")}; {verify}"));
+            Assert.Equal("yes", run.FinalSync.Checkpoint("verified"));
+            Assert.StartsWith($"match;sampled;SAMPLED: 16 x 1 MiB + overlay extents {ChangedMib} MiB in full", verify, StringComparison.Ordinal);
+            readWhileDown[mib] = BytesReadOf(verify);
+            await RemoveDomainAsync(run.Name);
+            foreach (var file in new[] { run.BasePath, FileDiskWarm.OverlayPathFor(run.BasePath), run.TargetPath })
+            {
+                File.Delete(file);
+            }
+        }
+
+        // Counted bytes, not seconds: 16 blocks of 1 MiB + the 8 MiB overlay, whatever the disk's size (a full compare reads it all).
+        Assert.Equal((16L + ChangedMib) << 20, readWhileDown[256]);
+        Assert.Equal(readWhileDown[256], readWhileDown[1024]);
+    }
+
+    private static long BytesReadOf(string? verifyCheckpoint)
+    {
+        Assert.NotNull(verifyCheckpoint);
+        var match = System.Text.RegularExpressions.Regex.Match(verifyCheckpoint, @"; (\d+) bytes read per side");
+        Assert.True(match.Success, verifyCheckpoint);
+        return long.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>A storage fault: the target volume gets one byte flipped right after the overlay sync wrote it.</summary>
+    private sealed class CorruptingMover(IDiskMover inner, long offset) : IDiskMover
+    {
+        public int Corrupted { get; private set; }
+
+        public async Task<CopyReport> CopyAsync(DiskCopyRequest request, Func<CopyProgress, Task>? progress, CancellationToken ct)
+        {
+            var report = await inner.CopyAsync(request, progress, ct);
+            if (request.FromSnapshot is not null && request.Target is RawVolumeTarget raw)
+            {
+                await using var stream = new FileStream(raw.Path, FileMode.Open, FileAccess.ReadWrite);
+                stream.Position = offset;
+                var old = stream.ReadByte();
+                stream.Position = offset;
+                stream.WriteByte((byte)~old);
+                Corrupted++;
+            }
+
+            return report;
+        }
+
+        public Task<VerifyReport> VerifyAsync(DiskCopyRequest request, CancellationToken ct) => inner.VerifyAsync(request, ct);
+
+        public Task<IReadOnlyList<string>> RbdClientsAsync(string host, string image, bool oldCluster, CancellationToken ct) => inner.RbdClientsAsync(host, image, oldCluster, ct);
+    }
+
     private static long BytesOf(string? copyCheckpoint)
     {
         Assert.NotNull(copyCheckpoint);
@@ -254,13 +349,13 @@ public sealed class FileDiskWarmIntegrationTests(Lv1PveFixture pve, ITestOutputH
         return long.Parse(field["bytes=".Length..], CultureInfo.InvariantCulture);
     }
 
-    private sealed record Prepared(string Name, string BasePath, byte[] Content, string TargetPath, StepContext CopyDisks, StepContext Shutdown, StepContext FinalSync, StepContext Commit);
+    private sealed record Prepared(string Name, string BasePath, byte[] Content, string TargetPath, StepContext CopyDisks, StepContext Shutdown, StepContext FinalSync, StepContext StartTarget, StepContext Commit);
 
     /// <summary>
     /// A running TCG guest whose qcow2 disk is fully written (random bytes, or a counter pattern for the big timing runs),
     /// a PVE VM with a zfs stand-in volume for it, and the VM pipeline's step contexts in one journal run.
     /// </summary>
-    private async Task<Prepared> PrepareAsync(string name, int mib, string strategy = "warm", bool random = true)
+    private async Task<Prepared> PrepareAsync(string name, int mib, string strategy = "warm", bool random = true, IDiskMover? mover = null)
     {
         var libvirt = Libvirt();
         await RemoveDomainAsync(name);
@@ -316,14 +411,14 @@ public sealed class FileDiskWarmIntegrationTests(Lv1PveFixture pve, ITestOutputH
         var journal = new InMemoryRunJournal();
         var runId = "wf-" + Guid.NewGuid().ToString("N")[..8];
         await journal.CreateRunAsync(new RunRecord { RunId = runId, PlanDigest = "-", InventoryDigest = "-", CreatedAt = DateTimeOffset.UtcNow, Mode = "real" });
-        string[] types = [StepTypes.CreateTargetVm, StepTypes.CopyDisks, StepTypes.ShutdownSource, StepTypes.FinalSync, StepTypes.Commit];
+        string[] types = [StepTypes.CreateTargetVm, StepTypes.CopyDisks, StepTypes.ShutdownSource, StepTypes.FinalSync, StepTypes.StartTarget, StepTypes.Commit];
         await journal.AddStepsAsync(runId, [.. types.Select((t, i) => new NewStep { Wave = 1, Subject = "vm:" + name, StepType = t, Sequence = i + 1, InputJson = input.ToJson() })]);
-        var adapters = new AdapterSet(_runner, _client, libvirt, NoCeph.Create());
+        var adapters = new AdapterSet(_runner, _client, libvirt, NoCeph.Create(), mover);
         var steps = await journal.GetStepsAsync(runId);
         StepContext Context(string type) => new(steps.Single(s => s.StepType == type), adapters, journal, TimeProvider.System, DateTimeOffset.UtcNow + TimeSpan.FromMinutes(10), CancellationToken.None);
         await Context(StepTypes.CreateTargetVm).SaveAsync("vmid", vmId.ToString(CultureInfo.InvariantCulture));
         _journals[runId] = journal;
-        return new Prepared(name, basePath, content, targetPath, Context(StepTypes.CopyDisks), Context(StepTypes.ShutdownSource), Context(StepTypes.FinalSync), Context(StepTypes.Commit));
+        return new Prepared(name, basePath, content, targetPath, Context(StepTypes.CopyDisks), Context(StepTypes.ShutdownSource), Context(StepTypes.FinalSync), Context(StepTypes.StartTarget), Context(StepTypes.Commit));
     }
 
     private readonly Dictionary<string, InMemoryRunJournal> _journals = new(StringComparer.Ordinal);

@@ -111,7 +111,25 @@ public sealed class DowntimeModelTests
         Assert.Equal(8, sampled.EstimateMoveToPve(huge, DiskStrategy.Warm).VerifySeconds, 9);
         Assert.Equal(sampled.EstimateMoveToPve(small, DiskStrategy.Warm).DowntimeSeconds, sampled.EstimateMoveToPve(huge, DiskStrategy.Warm).DowntimeSeconds, 9);
         Assert.Equal(990 * 1024 / 50.0, full.EstimateMoveToPve(huge, DiskStrategy.Warm).DowntimeSeconds - full.EstimateMoveToPve(small, DiskStrategy.Warm).DowntimeSeconds, 6);
-        Assert.StartsWith("sampled: 16 blocks x 1 RBD disk(s)", sampled.EstimateMoveToPve(huge, DiskStrategy.Warm).Verification, StringComparison.Ordinal);
+        Assert.StartsWith("sampled: 16 blocks x 1 disk(s)", sampled.EstimateMoveToPve(huge, DiskStrategy.Warm).Verification, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Sampled_verification_of_a_warm_file_disk_counts_the_blocks_and_the_overlay_change_in_full_not_the_disk()
+    {
+        // 8 GiB file disk, fully used: warm changes 5 % (409.6 MiB), which the movers hash in full at 50 MiB/s.
+        var vm = FileVm("legacy", "h1", ramGib: 2, diskGib: 8);
+        var sampled = Model(Rates(), verify: "sampled");
+
+        var warm = sampled.EstimateMoveToPve(vm, DiskStrategy.Warm);
+        var cold = sampled.EstimateMoveToPve(vm, DiskStrategy.Cold);
+        var full = Model(Rates(), verify: "full").EstimateMoveToPve(vm, DiskStrategy.Warm);
+
+        Assert.Equal((16 * 0.5) + (8 * 1024 * 0.05 / 50), warm.VerifySeconds, 6);
+        Assert.Equal(16 * 0.5, cold.VerifySeconds, 9);
+        Assert.Equal(8 * 1024 / 50.0, full.VerifySeconds, 9);
+        Assert.Contains("overlay extents in full", warm.Verification, StringComparison.Ordinal);
+        Assert.DoesNotContain("overlay", cold.Verification, StringComparison.Ordinal);
     }
 
     [Fact]
