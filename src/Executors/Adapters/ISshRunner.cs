@@ -20,4 +20,18 @@ public interface ISshRunner
     /// The returned <see cref="SshResult.Stdout"/> is empty; stderr is still captured (bounded).
     /// </summary>
     Task<SshResult> RunStreamingAsync(string host, IReadOnlyList<string> argv, Stream? stdin, Stream stdout, CancellationToken ct = default);
+
+    /// <summary>
+    /// Like <see cref="RunAsync"/>, and every byte the program writes to stderr is also written to
+    /// <paramref name="stderrTap"/> as it arrives (a tool's live progress, e.g. <c>rbd export-diff</c>'s percentages);
+    /// <see cref="SshResult.Stderr"/> still holds the tail. The tap is written on the runner's reading thread: it must not
+    /// block and must not throw. This default hands the whole stderr over once the program has ended (no live output).
+    /// </summary>
+    async Task<SshResult> RunWithStderrTapAsync(string host, IReadOnlyList<string> argv, Stream stderrTap, Stream? stdin = null, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(stderrTap);
+        var result = await RunAsync(host, argv, stdin, ct);
+        stderrTap.Write(System.Text.Encoding.UTF8.GetBytes(result.Stderr));
+        return result;
+    }
 }

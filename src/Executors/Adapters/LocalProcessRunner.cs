@@ -17,7 +17,7 @@ public sealed class LocalProcessRunner(TimeSpan? commandTimeout = null, int stde
     {
         using var abort = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var stdout = new CappedCaptureStream(maxCapturedStdoutBytes, () => _ = abort.CancelAsync());
-        var (exitCode, stderr) = await RunCoreAsync(argv, stdin, stdout, abort, ct);
+        var (exitCode, stderr) = await RunCoreAsync(argv, stdin, stdout, null, abort, ct);
         if (stdout.Overflowed)
         {
             throw new SshCommandException(
@@ -31,12 +31,27 @@ public sealed class LocalProcessRunner(TimeSpan? commandTimeout = null, int stde
     {
         ArgumentNullException.ThrowIfNull(stdout);
         using var abort = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var (exitCode, stderr) = await RunCoreAsync(argv, stdin, stdout, abort, ct);
+        var (exitCode, stderr) = await RunCoreAsync(argv, stdin, stdout, null, abort, ct);
         return new SshResult(exitCode, "", stderr);
     }
 
+    public async Task<SshResult> RunWithStderrTapAsync(string host, IReadOnlyList<string> argv, Stream stderrTap, Stream? stdin = null, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(stderrTap);
+        using var abort = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var stdout = new CappedCaptureStream(maxCapturedStdoutBytes, () => _ = abort.CancelAsync());
+        var (exitCode, stderr) = await RunCoreAsync(argv, stdin, stdout, stderrTap, abort, ct);
+        if (stdout.Overflowed)
+        {
+            throw new SshCommandException(
+                $"{argv[0]} wrote more than {stdout.Limit} bytes to stdout; it was stopped (use RunStreamingAsync for bulk output)", isTransient: false);
+        }
+
+        return new SshResult(exitCode, stdout.Text(), stderr);
+    }
+
     private async Task<(int ExitCode, string Stderr)> RunCoreAsync(
-        IReadOnlyList<string> argv, Stream? stdin, Stream stdout, CancellationTokenSource abort, CancellationToken ct)
+        IReadOnlyList<string> argv, Stream? stdin, Stream stdout, Stream? stderrTap, CancellationTokenSource abort, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(argv);
         if (argv.Count == 0)
@@ -76,7 +91,7 @@ public sealed class LocalProcessRunner(TimeSpan? commandTimeout = null, int stde
         using var killOnAbort = abort.Token.Register(() => Kill(process));
 
         var stderr = new TailCaptureStream(stderrTailBytes);
-        var stderrCopy = process.StandardError.BaseStream.CopyToAsync(stderr, CancellationToken.None);
+        var stderrCopy = process.StandardError.BaseStream.CopyToAsync(stderrTap is null ? stderr : new TeeSinkStream(stderr, stderrTap), CancellationToken.None);
         var stdoutCopy = CopyStdoutAsync(process, stdout, abort);
         var stdinCopy = FeedStdinAsync(process, stdin, abort.Token);
 

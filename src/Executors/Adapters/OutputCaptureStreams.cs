@@ -116,3 +116,13 @@ public sealed class CappedCaptureStream(long limit, Action onOverflow) : OutputS
         }
     }
 }
+
+/// <summary>Writes everything to each of its sinks in turn (a program's stderr to its capture and to a live tap).</summary>
+public sealed class TeeSinkStream(Stream first, Stream second) : OutputSinkStream
+{
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        first.Write(buffer);
+        second.Write(buffer);
+    }
+}

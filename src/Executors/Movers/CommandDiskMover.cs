@@ -3,6 +3,7 @@ using System.Globalization;
 using System.IO.Pipelines;
 using System.Text.Json;
 using Taquin.Executors.Adapters;
+using Taquin.Executors.Movers.Progress;
 using Taquin.Executors.Movers.RbdDiff;
 using Taquin.Executors.Ssh;
 
@@ -31,7 +32,7 @@ public sealed class CommandDiskMover(ISshRunner ssh, MoverOptions options, TimeP
                 var (path, method, sent, data) = request.Source switch
                 {
                     RbdImageSource rbd => await CopyRbdAsync(request, rbd, progress, ct),
-                    FileImageSource file => await ConvertFileAsync(request, file, ct),
+                    FileImageSource file => await ConvertFileAsync(request, file, progress, ct),
                     _ => throw new NotSupportedException(request.Source.GetType().Name),
                 };
                 return new CopyReport(request.ToString(), path, method, sent, data, _time.GetElapsedTime(started), attempt);
@@ -72,7 +73,11 @@ public sealed class CommandDiskMover(ISshRunner ssh, MoverOptions options, TimeP
         var targetSnapshots = request.Target is RbdVolumeTarget rbdTarget
             ? SnapshotsAsync(rbdTarget.Host, rbdTarget.Image, options.TargetCephConf, ct)
             : Task.FromResult<IReadOnlyList<string>>([]);
-        await Task.WhenAll(diffing, targetSnapshots);
+        // The live progress of the remote paths needs the image size (rbd's percentage is of the address space).
+        var sizing = progress is not null && options.DataPath is DataPath.Direct or DataPath.TargetClient && request.Target is RbdVolumeTarget
+            ? ImageSizeAsync(source.Host, $"{source.Image}@{toSnapshot}", options.SourceCephConf, ct)
+            : Task.FromResult(0L);
+        await Task.WhenAll(diffing, targetSnapshots, sizing);
         var expected = await diffing;
         var export = RbdArgs(options.SourceCephConf, ["export-diff", "--no-progress", .. FromSnap(request.FromSnapshot), $"{source.Image}@{toSnapshot}", "-"]);
         switch (request.Target)
@@ -88,14 +93,18 @@ public sealed class CommandDiskMover(ISshRunner ssh, MoverOptions options, TimeP
                     var import = ImportDiffArgs(target.Image);
                     if (options.DataPath == DataPath.Direct)
                     {
-                        await RunDirectAsync(source.Host, export, target.Host, import, $"copy {request}", ct);
+                        await using var live = LiveExportProgress(expected, request.FromSnapshot, toSnapshot, await sizing, started, progress);
+                        await RunDirectAsync(source.Host, WithProgress(export), target.Host, import, $"copy {request}", live.Tap, ct);
+                        await live.StopAsync();
                         await ReportDoneAsync(progress, expected.StreamBytes, started);
                         return (DataPath.Direct, "rbd export-diff | ssh | rbd import-diff", expected.StreamBytes, expected.DataBytes);
                     }
 
                     if (options.DataPath == DataPath.TargetClient)
                     {
-                        await RunOnTargetAsync(target.Host, FromSnap(request.FromSnapshot), $"{source.Image}@{toSnapshot}", import, $"copy {request}", ct);
+                        await using var live = LiveExportProgress(expected, request.FromSnapshot, toSnapshot, await sizing, started, progress);
+                        await RunOnTargetAsync(target.Host, FromSnap(request.FromSnapshot), $"{source.Image}@{toSnapshot}", import, $"copy {request}", live.Tap, ct);
+                        await live.StopAsync();
                         await ReportDoneAsync(progress, expected.StreamBytes, started);
                         return (DataPath.TargetClient, "rbd export-diff | rbd import-diff on the target node", expected.StreamBytes, expected.DataBytes);
                     }
@@ -146,14 +155,15 @@ public sealed class CommandDiskMover(ISshRunner ssh, MoverOptions options, TimeP
         }
     }
 
-    private async Task<(DataPath, string, long, long)> ConvertFileAsync(DiskCopyRequest request, FileImageSource file, CancellationToken ct)
+    private async Task<(DataPath, string, long, long)> ConvertFileAsync(DiskCopyRequest request, FileImageSource file, Func<CopyProgress, Task>? progress, CancellationToken ct)
     {
         if (request.FromSnapshot is not null)
         {
             // A warm file disk's overlay: the target already holds its base, only the overlay's clusters move (ADR 0012).
-            return await FileOverlaySync.CopyAsync(ssh, options, request, file, ct);
+            return await FileOverlaySync.CopyAsync(ssh, options, request, file, progress, _time, ct);
         }
 
+        var started = _time.GetTimestamp();
         // qemu-img reads the file over SSH when it lives on another host (as PVE's own import does), skips zero
         // clusters when reading and writes zeroes sparsely; -n keeps the volume PVE allocated.
         var source = file.Host == request.Target.Host ? file.Path : VolumePaths.FileSource(file.Host, file.Path);
@@ -164,14 +174,21 @@ public sealed class CommandDiskMover(ISshRunner ssh, MoverOptions options, TimeP
             _ => throw new NotSupportedException(request.Target.GetType().Name),
         };
         var allocated = await FileAllocatedBytesAsync(file, ct);
-        List<string> argv = ["qemu-img", "convert", "-f", file.Format, "-O", "raw"];
+        // -p: qemu-img's own progress (percent of the data to copy, on stdout), streamed back for the journal.
+        List<string> argv = ["qemu-img", "convert", "-p", "-f", file.Format, "-O", "raw"];
         if (exists)
         {
             argv.Add("-n");
         }
 
         argv.AddRange([source, target]);
-        var result = await ssh.RunAsync(request.Target.Host, argv, ct: ct);
+        SshResult result;
+        await using (var live = new ToolProgressReporter(ToolProgressFormat.QemuImg, allocated, ToolProgressReporter.PercentOf(allocated), _time, started, options.ProgressInterval, progress))
+        {
+            result = await ssh.RunStreamingAsync(request.Target.Host, argv, null, live.Tap, ct);
+            await live.StopAsync();
+        }
+
         if (!result.Succeeded && result.Stderr.Contains("No space left", StringComparison.OrdinalIgnoreCase))
         {
             if (!exists && File.Exists(target))
@@ -183,6 +200,7 @@ public sealed class CommandDiskMover(ISshRunner ssh, MoverOptions options, TimeP
         }
 
         Check(result, $"copy {request}");
+        await ReportDoneAsync(progress, allocated, started);
         return (DataPath.Direct, "qemu-img convert", allocated, allocated);
     }
 
@@ -246,14 +264,14 @@ public sealed class CommandDiskMover(ISshRunner ssh, MoverOptions options, TimeP
     /// touches the data on its way (no tee/wc: the byte count comes from <c>rbd diff</c>, see <see cref="DiffBytesAsync"/>),
     /// so the pipe costs what <c>export-diff | ssh | import-diff</c> costs.
     /// </summary>
-    private async Task RunDirectAsync(string sourceHost, IReadOnlyList<string> sourceArgv, string targetHost, IReadOnlyList<string> targetArgv, string what, CancellationToken ct)
+    private async Task RunDirectAsync(string sourceHost, IReadOnlyList<string> sourceArgv, string targetHost, IReadOnlyList<string> targetArgv, string what, Stream stderrTap, CancellationToken ct)
     {
         var pipeline = $"{ShellQuoting.Join(sourceArgv)} | {ShellQuoting.Join([.. options.SshCommand(targetHost), ShellQuoting.Join(targetArgv)])}";
-        var result = await ssh.RunAsync(sourceHost, ["bash", "-o", "pipefail", "-c", pipeline], ct: ct);
+        var result = await ssh.RunWithStderrTapAsync(sourceHost, ["bash", "-o", "pipefail", "-c", pipeline], stderrTap, ct: ct);
         if (!result.Succeeded)
         {
             // ssh exits 255 when the connection itself failed: worth another attempt.
-            throw new SshCommandException($"{what} failed (exit {result.ExitCode}): {result.Stderr.Trim()}", isTransient: result.ExitCode == 255, result.ExitCode);
+            throw new SshCommandException($"{what} failed (exit {result.ExitCode}): {ToolProgressParser.WithoutProgress(result.Stderr)}", isTransient: result.ExitCode == 255, result.ExitCode);
         }
     }
 
@@ -261,12 +279,26 @@ public sealed class CommandDiskMover(ISshRunner ssh, MoverOptions options, TimeP
     /// Target-client path: the target node reads the old cluster with <see cref="MoverOptions.SourceCephConfOnTarget"/>
     /// and writes the new one, in one local pipe: no SSH hop carries data.
     /// </summary>
-    private async Task RunOnTargetAsync(string targetHost, IReadOnlyList<string> fromSnap, string sourceSpec, IReadOnlyList<string> targetArgv, string what, CancellationToken ct)
+    private async Task RunOnTargetAsync(string targetHost, IReadOnlyList<string> fromSnap, string sourceSpec, IReadOnlyList<string> targetArgv, string what, Stream stderrTap, CancellationToken ct)
     {
-        var export = RbdArgs(options.SourceCephConfOnTarget, ["export-diff", "--no-progress", .. fromSnap, sourceSpec, "-"]);
-        var result = await ssh.RunAsync(targetHost, ["bash", "-o", "pipefail", "-c", $"{ShellQuoting.Join(export)} | {ShellQuoting.Join(targetArgv)}"], ct: ct);
-        Check(result, what);
+        var export = RbdArgs(options.SourceCephConfOnTarget, ["export-diff", .. fromSnap, sourceSpec, "-"]);
+        var result = await ssh.RunWithStderrTapAsync(targetHost, ["bash", "-o", "pipefail", "-c", $"{ShellQuoting.Join(export)} | {ShellQuoting.Join(targetArgv)}"], stderrTap, ct: ct);
+        Check(result with { Stderr = ToolProgressParser.WithoutProgress(result.Stderr) }, what);
     }
+
+    /// <summary>
+    /// Live progress of a remote <c>rbd export-diff</c> (direct, target-client): its own percentage on stderr (no stage
+    /// in the pipe), turned into stream bytes with the extents of <c>rbd diff</c> (<see cref="RbdExportProgressMap"/>).
+    /// </summary>
+    private ToolProgressReporter LiveExportProgress(DiffSize expected, string? from, string to, long imageSize, long started, Func<CopyProgress, Task>? progress)
+    {
+        var header = DiffStreamBytes(from, to, []) - 1;
+        var map = new RbdExportProgressMap(imageSize, header, expected.StreamBytes, expected.Extents);
+        return new ToolProgressReporter(ToolProgressFormat.RbdExport, expected.StreamBytes, r => map.StreamBytesAt(r.Percent ?? 0), _time, started, options.ProgressInterval, progress);
+    }
+
+    /// <summary>The export without <c>--no-progress</c>: on the remote paths its progress on stderr is the live progress.</summary>
+    private static IReadOnlyList<string> WithProgress(IReadOnlyList<string> exportArgv) => [.. exportArgv.Where(a => a != "--no-progress")];
 
     /// <summary>
     /// <c>rbd import-diff</c> of stdin onto <paramref name="image"/>. With <see cref="MoverOptions.ParallelImportDiff"/> it
@@ -415,7 +447,7 @@ public sealed class CommandDiskMover(ISshRunner ssh, MoverOptions options, TimeP
         return (await a, await b);
     }
 
-    private sealed record DiffSize(long DataBytes, long StreamBytes);
+    private sealed record DiffSize(long DataBytes, long StreamBytes, IReadOnlyList<RbdDiffEntry> Extents);
 
     /// <summary>
     /// What the diff will carry, from <c>rbd diff</c> (the same extent walk <c>export-diff</c> does): the data bytes and
@@ -428,9 +460,9 @@ public sealed class CommandDiskMover(ISshRunner ssh, MoverOptions options, TimeP
         Check(result, $"rbd diff {source.Image}@{to}");
         using var doc = JsonDocument.Parse(result.Stdout);
         var extents = doc.RootElement.EnumerateArray()
-            .Select(e => (e.GetProperty("exists").ToString() == "true", e.GetProperty("length").GetInt64()))
+            .Select(e => new RbdDiffEntry(e.GetProperty("offset").GetInt64(), e.GetProperty("length").GetInt64(), e.GetProperty("exists").ToString() == "true"))
             .ToList();
-        return new DiffSize(extents.Where(e => e.Item1).Sum(e => e.Item2), DiffStreamBytes(from, to, extents));
+        return new DiffSize(extents.Where(e => e.Exists).Sum(e => e.Length), DiffStreamBytes(from, to, extents.Select(e => (e.Exists, e.Length))), extents);
     }
 
     /// <summary>
@@ -487,59 +519,4 @@ public sealed class CommandDiskMover(ISshRunner ssh, MoverOptions options, TimeP
             throw new SshCommandException($"{what} failed (exit {result.ExitCode}): {result.Stderr.Trim()}", isTransient: result.ExitCode == 255, result.ExitCode);
         }
     }
-}
-
-/// <summary>Turns bytes counted into throttled progress reports.</summary>
-internal sealed class ProgressMeter(TimeProvider time, long? total, TimeSpan interval, Func<CopyProgress, Task>? sink)
-{
-    private readonly long _started = time.GetTimestamp();
-    private long _lastReport = time.GetTimestamp();
-
-    public long Bytes { get; private set; }
-
-    public async ValueTask AddAsync(long bytes)
-    {
-        Bytes += bytes;
-        if (time.GetElapsedTime(_lastReport) >= interval)
-        {
-            await ReportAsync(force: true);
-        }
-    }
-
-    public async ValueTask ReportAsync(bool force)
-    {
-        _lastReport = time.GetTimestamp();
-        if (sink is not null && force)
-        {
-            var elapsed = time.GetElapsedTime(_started);
-            await sink(new CopyProgress(Bytes, total, elapsed.TotalSeconds > 0 ? Bytes / elapsed.TotalSeconds : 0, elapsed));
-        }
-    }
-}
-
-/// <summary>A write-only stream that counts what passes into the meter.</summary>
-internal sealed class CountingWriteStream(Stream inner, ProgressMeter meter) : Stream
-{
-    public override bool CanRead => false;
-    public override bool CanSeek => false;
-    public override bool CanWrite => true;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-    public override void Flush() => inner.Flush();
-    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        await inner.WriteAsync(buffer, cancellationToken);
-        await meter.AddAsync(buffer.Length);
-    }
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
-        => WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 }

@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Taquin.Executors.Adapters;
+using Taquin.Executors.Movers.Progress;
 using Taquin.Executors.Ssh;
 
 namespace Taquin.Executors.Movers;
@@ -23,8 +24,10 @@ internal static class FileOverlaySync
     private const string CommitScript = "qemu-img rebase -q -u -f qcow2 -F raw -b \"$1\" \"$2\"; qemu-img commit -q -d \"$2\"";
     private const string RemoveCopy = "trap 'rm -f \"$2\"' EXIT; ";
 
-    public static async Task<(DataPath Path, string Method, long Sent, long Data)> CopyAsync(ISshRunner ssh, MoverOptions options, DiskCopyRequest request, FileImageSource overlay, CancellationToken ct)
+    public static async Task<(DataPath Path, string Method, long Sent, long Data)> CopyAsync(ISshRunner ssh, MoverOptions options, DiskCopyRequest request, FileImageSource overlay,
+        Func<CopyProgress, Task>? progress, TimeProvider time, CancellationToken ct)
     {
+        var started = time.GetTimestamp();
         var target = request.Target;
         var temp = TempPath(target);
         // The target holds the base's bytes: the overlay's copy is re-pointed at it (rebase -u reads nothing), then
@@ -47,17 +50,23 @@ internal static class FileOverlaySync
         if (options.DataPath == DataPath.Direct)
         {
             var remote = ShellQuoting.Join([.. options.SshCommand(target.Host), ShellQuoting.Join(["sh", "-c", "cat > \"$1\"", "sh", temp])]);
-            var result = await ssh.RunAsync(overlay.Host, ["bash", "-o", "pipefail", "-c", $"cat {ShellQuoting.Quote(overlay.Path)} | {remote}"], ct: ct);
+            SshResult result;
+            await using (var live = new ToolProgressReporter(ToolProgressFormat.DdBytes, fileBytes, ToolProgressReporter.PercentOf(fileBytes), time, started, options.ProgressInterval, progress))
+            {
+                result = await ssh.RunWithStderrTapAsync(overlay.Host, ["bash", "-o", "pipefail", "-c", $"{ReadWithProgress(overlay.Path)} | {remote}"], live.Tap, ct: ct);
+                await live.StopAsync();
+            }
+
             if (!result.Succeeded)
             {
-                throw new SshCommandException($"copy of overlay {overlay.Host}:{overlay.Path} to {target.Host}:{temp} failed (exit {result.ExitCode}): {result.Stderr.Trim()}", isTransient: result.ExitCode == 255, result.ExitCode);
+                throw new SshCommandException($"copy of overlay {overlay.Host}:{overlay.Path} to {target.Host}:{temp} failed (exit {result.ExitCode}): {ToolProgressParser.WithoutProgress(result.Stderr)}", isTransient: result.ExitCode == 255, result.ExitCode);
             }
 
             (path, sent) = (DataPath.Direct, fileBytes);
         }
         else
         {
-            (path, sent) = (DataPath.Relayed, await RelayAsync(ssh, overlay, target.Host, temp, ct));
+            (path, sent) = (DataPath.Relayed, await RelayAsync(ssh, overlay, target.Host, temp, new ProgressMeter(time, fileBytes, options.ProgressInterval, progress), ct));
         }
 
         var commit = await ssh.RunAsync(target.Host, ["bash", "-c", $"set -e; {RemoveCopy}{CommitScript}", "commit-overlay", backing, temp], ct: ct);
@@ -91,11 +100,11 @@ internal static class FileOverlaySync
     }
 
     /// <summary>Relayed path: the orchestrator reads <c>cat</c> on the source and feeds <c>cat &gt; temp</c> on the target.</summary>
-    private static async Task<long> RelayAsync(ISshRunner ssh, FileImageSource overlay, string targetHost, string temp, CancellationToken ct)
+    private static async Task<long> RelayAsync(ISshRunner ssh, FileImageSource overlay, string targetHost, string temp, ProgressMeter meter, CancellationToken ct)
     {
         var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 16 << 20, resumeWriterThreshold: 8 << 20, useSynchronizationContext: false));
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var counter = new CountingStream(pipe.Writer.AsStream());
+        var counter = new CountingWriteStream(pipe.Writer.AsStream(), meter);
         var source = Task.Run(async () =>
         {
             try
@@ -121,7 +130,19 @@ internal static class FileOverlaySync
         }
 
         await source;
+        await meter.ReportAsync(force: true);
         return counter.Bytes;
+    }
+
+    /// <summary>
+    /// Reads the overlay for the direct pipe: <c>dd status=progress</c> prints the exact bytes read once a second on
+    /// stderr (it replaces <c>cat</c>, it is not an extra stage); a dd without it (coreutils before 8.24) falls back to
+    /// <c>cat</c> and the copy has no live progress.
+    /// </summary>
+    internal static string ReadWithProgress(string path)
+    {
+        var quoted = ShellQuoting.Quote(path);
+        return $"if LC_ALL=C dd status=progress if=/dev/null of=/dev/null 2>/dev/null; then LC_ALL=C dd if={quoted} bs=4M status=progress; else cat {quoted}; fi";
     }
 
     /// <summary>A temporary file name on the target node, one per target volume (a retry overwrites it).</summary>
@@ -194,36 +215,5 @@ internal static class FileOverlaySync
         {
             throw new SshCommandException($"{what} failed (exit {result.ExitCode}): {result.Stderr.Trim()}", isTransient: result.ExitCode == 255, result.ExitCode);
         }
-    }
-
-    private sealed class CountingStream(Stream inner) : Stream
-    {
-        public long Bytes { get; private set; }
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override void Flush() => inner.Flush();
-        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count)
-        {
-            inner.Write(buffer, offset, count);
-            Bytes += count;
-        }
-
-        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            await inner.WriteAsync(buffer, cancellationToken);
-            Bytes += buffer.Length;
-        }
-
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
-            => WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
     }
 }

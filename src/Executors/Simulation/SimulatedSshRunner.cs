@@ -42,6 +42,15 @@ public sealed class SimulatedSshRunner(ClusterTwin twin) : ISshRunner
         return result with { Stdout = "" };
     }
 
+    /// <summary>The simulated programs print no live output: the tap gets their stderr once they end.</summary>
+    public async Task<SshResult> RunWithStderrTapAsync(string host, IReadOnlyList<string> argv, Stream stderrTap, Stream? stdin = null, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(stderrTap);
+        var result = await RunAsync(host, argv, stdin, ct);
+        await stderrTap.WriteAsync(System.Text.Encoding.UTF8.GetBytes(result.Stderr), ct);
+        return result;
+    }
+
     private async Task<SshResult> ConvertAsync(string host, IReadOnlyList<string> argv, CancellationToken ct)
     {
         var source = argv[^2];

@@ -53,7 +53,16 @@ public sealed partial class SshNetRunner : ISshRunner, IDisposable
     /// <summary>SSH connections opened so far (shared and streaming): shows reuse and reconnects.</summary>
     public long ConnectionsOpened => Interlocked.Read(ref _connectionsOpened);
 
-    public async Task<SshResult> RunAsync(string host, IReadOnlyList<string> argv, Stream? stdin = null, CancellationToken ct = default)
+    public Task<SshResult> RunAsync(string host, IReadOnlyList<string> argv, Stream? stdin = null, CancellationToken ct = default)
+        => RunSharedAsync(host, argv, stdin, null, ct);
+
+    public Task<SshResult> RunWithStderrTapAsync(string host, IReadOnlyList<string> argv, Stream stderrTap, Stream? stdin = null, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(stderrTap);
+        return RunSharedAsync(host, argv, stdin, stderrTap, ct);
+    }
+
+    private async Task<SshResult> RunSharedAsync(string host, IReadOnlyList<string> argv, Stream? stdin, Stream? stderrTap, CancellationToken ct)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var endpoint = Resolve(host);
@@ -72,7 +81,8 @@ public sealed partial class SshNetRunner : ISshRunner, IDisposable
             client = await SharedClientAsync(slot, host, endpoint, ct);
             try
             {
-                running = Start(client, commandLine + input.Redirection, stdout, stderr);
+                // The tap sees stderr after the pid announcement is taken off (RemotePidStream), as the capture does.
+                running = Start(client, commandLine + input.Redirection, stdout, stderrTap is null ? stderr : new TeeSinkStream(stderr, stderrTap));
                 break;
             }
             catch (Exception ex) when (attempt == 1 && IsConnectionFailure(ex))

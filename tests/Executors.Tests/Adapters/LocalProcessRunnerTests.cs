@@ -21,6 +21,21 @@ public sealed class LocalProcessRunnerTests : IDisposable
     }
 
     [Fact]
+    public async Task The_stderr_tap_sees_output_while_the_program_still_runs_and_the_result_keeps_the_tail()
+    {
+        // The program ends only once the tap has seen its first line: a tap fed at the end would never let it end.
+        var seen = Path.Combine(_scratch, "seen");
+        var tap = new FlagOnFirstByteStream(seen);
+        using var guard = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+
+        var result = await new LocalProcessRunner().RunWithStderrTapAsync("localhost",
+            ["sh", "-c", "printf 'working\\r' >&2; while [ ! -e \"$1\" ]; do sleep 0.05; done; echo out; echo done >&2", "sh", seen], tap, ct: guard.Token);
+
+        Assert.Equal(new SshResult(0, "out\n", "working\rdone\n"), result);
+        Assert.Equal("working\rdone\n", tap.Text);
+    }
+
+    [Fact]
     public async Task Arguments_are_passed_without_a_shell()
     {
         var canary = Path.Combine(_scratch, "canary");
@@ -94,5 +109,35 @@ public sealed class LocalProcessRunnerTests : IDisposable
         var tooBig = await Assert.ThrowsAsync<SshCommandException>(() => runner.RunAsync("localhost", ["head", "-c", "100000000", "/dev/zero"]));
 
         Assert.False(tooBig.IsTransient);
+    }
+}
+
+/// <summary>A stderr tap that creates a flag file when the first byte arrives, and keeps what it saw.</summary>
+internal sealed class FlagOnFirstByteStream(string flag) : OutputSinkStream
+{
+    private readonly System.Text.StringBuilder _seen = new();
+
+    public string Text
+    {
+        get
+        {
+            lock (_seen)
+            {
+                return _seen.ToString();
+            }
+        }
+    }
+
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        lock (_seen)
+        {
+            _seen.Append(System.Text.Encoding.UTF8.GetString(buffer));
+        }
+
+        if (buffer.Length > 0 && !File.Exists(flag))
+        {
+            File.WriteAllText(flag, "");
+        }
     }
 }

@@ -92,12 +92,24 @@ public sealed class FileOverlaySyncTests : IDisposable
         await mover.CopyAsync(new DiskCopyRequest(new FileImageSource(Host, basePath, "qcow2"), null, null, new RawVolumeTarget(Host, volume)), null, CancellationToken.None);
         var overlayBytes = new FileInfo(overlay).Length;
 
-        var report = await mover.CopyAsync(new DiskCopyRequest(new FileImageSource(Host, overlay, "qcow2"), "taquin-base", null, new RawVolumeTarget(OtherHost, volume)), null, CancellationToken.None);
+        var progress = new List<CopyProgress>();
+        var report = await mover.CopyAsync(new DiskCopyRequest(new FileImageSource(Host, overlay, "qcow2"), "taquin-base", null, new RawVolumeTarget(OtherHost, volume)), p =>
+        {
+            lock (progress)
+            {
+                progress.Add(p);
+            }
+
+            return Task.CompletedTask;
+        }, CancellationToken.None);
 
         Assert.Equal(path, report.Path);
         Assert.Equal(overlayBytes, report.BytesSent);
+        // Direct: dd's own byte count (once a second while it runs, then its summary); relayed: the relay's count.
+        Assert.Equal(overlayBytes, progress[^1].Bytes);
+        Assert.All(progress, p => Assert.Equal(overlayBytes, p.TotalBytes));
         Assert.Equal(9L << 20, report.DataBytes);
         Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(content)), Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(volume))));
-        Assert.Contains(_runner.Commands, c => c.StartsWith(path == DataPath.Direct ? "bash -o pipefail -c cat " : "cat ", StringComparison.Ordinal));
+        Assert.Contains(_runner.Commands, c => c.StartsWith(path == DataPath.Direct ? "bash -o pipefail -c if LC_ALL=C dd status=progress" : "cat ", StringComparison.Ordinal));
     }
 }

@@ -50,6 +50,21 @@ public sealed class SshNetRunnerTests(ITestOutputHelper output) : IDisposable
     }
 
     [IntegrationFact]
+    public async Task The_stderr_tap_sees_output_while_the_remote_program_still_runs_without_the_pid_line()
+    {
+        // The test bed's sshd runs on this machine: the program ends once the tap (here) has created the flag file.
+        var seen = Path.Combine(_scratch, "seen");
+        var tap = new LocalProcess.FlagOnFirstByteStream(seen);
+        using var guard = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+
+        var result = await Runner().RunWithStderrTapAsync(Host,
+            ["sh", "-c", "printf 'working\\r' >&2; while [ ! -e \"$1\" ]; do sleep 0.05; done; echo out; echo done >&2", "sh", seen], tap, ct: guard.Token);
+
+        Assert.Equal(new SshResult(0, "out\n", "working\rdone\n"), result);
+        Assert.Equal("working\rdone\n", tap.Text);
+    }
+
+    [IntegrationFact]
     public async Task An_unknown_host_key_is_refused_and_the_message_says_how_to_trust_it()
     {
         var testbed = Testbed.RequireSsh();

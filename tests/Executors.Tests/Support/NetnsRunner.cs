@@ -29,6 +29,9 @@ public sealed class NetnsRunner(IReadOnlyDictionary<string, string> namespaces, 
     public Task<SshResult> RunStreamingAsync(string host, IReadOnlyList<string> argv, Stream? stdin, Stream stdout, CancellationToken ct = default) =>
         InNamespace(host, argv) is { } local ? _local.RunStreamingAsync(host, local, stdin, stdout, ct) : Task.FromResult(Unknown(host));
 
+    public Task<SshResult> RunWithStderrTapAsync(string host, IReadOnlyList<string> argv, Stream stderrTap, Stream? stdin = null, CancellationToken ct = default) =>
+        InNamespace(host, argv) is { } local ? _local.RunWithStderrTapAsync(host, local, stderrTap, stdin, ct) : Task.FromResult(Unknown(host));
+
     private string[]? InNamespace(string host, IReadOnlyList<string> argv)
     {
         if (!namespaces.TryGetValue(host, out var netns))

@@ -30,6 +30,12 @@ public sealed class TestLocalRunner : ISshRunner
         return _local.RunStreamingAsync(host, argv, stdin, failAfter is { } limit ? new BreakingStream(stdout, limit) : stdout, ct);
     }
 
+    public Task<SshResult> RunWithStderrTapAsync(string host, IReadOnlyList<string> argv, Stream stderrTap, Stream? stdin = null, CancellationToken ct = default)
+    {
+        Record(argv);
+        return _local.RunWithStderrTapAsync(host, argv, stderrTap, stdin, ct);
+    }
+
     private void Record(IReadOnlyList<string> argv)
     {
         lock (Commands)
