@@ -354,6 +354,10 @@ internal static class PlanCommands
         Row("Live migrations", m => m.LiveMigrations.ToString(CultureInfo.InvariantCulture));
         Row("Moves", m => m.Moves.ToString(CultureInfo.InvariantCulture));
         console.Write(table);
+        if (PlanReport.TimingLine(plan) is { } timing)
+        {
+            console.MarkupLine(Markup.Escape(timing));
+        }
     }
 
     private static void ShowViolations(IAnsiConsole console, IReadOnlyList<PlanViolation> violations)

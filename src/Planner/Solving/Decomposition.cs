@@ -12,12 +12,16 @@ namespace Taquin.Planner.Solving;
 internal sealed class Decomposition(SearchContext context)
 {
     private const int Scale = 1000;
+
+    /// <summary>Wall share of the search for the schedules (host-level models, packings, schedule search); the window search gets the rest.</summary>
+    internal const double ScheduleWallShare = 0.45;
     private readonly PlanningProblem problem = context.Problem;
 
     public SearchOutcome Run(SolverDecisions? greedy, int lower, int upper)
     {
         var best = greedy;
         var budget = context.Options.TimeLimitSeconds;
+        context.Budget.EnterWithin("schedules", ScheduleWallShare);
         // Same conversion stages as the best heuristic plan, repacked: often the same stages with fewer live migrations.
         if (best is not null)
         {
@@ -54,7 +58,7 @@ internal sealed class Decomposition(SearchContext context)
         {
             for (var target = (best?.Stages ?? (upper + 1)) - 1; target >= lower && tries < 16; target = (best?.Stages ?? (upper + 1)) - 1)
             {
-                if (context.Cancellation.IsCancellationRequested)
+                if (context.Cancellation.IsCancellationRequested || context.Budget.StopNow())
                 {
                     break;
                 }
@@ -97,6 +101,7 @@ internal sealed class Decomposition(SearchContext context)
         }
 
         // The schedule is settled: the exact placement model (or windows of it) removes needless live migrations.
+        context.Budget.EnterWithin("window search", 1);
         var window = new WindowSearch(context);
         best = window.Improve(best, budget * 0.5);
 
@@ -116,7 +121,7 @@ internal sealed class Decomposition(SearchContext context)
         var tried = new List<int[]>();
         foreach (var margin in new[] { 0.97 })
         {
-            for (var k = 0; k < 3 && !context.Cancellation.IsCancellationRequested; k++)
+            for (var k = 0; k < 3 && !context.Cancellation.IsCancellationRequested && !context.Budget.StopNow(); k++)
             {
                 var stages = HostLevel(best.Stages, margin, context.Options.TimeLimitSeconds / 32, out var status, fewestHopsExcept: tried);
                 if (stages is null)
@@ -178,14 +183,14 @@ internal sealed class Decomposition(SearchContext context)
         var budget = (int)Math.Min(400, context.Options.TimeLimitSeconds * 4000 / Math.Max(1, problem.Vms.Count));
         var tried = new HashSet<string>(StringComparer.Ordinal);
         var improved = true;
-        while (improved && best.LiveMigrations > 0 && budget > 0 && !context.Cancellation.IsCancellationRequested)
+        while (improved && best.LiveMigrations > 0 && budget > 0 && !context.Cancellation.IsCancellationRequested && !context.Budget.StopNow())
         {
             improved = false;
             var current = best.ConversionStage.Select(c => c ?? 0).ToArray();
             var last = convertible.Max(h => current[h]);
             foreach (var candidate in Neighbours(current, convertible, last, merge: best.Stages > lower))
             {
-                if (budget <= 0 || context.Cancellation.IsCancellationRequested)
+                if (budget <= 0 || context.Cancellation.IsCancellationRequested || context.Budget.StopNow())
                 {
                     break;
                 }
