@@ -114,12 +114,13 @@ internal static class Program
 
     private static Row RunGreedy(string name, FleetInventory inventory, PlannerOptions options)
     {
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
         try
         {
             var plan = GreedyPlanner.Plan(inventory, options);
             var seconds = clock.Elapsed.TotalSeconds;
-            return Emit(Row.Of(name, "greedy", inventory, plan, seconds, seconds));
+            return Emit(Row.Of(name, "greedy", inventory, plan, seconds, seconds) with { CpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds });
         }
         catch (PlanInfeasibleException e)
         {
@@ -129,9 +130,12 @@ internal static class Program
 
     private static Row RunCpSat(string name, string method, FleetInventory inventory, PlannerOptions options, CpSatTuning tuning)
     {
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
         var result = new CpSatPlanner(tuning).Plan(inventory, options);
         var seconds = clock.Elapsed.TotalSeconds;
+        // CPU seconds of the run (both solver workers): on a loaded machine, what the run would cost on a quiet one.
+        var cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
         if (Environment.GetEnvironmentVariable("TAQUIN_BENCH_LOG") is not null)
         {
             Console.Error.WriteLine($"{name} {method}: " + string.Join(" | ", result.Log));
@@ -148,7 +152,7 @@ internal static class Program
 
         // First plan that passed the model's check (greedy or solver), measured by the planner from its start.
         var first = Math.Min(seconds, result.Plan.Solver.FirstFeasibleSeconds ?? seconds);
-        return Emit(Row.Of(name, method, inventory, result.Plan, first, seconds));
+        return Emit(Row.Of(name, method, inventory, result.Plan, first, seconds) with { CpuSeconds = cpuSeconds });
     }
 
     private static Row Emit(Row row)
@@ -200,9 +204,9 @@ internal static class Program
 internal sealed record Row(
     string Instance, int Vms, int Hosts, string Method, double FirstSeconds, double FinalSeconds, string Status,
     int Stages, int Reboots, long Bytes, int LiveMigrations, int Moves, int BaselineStages, int BaselineMoves,
-    int BoundStages, int BoundMoves, int Violations, string Note, int BoundLiveMigrations = 0, string Proven = "", bool WallCapped = false, string Phases = "")
+    int BoundStages, int BoundMoves, int Violations, string Note, int BoundLiveMigrations = 0, string Proven = "", bool WallCapped = false, string Phases = "", double CpuSeconds = 0)
 {
-    public const string Header = "instance,vms,hosts,method,first_s,final_s,status,stages,reboots,bytes,live_migrations,moves,stages_vs_baseline,moves_vs_baseline,stages_vs_bound,moves_vs_bound,bound_stages,bound_live_migrations,proven,violations,note,wall_capped,phases";
+    public const string Header = "instance,vms,hosts,method,first_s,final_s,status,stages,reboots,bytes,live_migrations,moves,stages_vs_baseline,moves_vs_baseline,stages_vs_bound,moves_vs_bound,bound_stages,bound_live_migrations,proven,violations,note,wall_capped,cpu_s,phases";
 
     /// <summary>The stage count equals a proven lower bound.</summary>
     public bool StagesProven => Proven.Contains("stages", StringComparison.Ordinal);
@@ -226,7 +230,7 @@ internal sealed record Row(
         => new(name, inventory.Vms.Count, inventory.Fleet.Hosts.Count, method, seconds, seconds, "NONE", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, why);
 
     public string Csv() => string.Create(CultureInfo.InvariantCulture,
-        $"{Instance},{Vms},{Hosts},{Method},{FirstSeconds:0.000},{FinalSeconds:0.000},{Status},{Stages},{Reboots},{Bytes},{LiveMigrations},{Moves},{Diff(Stages, BaselineStages)},{Diff(Moves, BaselineMoves)},{Diff(Stages, BoundStages)},{Diff(Moves, BoundMoves)},{BoundStages},{BoundLiveMigrations},{Proven},{Violations},\"{Note.Replace("\"", "'", StringComparison.Ordinal)}\",{(WallCapped ? "yes" : "no")},{Phases}");
+        $"{Instance},{Vms},{Hosts},{Method},{FirstSeconds:0.000},{FinalSeconds:0.000},{Status},{Stages},{Reboots},{Bytes},{LiveMigrations},{Moves},{Diff(Stages, BaselineStages)},{Diff(Moves, BaselineMoves)},{Diff(Stages, BoundStages)},{Diff(Moves, BoundMoves)},{BoundStages},{BoundLiveMigrations},{Proven},{Violations},\"{Note.Replace("\"", "'", StringComparison.Ordinal)}\",{(WallCapped ? "yes" : "no")},{CpuSeconds:0.00},{Phases}");
 
     private static string Diff(int value, int reference) => value - reference >= 0 ? $"+{value - reference}" : $"{value - reference}";
 }

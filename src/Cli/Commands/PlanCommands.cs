@@ -39,7 +39,7 @@ internal static class PlanCommands
         var plan = new Command("plan", "Plan the migration of an inventory: stages, moves, capacity at every stage");
         var inventoryArg = new Argument<string>("inventory") { Description = "Inventory folder (fleet.yaml, volumes.json, domains/)" };
         var output = new Option<string>("--output", "-o") { Description = "Where to write the plan", DefaultValueFactory = _ => "plan.json" };
-        var timeLimit = new Option<double>("--time-limit") { Description = "Solver time limit in seconds", DefaultValueFactory = _ => 30 };
+        var timeLimit = new Option<double>("--time-limit") { Description = "Wall-clock budget of the whole planning run in seconds (the solver's deterministic limits are derived from it)", DefaultValueFactory = _ => 10 };
         var seed = new Option<int>("--seed") { Description = "Solver random seed" };
         var workers = new Option<int>("--workers") { Description = "Solver worker threads", DefaultValueFactory = _ => 2 };
         var gap = new Option<double>("--gap") { Description = "Stop at this relative gap to the bound (0 = prove optimal)" };

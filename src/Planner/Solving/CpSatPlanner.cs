@@ -84,7 +84,8 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null, TimeProvider? clock
         var context = new SearchContext(problem, options, tuning, log, cancellationToken) { Budget = budget };
         lower = StageRelaxation.RaiseLowerBound(context, lower, upper, relaxed);
         var size = (long)problem.Vms.Count * problem.Hosts.Count * upper;
-        budget.Enter("search", SearchShare, finish);
+        // The per-VM relaxations are not built for big fleets: the search then keeps their share too.
+        budget.Enter("search", MoveRelaxation.Fits(relaxed, upper) ? SearchShare : 1, finish);
         var outcome = size <= tuning.ExactModelLimit
             ? new ExactSearch(context).Run(greedy, lower, upper)
             : new Decomposition(context).Run(greedy, lower, upper);
@@ -208,7 +209,7 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null, TimeProvider? clock
 
     /// <summary>Deterministic share of the time limit for the per-VM stage-bound probe, and for the live-migration bound.</summary>
     internal const double MoveStageBoundDeterministicShare = 0.1;
-    internal const double MoveBoundDeterministicShare = 0.3;
+    internal const double MoveBoundDeterministicShare = 0.1;
 
     private static MigrationPlan? Baseline(FleetInventory inventory, PlannerOptions options, CancellationToken cancellationToken)
     {

@@ -15,12 +15,23 @@ internal sealed class Decomposition(SearchContext context)
 
     /// <summary>Wall share of the search for the schedules (host-level models, packings, schedule search); the window search gets the rest.</summary>
     internal const double ScheduleWallShare = 0.45;
+
+    /// <summary>
+    /// Deterministic seconds of the search per second of time limit: with the bounds' shares and the model building
+    /// (not counted in deterministic time) a run stays within its wall budget on a quiet 2-core machine, so the
+    /// deterministic limits, not the wall cap, decide (docs/adr/0021-planning-budget.md).
+    /// </summary>
+    internal const double SearchDeterministicShare = 0.6;
+
+    /// <summary>Greedy packings the schedule search may try, per second of time limit and per VM (counted, not timed: deterministic).</summary>
+    internal const double PackingsPerSecondAndVm = 8000;
+
     private readonly PlanningProblem problem = context.Problem;
 
     public SearchOutcome Run(SolverDecisions? greedy, int lower, int upper)
     {
         var best = greedy;
-        var budget = context.Options.TimeLimitSeconds;
+        var budget = context.Options.TimeLimitSeconds * SearchDeterministicShare;
         context.Budget.EnterWithin("schedules", ScheduleWallShare);
         // Same conversion stages as the best heuristic plan, repacked: often the same stages with fewer live migrations.
         if (best is not null)
@@ -123,7 +134,7 @@ internal sealed class Decomposition(SearchContext context)
         {
             for (var k = 0; k < 3 && !context.Cancellation.IsCancellationRequested && !context.Budget.StopNow(); k++)
             {
-                var stages = HostLevel(best.Stages, margin, context.Options.TimeLimitSeconds / 32, out var status, fewestHopsExcept: tried);
+                var stages = HostLevel(best.Stages, margin, context.Options.TimeLimitSeconds * SearchDeterministicShare / 32, out var status, fewestHopsExcept: tried);
                 if (stages is null)
                 {
                     break;
@@ -135,7 +146,7 @@ internal sealed class Decomposition(SearchContext context)
                 var valid = packed is not null && new PlanSimulation(problem, packed).Violations().Count == 0;
                 if (!valid)
                 {
-                    var exact = PlaceExactly(stages, best.Stages, context.Options.TimeLimitSeconds / 32);
+                    var exact = PlaceExactly(stages, best.Stages, context.Options.TimeLimitSeconds * SearchDeterministicShare / 32);
                     if (exact is not null && new PlanSimulation(problem, exact).Violations().Count == 0)
                     {
                         packed = exact;
@@ -180,7 +191,7 @@ internal sealed class Decomposition(SearchContext context)
     private SolverDecisions ScheduleSearch(SolverDecisions best, int lower)
     {
         var convertible = problem.Hosts.Where(h => h.Convertible).Select(h => h.Index).ToList();
-        var budget = (int)Math.Min(400, context.Options.TimeLimitSeconds * 4000 / Math.Max(1, problem.Vms.Count));
+        var budget = (int)Math.Min(400, context.Options.TimeLimitSeconds * PackingsPerSecondAndVm / Math.Max(1, problem.Vms.Count));
         var tried = new HashSet<string>(StringComparer.Ordinal);
         var improved = true;
         while (improved && best.LiveMigrations > 0 && budget > 0 && !context.Cancellation.IsCancellationRequested && !context.Budget.StopNow())
