@@ -13,6 +13,9 @@ namespace Taquin.Cli.Commands;
 /// </summary>
 internal static class PlanCommands
 {
+    /// <summary>Wall seconds kept from the planner's budget for writing and verifying the plan after it.</summary>
+    private const double WriteReserveSeconds = 0.3;
+
     /// <summary>The plan command with the real inventory loader and the given solver (greedy when null).</summary>
     internal static Command Build(IPlanSolver? solver) => Build(LoadAndValidate, solver);
 
@@ -57,6 +60,8 @@ internal static class PlanCommands
 
         plan.SetAction(parse =>
         {
+            // --time-limit covers the command: loading the inventory counts against the planner's wall budget.
+            var started = TimeProvider.System.GetTimestamp();
             var console = Console(parse);
             var folder = parse.GetRequiredValue(inventoryArg);
             var inventory = Load(console, loadInventory, folder);
@@ -88,6 +93,7 @@ internal static class PlanCommands
             var options = new PlannerOptions
             {
                 TimeLimitSeconds = parse.GetValue(timeLimit),
+                WallBudgetSeconds = Math.Max(0, parse.GetValue(timeLimit) - TimeProvider.System.GetElapsedTime(started).TotalSeconds - WriteReserveSeconds),
                 Seed = parse.GetValue(seed),
                 Workers = parse.GetValue(workers),
                 RelativeGap = parse.GetValue(gap),

@@ -17,6 +17,11 @@ public sealed record PlannerOptions
     /// reproducible) are shares of it, the wall clock only a safety cap (docs/adr/0021-planning-budget.md).
     /// </summary>
     public double TimeLimitSeconds { get; init; } = 30;
+    /// <summary>
+    /// The wall-clock budget when it is less than <see cref="TimeLimitSeconds"/> (the CLI deducts the time it spent
+    /// loading the inventory); the deterministic limits still derive from <see cref="TimeLimitSeconds"/>. Null: the same.
+    /// </summary>
+    public double? WallBudgetSeconds { get; init; }
     public int Seed { get; init; }
     public int Workers { get; init; } = 2;
     /// <summary>Stop when the objective is proven within this fraction of the bound (0 = prove optimal).</summary>

@@ -42,7 +42,7 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null, TimeProvider? clock
     {
         ArgumentNullException.ThrowIfNull(inventory);
         ArgumentNullException.ThrowIfNull(options);
-        var budget = new PlanningBudget(clock, tuning.WallLimitSeconds ?? options.TimeLimitSeconds);
+        var budget = new PlanningBudget(clock, tuning.WallLimitSeconds ?? Math.Min(options.TimeLimitSeconds, options.WallBudgetSeconds ?? double.PositiveInfinity));
         // Kept for building the plan and checking it in full (and the baseline fallback), whatever the phases before do.
         var finish = Math.Min(budget.TotalSeconds, Math.Max(MinFinishSeconds, budget.TotalSeconds * FinishShare));
         budget.Enter("greedy", 1, finish);

@@ -100,6 +100,21 @@ public class PlanningBudgetTests
         Assert.Equal("plan and checks", result.Plan.Solver.Phases[^1].Name);
     }
 
+    [Fact]
+    public void A_wall_budget_below_the_time_limit_caps_the_run_and_the_report_keeps_the_time_limit()
+    {
+        var inventory = Fleet("decomposition");
+        // The CLI passes what is left after loading the inventory; here nothing is left, on a clock that never moves.
+        var options = Planning.Options(timeLimit: 3) with { WallBudgetSeconds = 0 };
+
+        var result = new CpSatPlanner(clock: new FakeTimeProvider()).Plan(inventory, options);
+
+        Assert.True(result.IsFeasible);
+        Assert.Empty(PlanVerifier.Verify(result.Plan!, inventory));
+        Assert.True(result.Plan!.Solver.WallLimitHit);
+        Assert.Equal(3, result.Plan.Solver.TimeLimitSeconds);
+    }
+
     [Theory]
     [MemberData(nameof(Fleets))]
     public void A_run_within_its_budget_lists_its_phases_in_order_and_reports_no_wall_limit(string fleet)
