@@ -31,6 +31,9 @@ internal static class Program
         var sizes = StringArg(args, "--sizes", "small,large").Split(',');
         var noHint = !args.Contains("--no-nohint");
         var exactLimit = (long)DoubleArg(args, "--exact-limit", new CpSatTuning().ExactModelLimit);
+        // --wall S: the wall-clock budget when it should differ from --time-limit (which sets the deterministic limits too).
+        double? wall = args.Contains("--wall") ? DoubleArg(args, "--wall", timeLimit) : null;
+        var only = StringArg(args, "--only", "");
         var root = Path.Combine(Path.GetTempPath(), "taquin-bench");
         var rows = new List<Row>();
         Console.WriteLine(Row.Header);
@@ -52,16 +55,16 @@ internal static class Program
 
         var options = new PlannerOptions { TimeLimitSeconds = timeLimit, Seed = 1, Workers = 2 };
         var rbdOnly = args.Contains("--rbd-only");
-        foreach (var (name, generatorOptions) in instances)
+        foreach (var (name, generatorOptions) in instances.Where(i => only.Length == 0 || only.Split(',').Contains(i.Name)))
         {
             // As generated: file-disk VMs on every host, which hop with storage copy. --rbd-only turns them into RBD VMs.
             var inventory = Load(root, name, generatorOptions);
             inventory = rbdOnly ? RbdOnly(inventory) : inventory;
             rows.Add(RunGreedy(name, inventory, options));
-            rows.Add(RunCpSat(name, "cpsat-hint", inventory, options, new CpSatTuning { UseGreedyHint = true, ExactModelLimit = exactLimit }));
+            rows.Add(RunCpSat(name, "cpsat-hint", inventory, options, new CpSatTuning { UseGreedyHint = true, ExactModelLimit = exactLimit, WallLimitSeconds = wall }));
             if (noHint)
             {
-                rows.Add(RunCpSat(name, "cpsat-nohint", inventory, options, new CpSatTuning { UseGreedyHint = false, ExactModelLimit = exactLimit }));
+                rows.Add(RunCpSat(name, "cpsat-nohint", inventory, options, new CpSatTuning { UseGreedyHint = false, ExactModelLimit = exactLimit, WallLimitSeconds = wall }));
             }
         }
 
@@ -111,12 +114,13 @@ internal static class Program
 
     private static Row RunGreedy(string name, FleetInventory inventory, PlannerOptions options)
     {
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
         try
         {
             var plan = GreedyPlanner.Plan(inventory, options);
             var seconds = clock.Elapsed.TotalSeconds;
-            return Emit(Row.Of(name, "greedy", inventory, plan, seconds, seconds));
+            return Emit(Row.Of(name, "greedy", inventory, plan, seconds, seconds) with { CpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds });
         }
         catch (PlanInfeasibleException e)
         {
@@ -126,12 +130,19 @@ internal static class Program
 
     private static Row RunCpSat(string name, string method, FleetInventory inventory, PlannerOptions options, CpSatTuning tuning)
     {
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
         var result = new CpSatPlanner(tuning).Plan(inventory, options);
         var seconds = clock.Elapsed.TotalSeconds;
+        // CPU seconds of the run (both solver workers): on a loaded machine, what the run would cost on a quiet one.
+        var cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
         if (Environment.GetEnvironmentVariable("TAQUIN_BENCH_LOG") is not null)
         {
             Console.Error.WriteLine($"{name} {method}: " + string.Join(" | ", result.Log));
+            if (result.Plan is not null && PlanReport.TimingLine(result.Plan) is { } timing)
+            {
+                Console.Error.WriteLine($"{name} {method}: " + timing);
+            }
         }
 
         if (result.Plan is null)
@@ -139,9 +150,9 @@ internal static class Program
             return Emit(Row.Failed(name, method, inventory, seconds, (result.Infeasibility is { Reasons.Count: > 0 } inf ? inf.Reasons[0] : "none")));
         }
 
-        // First feasible: the heuristics' time plus the solver's first solution, measured from the start.
-        var first = result.Plan.Solver.FirstFeasibleSeconds is { } f ? Math.Min(seconds, seconds - result.Plan.Solver.WallSeconds + f) : seconds - result.Plan.Solver.WallSeconds;
-        return Emit(Row.Of(name, method, inventory, result.Plan, Math.Max(0, first), seconds));
+        // First plan that passed the model's check (greedy or solver), measured by the planner from its start.
+        var first = Math.Min(seconds, result.Plan.Solver.FirstFeasibleSeconds ?? seconds);
+        return Emit(Row.Of(name, method, inventory, result.Plan, first, seconds) with { CpuSeconds = cpuSeconds });
     }
 
     private static Row Emit(Row row)
@@ -172,7 +183,7 @@ internal static class Program
         for (var i = 0; i < repeat; i++)
         {
             var plan = new CpSatPlanner().Plan(inventory, options).Plan;
-            outcomes.Add(plan is null ? "none" : string.Create(Inv, $"{plan.Solver.Status} stages={plan.Metrics.Stages} lm={plan.Metrics.LiveMigrations} imbalance={plan.Metrics.RamImbalance:0.0000}"));
+            outcomes.Add(plan is null ? "none" : string.Create(Inv, $"{plan.Solver.Status} stages={plan.Metrics.Stages} lm={plan.Metrics.LiveMigrations} imbalance={plan.Metrics.RamImbalance:0.0000}{(plan.Solver.WallLimitHit ? " wall-capped" : "")}"));
         }
 
         var distinct = outcomes.Distinct().ToList();
@@ -193,9 +204,9 @@ internal static class Program
 internal sealed record Row(
     string Instance, int Vms, int Hosts, string Method, double FirstSeconds, double FinalSeconds, string Status,
     int Stages, int Reboots, long Bytes, int LiveMigrations, int Moves, int BaselineStages, int BaselineMoves,
-    int BoundStages, int BoundMoves, int Violations, string Note, int BoundLiveMigrations = 0, string Proven = "")
+    int BoundStages, int BoundMoves, int Violations, string Note, int BoundLiveMigrations = 0, string Proven = "", bool WallCapped = false, string Phases = "", double CpuSeconds = 0)
 {
-    public const string Header = "instance,vms,hosts,method,first_s,final_s,status,stages,reboots,bytes,live_migrations,moves,stages_vs_baseline,moves_vs_baseline,stages_vs_bound,moves_vs_bound,bound_stages,bound_live_migrations,proven,violations,note";
+    public const string Header = "instance,vms,hosts,method,first_s,final_s,status,stages,reboots,bytes,live_migrations,moves,stages_vs_baseline,moves_vs_baseline,stages_vs_bound,moves_vs_bound,bound_stages,bound_live_migrations,proven,violations,note,wall_capped,cpu_s,phases";
 
     /// <summary>The stage count equals a proven lower bound.</summary>
     public bool StagesProven => Proven.Contains("stages", StringComparison.Ordinal);
@@ -211,14 +222,15 @@ internal sealed record Row(
         var violations = PlanVerifier.Verify(plan, inventory);
         return new Row(name, inventory.Vms.Count, inventory.Fleet.Hosts.Count, method, first, final, plan.Solver.Status,
             m.Stages, m.Reboots, m.BytesCopied, m.LiveMigrations, m.Moves, baseline.Stages, baseline.Moves, bound.Stages, bound.Moves,
-            violations.Count, (violations.Count > 0 ? violations[0].ToString() : ""), bound.LiveMigrations, string.Join("+", plan.Solver.Proven));
+            violations.Count, (violations.Count > 0 ? violations[0].ToString() : ""), bound.LiveMigrations, string.Join("+", plan.Solver.Proven),
+            plan.Solver.WallLimitHit, string.Join(" ", plan.Solver.Phases.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Name.Replace(' ', '-')}={p.WallSeconds:0.00}{(p.WallLimitHit ? "!" : "")}"))));
     }
 
     public static Row Failed(string name, string method, FleetInventory inventory, double seconds, string why)
         => new(name, inventory.Vms.Count, inventory.Fleet.Hosts.Count, method, seconds, seconds, "NONE", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, why);
 
     public string Csv() => string.Create(CultureInfo.InvariantCulture,
-        $"{Instance},{Vms},{Hosts},{Method},{FirstSeconds:0.000},{FinalSeconds:0.000},{Status},{Stages},{Reboots},{Bytes},{LiveMigrations},{Moves},{Diff(Stages, BaselineStages)},{Diff(Moves, BaselineMoves)},{Diff(Stages, BoundStages)},{Diff(Moves, BoundMoves)},{BoundStages},{BoundLiveMigrations},{Proven},{Violations},\"{Note.Replace("\"", "'", StringComparison.Ordinal)}\"");
+        $"{Instance},{Vms},{Hosts},{Method},{FirstSeconds:0.000},{FinalSeconds:0.000},{Status},{Stages},{Reboots},{Bytes},{LiveMigrations},{Moves},{Diff(Stages, BaselineStages)},{Diff(Moves, BaselineMoves)},{Diff(Stages, BoundStages)},{Diff(Moves, BoundMoves)},{BoundStages},{BoundLiveMigrations},{Proven},{Violations},\"{Note.Replace("\"", "'", StringComparison.Ordinal)}\",{(WallCapped ? "yes" : "no")},{CpuSeconds:0.00},{Phases}");
 
     private static string Diff(int value, int reference) => value - reference >= 0 ? $"+{value - reference}" : $"{value - reference}";
 }

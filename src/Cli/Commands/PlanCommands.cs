@@ -13,6 +13,9 @@ namespace Taquin.Cli.Commands;
 /// </summary>
 internal static class PlanCommands
 {
+    /// <summary>Wall seconds kept from the planner's budget for writing and verifying the plan after it.</summary>
+    private const double WriteReserveSeconds = 0.3;
+
     /// <summary>The plan command with the real inventory loader and the given solver (greedy when null).</summary>
     internal static Command Build(IPlanSolver? solver) => Build(LoadAndValidate, solver);
 
@@ -39,7 +42,7 @@ internal static class PlanCommands
         var plan = new Command("plan", "Plan the migration of an inventory: stages, moves, capacity at every stage");
         var inventoryArg = new Argument<string>("inventory") { Description = "Inventory folder (fleet.yaml, volumes.json, domains/)" };
         var output = new Option<string>("--output", "-o") { Description = "Where to write the plan", DefaultValueFactory = _ => "plan.json" };
-        var timeLimit = new Option<double>("--time-limit") { Description = "Solver time limit in seconds", DefaultValueFactory = _ => 30 };
+        var timeLimit = new Option<double>("--time-limit") { Description = "Wall-clock budget of the whole planning run in seconds (the solver's deterministic limits are derived from it)", DefaultValueFactory = _ => 10 };
         var seed = new Option<int>("--seed") { Description = "Solver random seed" };
         var workers = new Option<int>("--workers") { Description = "Solver worker threads", DefaultValueFactory = _ => 2 };
         var gap = new Option<double>("--gap") { Description = "Stop at this relative gap to the bound (0 = prove optimal)" };
@@ -57,6 +60,8 @@ internal static class PlanCommands
 
         plan.SetAction(parse =>
         {
+            // --time-limit covers the command: loading the inventory counts against the planner's wall budget.
+            var started = TimeProvider.System.GetTimestamp();
             var console = Console(parse);
             var folder = parse.GetRequiredValue(inventoryArg);
             var inventory = Load(console, loadInventory, folder);
@@ -88,6 +93,7 @@ internal static class PlanCommands
             var options = new PlannerOptions
             {
                 TimeLimitSeconds = parse.GetValue(timeLimit),
+                WallBudgetSeconds = Math.Max(0, parse.GetValue(timeLimit) - TimeProvider.System.GetElapsedTime(started).TotalSeconds - WriteReserveSeconds),
                 Seed = parse.GetValue(seed),
                 Workers = parse.GetValue(workers),
                 RelativeGap = parse.GetValue(gap),
@@ -354,6 +360,10 @@ internal static class PlanCommands
         Row("Live migrations", m => m.LiveMigrations.ToString(CultureInfo.InvariantCulture));
         Row("Moves", m => m.Moves.ToString(CultureInfo.InvariantCulture));
         console.Write(table);
+        if (PlanReport.TimingLine(plan) is { } timing)
+        {
+            console.MarkupLine(Markup.Escape(timing));
+        }
     }
 
     private static void ShowViolations(IAnsiConsole console, IReadOnlyList<PlanViolation> violations)

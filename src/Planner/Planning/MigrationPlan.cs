@@ -146,6 +146,15 @@ public sealed record SolverReport
     public string? Model { get; init; }
 
     /// <summary>
+    /// True when the wall-clock limit (not the deterministic one) stopped a phase or a solve: the plan is valid,
+    /// but the same seed and settings may give another one (docs/adr/0021-planning-budget.md).
+    /// </summary>
+    public bool WallLimitHit { get; init; }
+
+    /// <summary>Where the wall time went, phase by phase (empty in plans written before it existed).</summary>
+    public IReadOnlyList<PhaseTiming> Phases { get; init; } = [];
+
+    /// <summary>
     /// The objectives whose value equals a proven lower bound, in lexicographic order ("stages", "reboots",
     /// "downtime", "live migrations"); the others are the best found. OPTIMAL means stages, reboots, downtime
     /// and live migrations are proven (docs/plan-format.md, "Solver status").
@@ -158,15 +167,19 @@ public sealed record SolverReport
     /// <summary>The status for people: "OPTIMAL (stages, reboots, downtime, live migrations); bytes, balance: best found".</summary>
     public string StatusLine()
     {
+        var capped = WallLimitHit ? "; stopped by the wall-clock limit (not reproducible)" : "";
         if (Proven.Count == 0)
         {
-            return Status;
+            return Status + capped;
         }
 
         var open = LaterObjectives.Where(o => !Proven.Contains(o)).ToList();
-        return $"{Status} ({string.Join(", ", Proven)}){(open.Count > 0 ? $"; {string.Join(", ", open)}: best found" : "")}";
+        return $"{Status} ({string.Join(", ", Proven)}){(open.Count > 0 ? $"; {string.Join(", ", open)}: best found" : "")}{capped}";
     }
 }
+
+/// <summary>One phase of a planning run: wall seconds, CP-SAT solves and their deterministic time, and whether the wall clock cut it short.</summary>
+public sealed record PhaseTiming(string Name, double WallSeconds, int Solves, double DeterministicSeconds, bool WallLimitHit);
 
 public sealed record VmPlanInfo
 {

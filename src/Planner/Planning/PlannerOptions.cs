@@ -12,8 +12,16 @@ public interface IPlanSolver
 /// <summary>Settings of one planning run, and the admin's pins.</summary>
 public sealed record PlannerOptions
 {
-    /// <summary>Solver time limit (deterministic time where the solver has one).</summary>
+    /// <summary>
+    /// Wall-clock budget of the whole planning run, in seconds; the solver's deterministic limits (which make runs
+    /// reproducible) are shares of it, the wall clock only a safety cap (docs/adr/0021-planning-budget.md).
+    /// </summary>
     public double TimeLimitSeconds { get; init; } = 30;
+    /// <summary>
+    /// The wall-clock budget when it is less than <see cref="TimeLimitSeconds"/> (the CLI deducts the time it spent
+    /// loading the inventory); the deterministic limits still derive from <see cref="TimeLimitSeconds"/>. Null: the same.
+    /// </summary>
+    public double? WallBudgetSeconds { get; init; }
     public int Seed { get; init; }
     public int Workers { get; init; } = 2;
     /// <summary>Stop when the objective is proven within this fraction of the bound (0 = prove optimal).</summary>

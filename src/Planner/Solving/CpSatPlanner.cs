@@ -11,9 +11,15 @@ namespace Taquin.Planner.Solving;
 /// each level solved with the previous one fixed. Big fleets go through the decomposition.
 /// Deterministic for the same input and settings (deterministic time limits, fixed seed).
 /// </summary>
-public sealed class CpSatPlanner(CpSatTuning? tuning = null) : IPlanSolver
+public sealed class CpSatPlanner(CpSatTuning? tuning = null, TimeProvider? clock = null) : IPlanSolver
 {
+    /// <summary>Share of the budget kept for building and checking the plan at the end (at least <see cref="MinFinishSeconds"/>).</summary>
+    internal const double FinishShare = 0.08;
+    internal const double MinFinishSeconds = 0.5;
+
     private readonly CpSatTuning tuning = tuning ?? new CpSatTuning();
+    // The only clock the planner reads: the wall-clock budget of --time-limit (docs/adr/0021-planning-budget.md).
+    private readonly TimeProvider clock = clock ?? TimeProvider.System;
 
     /// <summary>IPlanSolver: the plan, or <see cref="PlanInfeasibleException"/> with the reasons (pins naming unknown VMs or hosts included).</summary>
     public MigrationPlan Solve(FleetInventory inventory, PlannerOptions options, CancellationToken cancellationToken)
@@ -36,14 +42,19 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null) : IPlanSolver
     {
         ArgumentNullException.ThrowIfNull(inventory);
         ArgumentNullException.ThrowIfNull(options);
+        var budget = new PlanningBudget(clock, tuning.WallLimitSeconds ?? Math.Min(options.TimeLimitSeconds, options.WallBudgetSeconds ?? double.PositiveInfinity));
+        // Kept for building the plan and checking it in full (and the baseline fallback), whatever the phases before do.
+        var finish = Math.Min(budget.TotalSeconds, Math.Max(MinFinishSeconds, budget.TotalSeconds * FinishShare));
+        budget.Enter("greedy", 1, finish);
         var problem = PlanningProblem.From(inventory, options);
         var log = new List<string>();
         var baseline = Baseline(inventory, options, cancellationToken);
         var quick = InfeasibilityExplainer.QuickChecks(problem);
         if (quick.Count > 0)
         {
+            budget.Enter("plan and checks", 1);
             return baseline is not null
-                ? KeepBaseline(inventory, baseline, "the CP-SAT model's quick checks reject this fleet (" + string.Join("; ", quick) + ")", log)
+                ? KeepBaseline(inventory, baseline, "the CP-SAT model's quick checks reject this fleet (" + string.Join("; ", quick) + ")", log, budget)
                 : new PlanningResult { Infeasibility = new Infeasibility(quick), Log = log };
         }
 
@@ -57,22 +68,33 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null) : IPlanSolver
             greedy = fromBaseline;
         }
 
+        if (greedy is not null)
+        {
+            budget.NoteFirstPlan();
+        }
+
+        // Wall shares of what is left after the final reserve: stage bounds 10 %, the search 75 % of the rest,
+        // the bounds after it the remainder (docs/adr/0021-planning-budget.md).
+        budget.Enter("stage bounds", StageBoundShare, finish);
         var bounds = LowerBounds.Compute(inventory, options);
         // The bounds use the problem rounded the other way (demands down, capacities up): valid for plans in bytes.
         var relaxed = PlanningProblem.From(inventory, options, forBounds: true);
         var lower = Math.Max(StageLowerBound(relaxed), bounds.Stages);
         var upper = greedy?.Stages ?? FallbackStageLimit(problem);
-        var context = new SearchContext(problem, options, tuning, log, cancellationToken);
+        var context = new SearchContext(problem, options, tuning, log, cancellationToken) { Budget = budget };
         lower = StageRelaxation.RaiseLowerBound(context, lower, upper, relaxed);
         var size = (long)problem.Vms.Count * problem.Hosts.Count * upper;
+        // The per-VM relaxations are not built for big fleets: the search then keeps their share too.
+        budget.Enter("search", MoveRelaxation.Fits(relaxed, upper) ? SearchShare : 1, finish);
         var outcome = size <= tuning.ExactModelLimit
             ? new ExactSearch(context).Run(greedy, lower, upper)
             : new Decomposition(context).Run(greedy, lower, upper);
         if (outcome.Decisions is null)
         {
+            budget.Enter("plan and checks", 1);
             if (baseline is not null)
             {
-                return KeepBaseline(inventory, baseline, "CP-SAT found no plan within its model and time limit (" + string.Join("; ", outcome.Reasons.Take(3)) + ")", log, lower);
+                return KeepBaseline(inventory, baseline, "CP-SAT found no plan within its model and time limit (" + string.Join("; ", outcome.Reasons.Take(3)) + ")", log, budget, lower);
             }
 
             var reasons = outcome.Reasons.Count > 0 ? outcome.Reasons : ["no plan found within the time limit, and none proven impossible; raise --time-limit"];
@@ -80,24 +102,34 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null) : IPlanSolver
         }
 
         var violations = new PlanSimulation(problem, outcome.Decisions).Violations();
+        if (violations.Count == 0)
+        {
+            budget.NoteFirstPlan();
+        }
+
         if (violations.Count > 0)
         {
+            budget.Enter("plan and checks", 1);
             return baseline is not null
-                ? KeepBaseline(inventory, baseline, "the CP-SAT plan broke a rule of the model (" + violations[0] + ")", log, lower)
+                ? KeepBaseline(inventory, baseline, "the CP-SAT plan broke a rule of the model (" + violations[0] + ")", log, budget, lower)
                 : throw new InvalidOperationException("solver produced an invalid plan: " + string.Join("; ", violations.Take(5)));
         }
 
         // The per-VM relaxation may prove the plan's stage count where the host-level one did not (after the search,
         // which keeps its own start; the probe runs only when it can change the status).
+        budget.Enter("move bounds", 1, finish);
         if (outcome.Decisions.Stages > lower)
         {
-            lower = MoveRelaxation.RaiseLowerBound(context, relaxed, lower, outcome.Decisions.Stages, options.TimeLimitSeconds * 0.1);
+            budget.EnterWithin("per-VM stage bound", 0.25);
+            lower = MoveRelaxation.RaiseLowerBound(context, relaxed, lower, outcome.Decisions.Stages, options.TimeLimitSeconds * MoveStageBoundDeterministicShare);
+            budget.EnterWithin("live-migration bound", 1);
         }
 
         // Live migrations are bounded at the plan's stage count only when that count is proven minimal (lexicographic).
         var moveBound = outcome.Decisions.Stages <= lower
-            ? MoveRelaxation.LiveMigrationBound(context, relaxed, outcome.Decisions.Stages, options.TimeLimitSeconds * 0.3)
+            ? MoveRelaxation.LiveMigrationBound(context, relaxed, outcome.Decisions.Stages, options.TimeLimitSeconds * MoveBoundDeterministicShare)
             : null;
+        budget.Enter("plan and checks", 1);
         var lowerBound = Optimality.LowerBound(bounds, lower, moveBound);
         var report = new SolverReport
         {
@@ -105,7 +137,7 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null) : IPlanSolver
             Gap = outcome.Gap,
             // Includes the bound solves after the search.
             WallSeconds = context.Wall,
-            FirstFeasibleSeconds = outcome.FirstFeasibleSeconds,
+            FirstFeasibleSeconds = budget.FirstPlanSeconds ?? outcome.FirstFeasibleSeconds,
             Seed = options.Seed,
             TimeLimitSeconds = options.TimeLimitSeconds,
             Workers = options.Workers,
@@ -130,10 +162,25 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null) : IPlanSolver
         };
         if (baseline is not null && (PlanVerifier.Verify(plan, inventory).Count > 0 || WorseThan(plan.Metrics, baseline.Metrics)))
         {
-            return KeepBaseline(inventory, baseline, $"CP-SAT's best plan ({plan.Metrics.Stages} stages, {plan.Metrics.LiveMigrations} live migrations) is not better than the baseline", log, lower);
+            return KeepBaseline(inventory, baseline, $"CP-SAT's best plan ({plan.Metrics.Stages} stages, {plan.Metrics.LiveMigrations} live migrations) is not better than the baseline", log, budget, lower);
         }
 
-        return new PlanningResult { Plan = plan, Log = log, StageLowerBound = lower };
+        return new PlanningResult { Plan = WithTimings(plan, budget), Log = log, StageLowerBound = lower };
+    }
+
+    /// <summary>Closes the budget's last phase and writes the phase timings and the wall-cap flag into the plan's solver report.</summary>
+    private static MigrationPlan WithTimings(MigrationPlan plan, PlanningBudget budget)
+    {
+        budget.Close();
+        return plan with
+        {
+            Solver = plan.Solver with
+            {
+                WallLimitHit = budget.WallCapHit,
+                Phases = [.. budget.Phases],
+                WallSeconds = Math.Max(plan.Solver.WallSeconds, budget.Elapsed),
+            },
+        };
     }
 
     /// <summary>Lexicographic: more stages, or as many stages and more live migrations.</summary>
@@ -141,7 +188,7 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null) : IPlanSolver
         => a.Stages > b.Stages || (a.Stages == b.Stages && a.LiveMigrations > b.LiveMigrations);
 
     /// <summary>The baseline is a verified plan: better to return it, saying why CP-SAT did not improve it, than an infeasibility.</summary>
-    private static PlanningResult KeepBaseline(FleetInventory inventory, MigrationPlan baseline, string why, List<string> log, int stageLowerBound = 0)
+    private static PlanningResult KeepBaseline(FleetInventory inventory, MigrationPlan baseline, string why, List<string> log, PlanningBudget budget, int stageLowerBound = 0)
     {
         var violations = PlanVerifier.Verify(baseline, inventory);
         if (violations.Count > 0)
@@ -151,8 +198,18 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null) : IPlanSolver
 
         log.Add("baseline kept: " + why);
         var plan = baseline with { Warnings = [.. baseline.Warnings, "CP-SAT could not improve the greedy baseline, which is returned: " + why] };
-        return new PlanningResult { Plan = plan, Log = log, StageLowerBound = Math.Min(stageLowerBound, baseline.Metrics.Stages) };
+        return new PlanningResult { Plan = WithTimings(plan, budget), Log = log, StageLowerBound = Math.Min(stageLowerBound, baseline.Metrics.Stages) };
     }
+
+    /// <summary>Wall share of the stage-bound phase (of the time left before the final reserve).</summary>
+    internal const double StageBoundShare = 0.1;
+
+    /// <summary>Wall share of the search (of the time left before the final reserve); the bounds after it get the rest.</summary>
+    internal const double SearchShare = 0.75;
+
+    /// <summary>Deterministic share of the time limit for the per-VM stage-bound probe, and for the live-migration bound.</summary>
+    internal const double MoveStageBoundDeterministicShare = 0.1;
+    internal const double MoveBoundDeterministicShare = 0.1;
 
     private static MigrationPlan? Baseline(FleetInventory inventory, PlannerOptions options, CancellationToken cancellationToken)
     {
@@ -299,32 +356,43 @@ internal sealed record SearchOutcome(
     string Model,
     IReadOnlyList<string> Reasons);
 
-/// <summary>Records when the first solution arrived (solver wall time, not the machine clock).</summary>
-internal sealed class FirstSolutionWatch : CpSolverSolutionCallback
-{
-    public double? FirstSeconds { get; private set; }
-
-    public override void OnSolutionCallback() => FirstSeconds ??= WallTime();
-}
-
 internal sealed record SearchContext(PlanningProblem Problem, PlannerOptions Options, CpSatTuning Tuning, List<string> Log, CancellationToken Cancellation)
 {
+    /// <summary>The run's wall-clock budget; unlimited unless the planner sets one.</summary>
+    public PlanningBudget Budget { get; init; } = new(TimeProvider.System, double.PositiveInfinity);
+
     public double Wall { get; private set; }
 
-    public double? FirstFeasible { get; private set; }
+    /// <summary>Seconds from the start of the run to the first plan that passed the model's check (heuristic or solver).</summary>
+    public double? FirstFeasible => Budget.FirstPlanSeconds;
 
+    /// <summary>
+    /// One CP-SAT solve: the deterministic limit decides (reproducible); the current phase's remaining wall time is
+    /// a safety cap, and a solve it stops is reported through <see cref="PlanningBudget.WallCapHit"/>.
+    /// </summary>
     public (CpSolverStatus Status, CpSolver Solver) Solve(CpModel model, double deterministicSeconds, int? workers = null)
     {
-        var solver = new CpSolver { StringParameters = CpSatPlanner.Parameters(Options, deterministicSeconds, workers) };
-        var watch = new FirstSolutionWatch();
-        using var stop = Cancellation.Register(solver.StopSearch);
-        var status = solver.Solve(model, watch);
-        if (watch.FirstSeconds is { } first && FirstFeasible is null)
+        var cap = Budget.PhaseRemaining;
+        var parameters = CpSatPlanner.Parameters(Options, deterministicSeconds, workers);
+        if (double.IsFinite(cap))
         {
-            FirstFeasible = Wall + first;
+            parameters += string.Create(CultureInfo.InvariantCulture, $", max_time_in_seconds:{Math.Max(0.01, cap):0.###}");
         }
 
+        var solver = new CpSolver { StringParameters = parameters };
+        using var stop = Cancellation.Register(solver.StopSearch);
+        var status = solver.Solve(model);
+
         Wall += solver.WallTime();
+        var deterministic = solver.Response?.DeterministicTime ?? 0;
+        Budget.CountSolve(deterministic);
+        // Stopped by the wall cap: not proven, the wall cap (nearly) reached, the deterministic limit not.
+        if (double.IsFinite(cap) && status is not (CpSolverStatus.Optimal or CpSolverStatus.Infeasible or CpSolverStatus.ModelInvalid)
+            && solver.WallTime() >= (cap * 0.95) - 0.02 && deterministic < Math.Max(0.01, deterministicSeconds) * 0.98)
+        {
+            Budget.MarkCapped();
+        }
+
         return (status, solver);
     }
 }
@@ -344,6 +412,13 @@ internal sealed class ExactSearch(SearchContext context)
         double? gap = null;
         for (var t = lower; t <= upper && best is null; t++)
         {
+            if (t > lower && context.Budget.StopNow())
+            {
+                // Out of wall time: the stage counts not probed stay open; the greedy plan stands.
+                stagesProven = false;
+                break;
+            }
+
             var isLast = t == upper;
             var model = new CpSatStageModel(problem, t);
             if (context.Tuning.UseGreedyHint && greedy is not null)
@@ -357,6 +432,7 @@ internal sealed class ExactSearch(SearchContext context)
             if (status is CpSolverStatus.Optimal or CpSolverStatus.Feasible)
             {
                 best = model.Extract(solver);
+                context.Budget.NoteFirstPlan();
                 movesProven = status == CpSolverStatus.Optimal;
                 gap = Gap(solver);
                 if (movesProven)

@@ -12,12 +12,30 @@ namespace Taquin.Planner.Solving;
 internal sealed class Decomposition(SearchContext context)
 {
     private const int Scale = 1000;
+
+    /// <summary>Wall share of the search for the schedules (host-level models, packings, schedule search); the window search gets the rest.</summary>
+    internal const double ScheduleWallShare = 0.45;
+
+    /// <summary>
+    /// Deterministic seconds of the search per second of time limit: with the bounds' shares and the model building
+    /// (not counted in deterministic time) a run stays within its wall budget on a quiet 2-core machine, so the
+    /// deterministic limits, not the wall cap, decide (docs/adr/0021-planning-budget.md).
+    /// </summary>
+    internal const double SearchDeterministicShare = 0.6;
+
+    /// <summary>Share of the search's deterministic seconds for the window search (placement for the fixed schedule).</summary>
+    internal const double WindowDeterministicShare = 0.25;
+
+    /// <summary>Greedy packings the schedule search may try, per second of time limit and per VM (counted, not timed: deterministic).</summary>
+    internal const double PackingsPerSecondAndVm = 8000;
+
     private readonly PlanningProblem problem = context.Problem;
 
     public SearchOutcome Run(SolverDecisions? greedy, int lower, int upper)
     {
         var best = greedy;
-        var budget = context.Options.TimeLimitSeconds;
+        var budget = context.Options.TimeLimitSeconds * SearchDeterministicShare;
+        context.Budget.EnterWithin("schedules", ScheduleWallShare);
         // Same conversion stages as the best heuristic plan, repacked: often the same stages with fewer live migrations.
         if (best is not null)
         {
@@ -54,7 +72,7 @@ internal sealed class Decomposition(SearchContext context)
         {
             for (var target = (best?.Stages ?? (upper + 1)) - 1; target >= lower && tries < 16; target = (best?.Stages ?? (upper + 1)) - 1)
             {
-                if (context.Cancellation.IsCancellationRequested)
+                if (context.Cancellation.IsCancellationRequested || context.Budget.StopNow())
                 {
                     break;
                 }
@@ -97,8 +115,11 @@ internal sealed class Decomposition(SearchContext context)
         }
 
         // The schedule is settled: the exact placement model (or windows of it) removes needless live migrations.
+        context.Budget.EnterWithin("window search", 1);
         var window = new WindowSearch(context);
-        best = window.Improve(best, budget * 0.5);
+        // A quarter of the search's deterministic time: at 216 VMs the schedule search finds the live migrations and
+        // the whole-fleet placement proves or polishes them (no fewer on the 4 instances of bench/results/2026-11-24-plan-speed.txt).
+        best = window.Improve(best, budget * WindowDeterministicShare);
 
         proven |= best.Stages <= lower;
         var gap = best.Stages == 0 ? 0 : (double)(best.Stages - lower) / best.Stages;
@@ -116,9 +137,9 @@ internal sealed class Decomposition(SearchContext context)
         var tried = new List<int[]>();
         foreach (var margin in new[] { 0.97 })
         {
-            for (var k = 0; k < 3 && !context.Cancellation.IsCancellationRequested; k++)
+            for (var k = 0; k < 3 && !context.Cancellation.IsCancellationRequested && !context.Budget.StopNow(); k++)
             {
-                var stages = HostLevel(best.Stages, margin, context.Options.TimeLimitSeconds / 32, out var status, fewestHopsExcept: tried);
+                var stages = HostLevel(best.Stages, margin, context.Options.TimeLimitSeconds * SearchDeterministicShare / 32, out var status, fewestHopsExcept: tried);
                 if (stages is null)
                 {
                     break;
@@ -130,7 +151,7 @@ internal sealed class Decomposition(SearchContext context)
                 var valid = packed is not null && new PlanSimulation(problem, packed).Violations().Count == 0;
                 if (!valid)
                 {
-                    var exact = PlaceExactly(stages, best.Stages, context.Options.TimeLimitSeconds / 32);
+                    var exact = PlaceExactly(stages, best.Stages, context.Options.TimeLimitSeconds * SearchDeterministicShare / 32);
                     if (exact is not null && new PlanSimulation(problem, exact).Violations().Count == 0)
                     {
                         packed = exact;
@@ -175,17 +196,17 @@ internal sealed class Decomposition(SearchContext context)
     private SolverDecisions ScheduleSearch(SolverDecisions best, int lower)
     {
         var convertible = problem.Hosts.Where(h => h.Convertible).Select(h => h.Index).ToList();
-        var budget = (int)Math.Min(400, context.Options.TimeLimitSeconds * 4000 / Math.Max(1, problem.Vms.Count));
+        var budget = (int)Math.Min(400, context.Options.TimeLimitSeconds * PackingsPerSecondAndVm / Math.Max(1, problem.Vms.Count));
         var tried = new HashSet<string>(StringComparer.Ordinal);
         var improved = true;
-        while (improved && best.LiveMigrations > 0 && budget > 0 && !context.Cancellation.IsCancellationRequested)
+        while (improved && best.LiveMigrations > 0 && budget > 0 && !context.Cancellation.IsCancellationRequested && !context.Budget.StopNow())
         {
             improved = false;
             var current = best.ConversionStage.Select(c => c ?? 0).ToArray();
             var last = convertible.Max(h => current[h]);
             foreach (var candidate in Neighbours(current, convertible, last, merge: best.Stages > lower))
             {
-                if (budget <= 0 || context.Cancellation.IsCancellationRequested)
+                if (budget <= 0 || context.Cancellation.IsCancellationRequested || context.Budget.StopNow())
                 {
                     break;
                 }

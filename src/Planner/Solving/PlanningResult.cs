@@ -9,6 +9,11 @@ public sealed record CpSatTuning
     public bool UseGreedyHint { get; init; } = true;
     /// <summary>Largest VM×host×stage product solved by the exact model; bigger fleets use the decomposition.</summary>
     public long ExactModelLimit { get; init; } = 6_000;
+    /// <summary>
+    /// The run's wall-clock budget when it is not the time limit: benchmarks give the deterministic limits alone a
+    /// chance with a large one (null: the time limit, docs/adr/0021-planning-budget.md).
+    /// </summary>
+    public double? WallLimitSeconds { get; init; }
 }
 
 /// <summary>Why no plan exists: each reason names the VM, host, capacity or pin that blocks, with numbers.</summary>

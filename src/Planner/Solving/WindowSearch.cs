@@ -52,7 +52,7 @@ internal sealed class WindowSearch(SearchContext context)
             spent = deterministicSeconds * 0.9;
         }
 
-        if (full is not null && full.Variables <= fullModelLimit && best.LiveMigrations > 0)
+        if (full is not null && full.Variables <= fullModelLimit && best.LiveMigrations > 0 && !context.Budget.StopNow())
         {
             best = Polish(best, Math.Max(0.05, deterministicSeconds - spent));
         }
@@ -97,12 +97,12 @@ internal sealed class WindowSearch(SearchContext context)
         var perStep = deterministicSeconds / Math.Max(1, Math.Min(maxSteps, windows.Count * 2));
         var steps = 0;
         var improved = true;
-        while (improved && steps < maxSteps && best.LiveMigrations > 0 && !context.Cancellation.IsCancellationRequested)
+        while (improved && steps < maxSteps && best.LiveMigrations > 0 && !context.Cancellation.IsCancellationRequested && !context.Budget.StopNow())
         {
             improved = false;
             foreach (var (first, last) in windows)
             {
-                if (steps >= maxSteps || best.LiveMigrations == 0 || context.Cancellation.IsCancellationRequested)
+                if (steps >= maxSteps || best.LiveMigrations == 0 || context.Cancellation.IsCancellationRequested || context.Budget.StopNow())
                 {
                     break;
                 }

@@ -85,6 +85,8 @@ public sealed class PlanCommandsTests : IDisposable
 
         Assert.Equal(1, solver.Calls);
         Assert.Equal(5, solver.LastOptions!.TimeLimitSeconds);
+        // The planner's wall budget is what the command has left of it after loading the inventory.
+        Assert.InRange(solver.LastOptions.WallBudgetSeconds!.Value, 0, 5 - 0.3);
         var solved = PlanJson.Load(Path.Combine(_dir, "a.json"));
         Assert.Equal("FEASIBLE", solved.Solver.Status);
         Assert.NotNull(solved.Baseline);

@@ -97,7 +97,7 @@ public class InfeasibilityAndPinTests
     {
         var options = Planning.Options() with { PinnedHosts = new Dictionary<string, string> { ["a-01"] = "h9" } };
 
-        var error = Assert.Throws<PlanningInputException>(() => new CpSatPlanner().Plan(PinFleet(), options));
+        var error = Assert.Throws<PlanningInputException>(() => Planning.Planner().Plan(PinFleet(), options));
 
         Assert.Contains("h9", error.Problems.Single(), StringComparison.Ordinal);
     }

@@ -59,7 +59,7 @@ public class OptimalityTests
             .Vm("a-01", "h1", 8)
             .Vms("b", 2, "h2", 8).Vms("c", 2, "h3", 8)
             .Build();
-        var result = new CpSatPlanner(new CpSatTuning { ExactModelLimit = 0 }).Plan(inventory, Planning.Options());
+        var result = Planning.Planner(new CpSatTuning { ExactModelLimit = 0 }).Plan(inventory, Planning.Options());
         var plan = result.Plan!;
 
         Assert.Empty(PlanVerifier.Verify(plan, inventory));
@@ -79,7 +79,7 @@ public class OptimalityTests
             .Vm("a-01", "h1", 8)
             .Vms("b", 2, "h2", 8).Vms("c", 2, "h3", 8)
             .Build();
-        var plan = new CpSatPlanner(new CpSatTuning { ExactModelLimit = 0 }).Plan(inventory, Planning.Options()).Plan!;
+        var plan = Planning.Planner(new CpSatTuning { ExactModelLimit = 0 }).Plan(inventory, Planning.Options()).Plan!;
         var worse = plan with { Metrics = plan.Metrics with { LiveMigrations = 3, Moves = plan.Metrics.Moves + 1 } };
 
         var proven = Optimality.Proven(worse.Metrics, plan.LowerBound!);

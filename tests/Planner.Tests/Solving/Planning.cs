@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using Taquin.Planner.Inventory;
 using Taquin.Planner.Planning;
 using Taquin.Planner.Solving;
@@ -7,11 +8,18 @@ namespace Taquin.Planner.Tests.Solving;
 /// <summary>Runs the CP-SAT planner with a small deterministic budget and checks every plan with the independent verifier.</summary>
 internal static class Planning
 {
+    /// <summary>
+    /// The planner without a wall-clock cap, on a clock that never moves: results depend on the deterministic
+    /// limits alone, however loaded the machine (no timed tests).
+    /// </summary>
+    public static CpSatPlanner Planner(CpSatTuning? tuning = null)
+        => new((tuning ?? new CpSatTuning()) with { WallLimitSeconds = double.PositiveInfinity }, new FakeTimeProvider());
+
     public static PlannerOptions Options(double timeLimit = 5) => new() { TimeLimitSeconds = timeLimit, Seed = 7, Workers = 2 };
 
     public static MigrationPlan Verified(FleetInventory inventory, PlannerOptions? options = null)
     {
-        var result = new CpSatPlanner().Plan(inventory, options ?? Options());
+        var result = Planner().Plan(inventory, options ?? Options());
         Assert.True(result.IsFeasible, "expected a plan, got: " + string.Join("; ", result.Infeasibility?.Reasons ?? []));
         var violations = PlanVerifier.Verify(result.Plan!, inventory);
         Assert.True(violations.Count == 0, string.Join("\n", violations));
@@ -20,7 +28,7 @@ internal static class Planning
 
     public static IReadOnlyList<string> Reasons(FleetInventory inventory, PlannerOptions? options = null)
     {
-        var result = new CpSatPlanner().Plan(inventory, options ?? Options());
+        var result = Planner().Plan(inventory, options ?? Options());
         Assert.False(result.IsFeasible, "expected no plan");
         return result.Infeasibility!.Reasons;
     }
