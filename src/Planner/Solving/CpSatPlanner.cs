@@ -98,6 +98,12 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null) : IPlanSolver
         var moveBound = outcome.Decisions.Stages <= lower
             ? MoveRelaxation.LiveMigrationBound(context, relaxed, outcome.Decisions.Stages, options.TimeLimitSeconds * 0.3)
             : null;
+        // ADR 0022: the relaxation's schedule as one more candidate (the search's schedules were the loose side).
+        if (moveBound is not null && BoundSchedule.Improve(context, outcome.Decisions, moveBound, options.TimeLimitSeconds * 0.2) is { } fromBound)
+        {
+            outcome = outcome with { Decisions = fromBound };
+        }
+
         var lowerBound = Optimality.LowerBound(bounds, lower, moveBound);
         var report = new SolverReport
         {
