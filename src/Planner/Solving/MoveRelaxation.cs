@@ -292,4 +292,9 @@ internal sealed record MoveBound(int Stages, int LiveMigrations, bool Feasible, 
 {
     /// <summary>The conversion stage per host of the relaxation's best schedule (null for hosts that do not convert).</summary>
     public IReadOnlyList<int?> Schedule { get; init; } = [];
+
+    public bool Equals(MoveBound? other) => other is not null && Stages == other.Stages && LiveMigrations == other.LiveMigrations
+        && Feasible == other.Feasible && Exact == other.Exact && Schedule.SequenceEqual(other.Schedule);
+
+    public override int GetHashCode() => HashCode.Combine(Stages, LiveMigrations, Feasible, Exact);
 }
