@@ -12,7 +12,7 @@ namespace Taquin.Planner.Solving;
 internal static class BoundSchedule
 {
     /// <summary>Largest VMs × hosts × stages for which the exact model with a fixed schedule is tried.</summary>
-    public const long ExactLimit = 6_000;
+    public const long ExactLimit = 10_000;
 
     public static SolverDecisions? Improve(SearchContext context, SolverDecisions plan, MoveBound bound, double deterministicSeconds)
     {
@@ -57,7 +57,7 @@ internal static class BoundSchedule
         model.FixConversions(schedule);
         model.Model.Minimize(model.LiveMigrations);
         var (status, solver) = context.Solve(model.Model, deterministicSeconds);
-        context.Log.Add($"bound schedule, exact placement: {status}");
+        context.Log.Add($"bound schedule, exact placement: {status} ({solver.WallTime():0.00}s)");
         return status is CpSolverStatus.Optimal or CpSolverStatus.Feasible ? model.Extract(solver) : null;
     }
 }

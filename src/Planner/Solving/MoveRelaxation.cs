@@ -54,7 +54,7 @@ internal static class MoveRelaxation
         var relaxation = Build(model, problem, stages, secondHops);
         model.Minimize(relaxation.MustMigrate);
         var (status, solver) = context.Solve(model, deterministicSeconds);
-        context.Log.Add($"live-migration relaxation T={stages}: {status}");
+        context.Log.Add($"live-migration relaxation T={stages}: {status}, bound {Math.Ceiling(solver.BestObjectiveBound - 1e-6)} ({solver.WallTime():0.00}s)");
         if (status == CpSolverStatus.Infeasible)
         {
             return new MoveBound(stages, 0, Feasible: false, Exact: true);
