@@ -12,7 +12,7 @@ namespace Taquin.Planner.Solving;
 internal static class BoundSchedule
 {
     /// <summary>Largest VMs × hosts × stages for which the exact model with a fixed schedule is tried.</summary>
-    public const long ExactLimit = 10_000;
+    public const long ExactLimit = 6_000;
 
     public static SolverDecisions? Improve(SearchContext context, SolverDecisions plan, MoveBound bound, double deterministicSeconds)
     {
