@@ -122,13 +122,26 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null, TimeProvider? clock
         {
             budget.EnterWithin("per-VM stage bound", 0.25);
             lower = MoveRelaxation.RaiseLowerBound(context, relaxed, lower, outcome.Decisions.Stages, options.TimeLimitSeconds * MoveStageBoundDeterministicShare);
-            budget.EnterWithin("live-migration bound", 1);
         }
 
         // Live migrations are bounded at the plan's stage count only when that count is proven minimal (lexicographic).
-        var moveBound = outcome.Decisions.Stages <= lower
-            ? MoveRelaxation.LiveMigrationBound(context, relaxed, outcome.Decisions.Stages, options.TimeLimitSeconds * MoveBoundDeterministicShare)
-            : null;
+        // Half of what is left: the other half is the bound schedule's (below).
+        MoveBound? moveBound = null;
+        if (outcome.Decisions.Stages <= lower)
+        {
+            budget.EnterWithin("live-migration bound", 0.5);
+            moveBound = MoveRelaxation.LiveMigrationBound(context, relaxed, outcome.Decisions.Stages, options.TimeLimitSeconds * MoveBoundDeterministicShare);
+        }
+        // ADR 0022: the relaxation's schedule as one more candidate (the search's schedules were the loose side).
+        if (moveBound is not null)
+        {
+            budget.EnterWithin("bound schedule", 1);
+            if (BoundSchedule.Improve(context, outcome.Decisions, moveBound, options.TimeLimitSeconds * 0.2) is { } fromBound)
+            {
+                outcome = outcome with { Decisions = fromBound };
+            }
+        }
+
         budget.Enter("plan and checks", 1);
         var lowerBound = Optimality.LowerBound(bounds, lower, moveBound);
         var report = new SolverReport

@@ -668,6 +668,18 @@ internal sealed class CpSatStageModel
         RamSpread = max - min;
     }
 
+    /// <summary>Imposes the conversion stage of every convertible host (one schedule; e.g. the live-migration relaxation's).</summary>
+    public void FixConversions(IReadOnlyList<int?> conversionStages)
+    {
+        foreach (var h in problem.Hosts.Where(h => h.Convertible && conversionStages[h.Index] is not null))
+        {
+            for (var s = 1; s <= Stages; s++)
+            {
+                Model.Add(conv[h.Index, s]! == (conversionStages[h.Index] == s ? 1 : 0));
+            }
+        }
+    }
+
     /// <summary>Suggests a solution to the solver (or, with <paramref name="fix"/>, imposes it: tests use that to check the model accepts valid plans).</summary>
     public void Hint(PlanningProblem p, SolverDecisions d, bool fix = false)
     {

@@ -43,7 +43,7 @@ internal static class MoveRelaxation
     /// The fewest live migrations of any plan with at most <paramref name="stages"/> stages, as proven by the
     /// solver's objective bound (valid even when the search stops early); null when nothing was proven.
     /// </summary>
-    public static MoveBound? LiveMigrationBound(SearchContext context, PlanningProblem problem, int stages, double deterministicSeconds)
+    public static MoveBound? LiveMigrationBound(SearchContext context, PlanningProblem problem, int stages, double deterministicSeconds, bool secondHops = false)
     {
         if (!Fits(problem, stages))
         {
@@ -51,10 +51,10 @@ internal static class MoveRelaxation
         }
 
         var model = new CpModel();
-        var relaxation = Build(model, problem, stages);
+        var relaxation = Build(model, problem, stages, secondHops);
         model.Minimize(relaxation.MustMigrate);
         var (status, solver) = context.Solve(model, deterministicSeconds);
-        context.Log.Add($"live-migration relaxation T={stages}: {status}");
+        context.Log.Add($"live-migration relaxation T={stages}: {status}, bound {Math.Ceiling(solver.BestObjectiveBound - 1e-6)} ({solver.WallTime():0.00}s)");
         if (status == CpSolverStatus.Infeasible)
         {
             return new MoveBound(stages, 0, Feasible: false, Exact: true);
@@ -66,11 +66,14 @@ internal static class MoveRelaxation
         }
 
         var bound = (int)Math.Max(0, Math.Ceiling(solver.BestObjectiveBound - 1e-6));
-        return new MoveBound(stages, bound, Feasible: true, Exact: status == CpSolverStatus.Optimal);
+        var schedule = problem.Hosts
+            .Select(h => h.Convertible ? Enumerable.Range(1, stages).First(s => solver.BooleanValue(relaxation.Conversion.Conv[(h.Index, s)])) : (int?)null)
+            .ToList();
+        return new MoveBound(stages, bound, Feasible: true, Exact: status == CpSolverStatus.Optimal) { Schedule = schedule };
     }
 
     /// <summary>Adds the relaxation within <paramref name="stages"/> stages to <paramref name="model"/>.</summary>
-    internal static RelaxedSchedule Build(CpModel model, PlanningProblem problem, int stages)
+    internal static RelaxedSchedule Build(CpModel model, PlanningProblem problem, int stages, bool secondHops = false)
     {
         var hosts = problem.Hosts;
         var vms = problem.Vms;
@@ -129,48 +132,18 @@ internal static class MoveRelaxation
             mustMigrate.Add(1 - keep);
         }
 
+        if (secondHops)
+        {
+            AddSecondHops(model, problem, conversion, on, stay, mustMigrate, stages);
+        }
+
         BreakSymmetry(model, problem, on, stay, stages);
         return new RelaxedSchedule(conversion, on, mustMigrate);
     }
 
     private static void AddCapacities(CpModel model, PlanningProblem problem, HostConversionVariables conversion, LinearExpr[][] on, int s)
     {
-        var pveRam = LinearExpr.NewBuilder();
-        var libvirtRam = LinearExpr.NewBuilder();
-        var pveStorage = LinearExpr.NewBuilder();
-        var oldCeph = LinearExpr.NewBuilder();
-        var budget = LinearExpr.NewBuilder();
-        var localImages = LinearExpr.NewBuilder();
-        var localImagesBefore = LinearExpr.NewBuilder();
-        // The new Ceph's room counts only while it can exist (≥ minHosts PVE hosts), as in the stage relaxation.
-        var cephExists = model.NewBoolVar($"ceph_exists_{s}");
-        model.Add(LinearExpr.Sum(problem.Hosts.Where(h => !h.Excluded).Select(h => conversion.Pve(h, s))) >= problem.NewCephMinHosts)
-            .OnlyEnforceIf(cephExists);
-        foreach (var h in problem.Hosts)
-        {
-            if (!h.Excluded)
-            {
-                pveRam.AddTerm(conversion.Pve(h, s), h.RamCapacityMiB);
-                pveStorage.AddTerm(conversion.Pve(h, s), h.ZfsCapacityMiB);
-                var cephRoom = problem.NewCephCapacityMiB([h]);
-                if (cephRoom > 0)
-                {
-                    var counted = model.NewBoolVar($"ceph_room_{h.Index}_{s}");
-                    model.AddImplication(counted, cephExists);
-                    model.Add(counted <= conversion.Pve(h, s));
-                    pveStorage.AddTerm(counted, cephRoom);
-                }
-
-                budget.AddTerm(conversion.Pve(h, s), h.CopyBudgetMiB);
-            }
-
-            libvirtRam.AddTerm(conversion.Libvirt(h, s), h.RamCapacityMiB);
-            oldCeph.AddTerm(conversion.Libvirt(h, s), problem.OldCephCapacityMiB([h]));
-            localImages.AddTerm(conversion.Libvirt(h, s), h.LocalImagesMiB);
-            // A file copied away (or moved to PVE) in wave s still counts at s on its source, libvirt at s − 1.
-            localImagesBefore.AddTerm(conversion.Libvirt(h, s - 1), h.LocalImagesMiB);
-        }
-
+        var room = StageCapacity.Build(model, problem, conversion, s);
         var ramOnPve = LinearExpr.NewBuilder();
         var ramOnLibvirt = LinearExpr.NewBuilder();
         var storageOnPve = LinearExpr.NewBuilder();
@@ -192,19 +165,92 @@ internal static class MoveRelaxation
             filesBefore.AddTerm(1 - before, v.FileMiB);
         }
 
-        model.Add(ramOnPve <= pveRam);
-        model.Add(ramOnLibvirt <= libvirtRam);
-        model.Add(storageOnPve <= pveStorage);
-        model.Add(rbdOnOldCeph <= oldCeph);
+        model.Add(ramOnPve <= room.PveRam);
+        model.Add(ramOnLibvirt <= room.LibvirtRam);
+        model.Add(storageOnPve <= room.PveStorage);
+        model.Add(rbdOnOldCeph <= room.OldCeph);
         // Every move to PVE charges its bytes to the receiving PVE host's NIC in that wave.
-        model.Add(copies <= budget);
-        model.Add(files <= localImages);
-        model.Add(filesBefore <= localImagesBefore);
+        model.Add(copies <= room.Budget);
+        model.Add(files <= room.LocalImages);
+        model.Add(filesBefore <= room.LocalImagesBefore);
     }
 
     /// <summary>
-    /// VMs of one home host with the same numbers are interchangeable here: the one with the lower index crosses
-    /// no later and stays whenever the other does (any solution can be relabelled that way at no cost).
+    /// Second hops (ADR 0022). hop[v,d]: v live-migrates exactly once, to d. After that single hop v sits on d
+    /// until it crosses, so it has crossed by the wave d converts in, and it is on d at every stage from the
+    /// conversion of its home (it has left home by then) until it crosses. Stayers sit on their home until they
+    /// cross. Those VMs are a subset of what each libvirt host holds, so their RAM fits its capacity. A VM that
+    /// neither stays nor hops once live-migrates at least twice, and counts 2.
+    /// </summary>
+    private static void AddSecondHops(
+        CpModel model, PlanningProblem problem, HostConversionVariables conversion, LinearExpr[][] on, BoolVar?[] stay, LinearExprBuilder mustMigrate, int stages)
+    {
+        var hosts = problem.Hosts;
+        // Landing hosts: every host other than the home that is not PVE from the start (a plan's hop lands on a libvirt host).
+        var landings = hosts.Where(h => !h.AlreadyPve).ToList();
+        var load = new Dictionary<(int Host, int Stage), LinearExprBuilder>();
+        LinearExprBuilder Load(int h, int s) => load.TryGetValue((h, s), out var b) ? b : load[(h, s)] = LinearExpr.NewBuilder();
+        foreach (var v in problem.Vms)
+        {
+            if (stay[v.Index] is not { } keep)
+            {
+                continue;
+            }
+
+            var home = hosts[v.Home];
+            var hops = new List<BoolVar>();
+            for (var s = 1; s < stages; s++)
+            {
+                var atHome = model.NewBoolVar($"at_home_{v.Index}_{s}");
+                model.Add(atHome >= keep - on[v.Index][s]);
+                Load(home.Index, s).AddTerm(atHome, v.RamMiB);
+            }
+
+            foreach (var d in landings.Where(d => d.Index != v.Home))
+            {
+                var hop = model.NewBoolVar($"hop_{v.Index}_{d.Index}");
+                hops.Add(hop);
+                var landedBy = new List<BoolVar>();
+                var homeConverted = new List<BoolVar>();
+                for (var s = 1; s < stages; s++)
+                {
+                    homeConverted.Add(conversion.Conv[(home.Index, s)]);
+                    if (d.Convertible)
+                    {
+                        // d holds nothing while converting: v has crossed by then. A hop lands in wave 1 at the earliest,
+                        // so d does not convert in wave 1.
+                        landedBy.Add(conversion.Conv[(d.Index, s)]);
+                        model.Add(on[v.Index][s] >= hop + LinearExpr.Sum(landedBy) - 1);
+                    }
+
+                    var guest = model.NewBoolVar($"guest_{v.Index}_{d.Index}_{s}");
+                    model.Add(guest >= hop + LinearExpr.Sum(homeConverted) - on[v.Index][s] - 1);
+                    Load(d.Index, s).AddTerm(guest, v.RamMiB);
+                }
+            }
+
+            if (hops.Count == 0)
+            {
+                mustMigrate.Add(1 - keep);
+                continue;
+            }
+
+            // At most one of stay / one hop; a hop needs a libvirt host in wave 1 and leaves v off PVE at stage 1.
+            model.Add(keep + LinearExpr.Sum(hops) <= 1);
+            model.Add(on[v.Index][1] + LinearExpr.Sum(hops) <= 1);
+            mustMigrate.Add(1 - keep - LinearExpr.Sum(hops));
+        }
+
+        foreach (var ((h, _), used) in load)
+        {
+            model.Add(used <= hosts[h].RamCapacityMiB);
+        }
+    }
+
+    /// <summary>
+    /// VMs of one home host with the same numbers are interchangeable here: the stayers come first by index, and
+    /// among VMs that both stay or both do not, the lower index crosses no later (any solution can be relabelled
+    /// that way at no cost: sort the group's profiles by stay, then crossing stage).
     /// </summary>
     private static void BreakSymmetry(CpModel model, PlanningProblem problem, LinearExpr[][] on, BoolVar?[] stay, int stages)
     {
@@ -215,14 +261,20 @@ internal static class MoveRelaxation
             for (var i = 1; i < list.Count; i++)
             {
                 var (a, b) = (list[i - 1].Index, list[i].Index);
-                for (var s = 1; s < stages; s++)
-                {
-                    model.Add(on[a][s] >= on[b][s]);
-                }
-
                 if (stay[a] is { } keepA && stay[b] is { } keepB)
                 {
                     model.Add(keepA >= keepB);
+                    for (var s = 1; s < stages; s++)
+                    {
+                        model.Add(on[a][s] >= on[b][s] - keepA + keepB);
+                    }
+                }
+                else
+                {
+                    for (var s = 1; s < stages; s++)
+                    {
+                        model.Add(on[a][s] >= on[b][s]);
+                    }
                 }
             }
         }
@@ -236,4 +288,13 @@ internal sealed record RelaxedSchedule(HostConversionVariables Conversion, Linea
 /// Live migrations every plan with at most <see cref="Stages"/> stages needs. Feasible false: the relaxation
 /// has no schedule within that many stages (then no plan has). Exact: the relaxation was solved to optimality.
 /// </summary>
-internal sealed record MoveBound(int Stages, int LiveMigrations, bool Feasible, bool Exact);
+internal sealed record MoveBound(int Stages, int LiveMigrations, bool Feasible, bool Exact)
+{
+    /// <summary>The conversion stage per host of the relaxation's best schedule (null for hosts that do not convert).</summary>
+    public IReadOnlyList<int?> Schedule { get; init; } = [];
+
+    public bool Equals(MoveBound? other) => other is not null && Stages == other.Stages && LiveMigrations == other.LiveMigrations
+        && Feasible == other.Feasible && Exact == other.Exact && Schedule.SequenceEqual(other.Schedule);
+
+    public override int GetHashCode() => HashCode.Combine(Stages, LiveMigrations, Feasible, Exact);
+}

@@ -36,9 +36,6 @@ internal static class StageRelaxation
         var vms = problem.Vms;
         var model = new CpModel();
         var conversion = new HostConversionVariables(model, hosts, stages);
-        var conv = conversion.Conv;
-        LinearExpr Pve(SolverHost h, int s) => conversion.Pve(h, s);
-        LinearExpr Libvirt(SolverHost h, int s) => conversion.Libvirt(h, s);
 
         var ram = vms.Sum(v => v.RamMiB);
         var rbd = vms.Sum(v => v.RbdMiB);
@@ -66,54 +63,15 @@ internal static class StageRelaxation
         var filesCrossed = Cumulative("files", files);
         for (var s = 1; s <= stages; s++)
         {
-            var pveRam = LinearExpr.NewBuilder();
-            var libvirtRam = LinearExpr.NewBuilder();
-            var pveStorage = LinearExpr.NewBuilder();
-            var oldCeph = LinearExpr.NewBuilder();
-            var budget = LinearExpr.NewBuilder();
-            var localImages = LinearExpr.NewBuilder();
-            // The new Ceph counts only once it can exist (enough PVE hosts), as in the exact model: a host's
-            // new-Ceph room is there when the host is PVE and the cluster exists at that stage.
-            var cephExists = model.NewBoolVar($"ceph_exists_{s}");
-            var pveCount = LinearExpr.NewBuilder();
-            foreach (var h in hosts.Where(h => !h.Excluded))
-            {
-                pveCount.Add(Pve(h, s));
-            }
-
-            model.Add(pveCount >= problem.NewCephMinHosts).OnlyEnforceIf(cephExists);
-            foreach (var h in hosts)
-            {
-                if (!h.Excluded)
-                {
-                    pveRam.AddTerm(Pve(h, s), h.RamCapacityMiB);
-                    pveStorage.AddTerm(Pve(h, s), h.ZfsCapacityMiB);
-                    var cephRoom = problem.NewCephCapacityMiB([h]);
-                    if (cephRoom > 0)
-                    {
-                        var counted = model.NewBoolVar($"ceph_room_{h.Index}_{s}");
-                        model.AddImplication(counted, cephExists);
-                        model.Add(counted <= Pve(h, s));
-                        pveStorage.AddTerm(counted, cephRoom);
-                    }
-
-                    budget.AddTerm(Pve(h, s), h.CopyBudgetMiB);
-                }
-
-                libvirtRam.AddTerm(Libvirt(h, s), h.RamCapacityMiB);
-                oldCeph.AddTerm(Libvirt(h, s), problem.OldCephCapacityMiB([h]));
-                // File images not yet crossed sit on libvirt hosts, within their local-images capacity.
-                localImages.AddTerm(Libvirt(h, s), h.LocalImagesMiB);
-            }
-
-            model.Add(ramCrossed[s] <= pveRam);
-            model.Add(ram - ramCrossed[s] <= libvirtRam);
-            model.Add(storageCrossed[s] <= pveStorage);
-            model.Add(rbd - rbdCrossed[s - 1] <= oldCeph);
-            model.Add(copyCrossed[s] - copyCrossed[s - 1] <= budget);
+            var room = StageCapacity.Build(model, problem, conversion, s);
+            model.Add(ramCrossed[s] <= room.PveRam);
+            model.Add(ram - ramCrossed[s] <= room.LibvirtRam);
+            model.Add(storageCrossed[s] <= room.PveStorage);
+            model.Add(rbd - rbdCrossed[s - 1] <= room.OldCeph);
+            model.Add(copyCrossed[s] - copyCrossed[s - 1] <= room.Budget);
             // A VM's move carries at least its RBD data: RBD leaves the old Ceph only as fast as copies run.
             model.Add(rbdCrossed[s] - rbdCrossed[s - 1] <= copyCrossed[s] - copyCrossed[s - 1]);
-            model.Add(files - filesCrossed[s] <= localImages);
+            model.Add(files - filesCrossed[s] <= room.LocalImages);
             // The VMs that crossed hold at most as much RBD data as the densest VMs (RBD per provisioned
             // storage) filling the storage that crossed: a fractional knapsack, a concave bound drawn as lines.
             AddKnapsackCut(model, rbdCrossed[s], storageCrossed[s], vms.Select(v => (v.RbdMiB, v.ProvisionedMiB)));
