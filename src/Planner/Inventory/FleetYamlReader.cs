@@ -223,9 +223,9 @@ internal static class FleetYamlReader
 
         var fill = m.Double("zfsFillRatio", required: false, min: double.Epsilon, max: 1);
         var dataPath = m.String("copyDataPath", required: false);
-        if (dataPath is not null && dataPath is not ("direct" or "relayed" or "target-client"))
+        if (dataPath is not null && dataPath is not ("direct" or "relayed" or "target-client" or "direct-tcp"))
         {
-            m.ErrorAt("copyDataPath", "Unknown copy data path.", "Use direct (hosts pipe to each other over SSH), relayed (through the orchestrator) or target-client (the PVE node reads the old Ceph itself; needs the access file's movers.sourceCephConfOnTarget).", dataPath);
+            m.ErrorAt("copyDataPath", "Unknown copy data path.", "Use direct (hosts pipe to each other over SSH), relayed (through the orchestrator) target-client (the PVE node reads the old Ceph itself; needs the access file's movers.sourceCephConfOnTarget) or direct-tcp (hosts send over plain TCP on a trusted migration network; needs the access file's movers.tcp).", dataPath);
             dataPath = null;
         }
 
