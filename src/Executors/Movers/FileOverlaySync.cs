@@ -55,6 +55,11 @@ internal static class FileOverlaySync
 
             (path, sent) = (DataPath.Direct, fileBytes);
         }
+        else if (options.DataPath == DataPath.DirectTcp)
+        {
+            await new TcpPipe(ssh, options).RunAsync(overlay.Host, ["cat", overlay.Path], target.Host, ["sh", "-c", "cat > \"$1\"", "sh", temp], $"copy of overlay {overlay.Host}:{overlay.Path} to {target.Host}:{temp}", ct);
+            (path, sent) = (DataPath.DirectTcp, fileBytes);
+        }
         else
         {
             (path, sent) = (DataPath.Relayed, await RelayAsync(ssh, overlay, target.Host, temp, ct));
@@ -62,7 +67,7 @@ internal static class FileOverlaySync
 
         var commit = await ssh.RunAsync(target.Host, ["bash", "-c", $"set -e; {RemoveCopy}{CommitScript}", "commit-overlay", backing, temp], ct: ct);
         CheckCommit(commit, request, overlay, backing);
-        return (path, $"overlay {(path == DataPath.Direct ? "cat | ssh" : "cat > relay > cat")} + qemu-img rebase -u + qemu-img commit", sent, data);
+        return (path, $"overlay {path switch { DataPath.Direct => "cat | ssh", DataPath.DirectTcp => "cat | tcp", _ => "cat > relay > cat" }} + qemu-img rebase -u + qemu-img commit", sent, data);
     }
 
     private static void CheckCommit(SshResult result, DiskCopyRequest request, FileImageSource overlay, string backing)

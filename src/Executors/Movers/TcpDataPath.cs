@@ -81,6 +81,12 @@ internal sealed class TcpPipe(ISshRunner ssh, MoverOptions options)
     /// <summary>Receiver exit: no sender connected within the accept timeout.</summary>
     public const int AcceptTimedOut = 124;
 
+    /// <summary>
+    /// socat's transfer block (<c>-b</c>; its default, 8 KiB, costs a system call per 8 KiB: 205 MiB/s through loopback on
+    /// the test bed against 1.48 GiB/s with 1 MiB).
+    /// </summary>
+    public const int BlockBytes = 1 << 20;
+
     private TcpDataPathOptions Tcp => options.Tcp;
 
     /// <summary>
@@ -208,7 +214,7 @@ internal sealed class TcpPipe(ISshRunner ssh, MoverOptions options)
     internal string ReceiverScript(string host, string listen, string? from, IReadOnlyList<string> targetArgv)
     {
         var range = from is null ? "" : $",range={SocatHost(from)}/{(Family(from) == "4" ? 32 : 128)}";
-        var socat = $"{ShellQuoting.Quote(Tcp.Socat)} -d -d -u -T {Seconds(Tcp.IdleTimeout)} TCP{Family(listen)}-LISTEN:$port,bind={SocatHost(listen)},accept-timeout={Seconds(Tcp.AcceptTimeout)}{range} STDOUT";
+        var socat = $"{ShellQuoting.Quote(Tcp.Socat)} -d -d -u -b {BlockBytes} -T {Seconds(Tcp.IdleTimeout)} TCP{Family(listen)}-LISTEN:$port,bind={SocatHost(listen)},accept-timeout={Seconds(Tcp.AcceptTimeout)}{range} STDOUT";
         var ports = string.Join(' ', PortOrder(Random.Shared.Next(Tcp.FirstPort, Tcp.LastPort + 1)));
         return string.Join('\n',
         [
@@ -236,7 +242,7 @@ internal sealed class TcpPipe(ISshRunner ssh, MoverOptions options)
     internal string SenderScript(string host, string? from, string listen, int port, IReadOnlyList<string> sourceArgv)
     {
         var bind = from is null ? "" : $",bind={SocatHost(from)}";
-        var socat = FormattableString.Invariant($"{ShellQuoting.Quote(Tcp.Socat)} -u -T {Seconds(Tcp.IdleTimeout)} STDIN TCP{Family(listen)}:{SocatHost(listen)}:{port},connect-timeout={Seconds(Tcp.ConnectTimeout)}{bind}");
+        var socat = FormattableString.Invariant($"{ShellQuoting.Quote(Tcp.Socat)} -u -b {BlockBytes} -T {Seconds(Tcp.IdleTimeout)} STDIN TCP{Family(listen)}:{SocatHost(listen)}:{port},connect-timeout={Seconds(Tcp.ConnectTimeout)}{bind}");
         return string.Join('\n',
         [
             MissingTool(host, "sender"),
