@@ -91,26 +91,27 @@ internal sealed class TcpPipe(ISshRunner ssh, MoverOptions options)
 
     /// <summary>
     /// <paramref name="sourceArgv"/>'s stdout on <paramref name="sourceHost"/> becomes <paramref name="targetArgv"/>'s stdin
-    /// on <paramref name="targetHost"/>, over TCP.
+    /// on <paramref name="targetHost"/>, over TCP. Every command goes over the hosts' shared SSH connections
+    /// (<see cref="ISshRunner.RunAsync"/>): a streamed command would open a connection of its own, a second or so of
+    /// key exchange on a loaded host, twice per copy. The ends report through control files instead of stdout.
     /// </summary>
     public async Task RunAsync(string sourceHost, IReadOnlyList<string> sourceArgv, string targetHost, IReadOnlyList<string> targetArgv, string what, CancellationToken ct)
     {
         var (listen, from) = Addresses(Tcp, sourceHost, targetHost, what);
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var receiverOut = new ControlLines();
-        var senderOut = new ControlLines();
-        var receiver = ssh.RunStreamingAsync(targetHost, ["bash", "-c", ReceiverScript(targetHost, listen, from, targetArgv)], null, receiverOut, cts.Token);
+        var (receiverControl, senderControl) = (ControlFile(), ControlFile());
+        var receiver = ssh.RunAsync(targetHost, ["bash", "-c", ReceiverScript(targetHost, listen, from, targetArgv), "taquin-tcp-receiver", receiverControl], ct: cts.Token);
         Task<SshResult>? sender = null;
         var done = false;
         try
         {
-            if (await Task.WhenAny(receiverOut.Listening, receiver) == receiver)
+            var listening = ssh.RunAsync(targetHost, ["bash", "-c", WaitScript, "taquin-tcp-wait", receiverControl, Seconds(Tcp.AcceptTimeout)], ct: cts.Token);
+            if (await Task.WhenAny(listening, receiver) == receiver || (await listening).Stdout.Trim() is not { } line || !int.TryParse(line.Split(' ')[0], CultureInfo.InvariantCulture, out var port))
             {
                 throw Failure(await receiver, $"{what}: the receiver on {targetHost}");
             }
 
-            var port = await receiverOut.Listening;
-            sender = ssh.RunStreamingAsync(sourceHost, ["bash", "-c", SenderScript(sourceHost, from, listen, port, sourceArgv)], null, senderOut, cts.Token);
+            sender = ssh.RunAsync(sourceHost, ["bash", "-c", SenderScript(sourceHost, from, listen, port, sourceArgv), "taquin-tcp-sender", senderControl], ct: cts.Token);
             // Whichever end fails first fails the copy: the other end is killed below rather than waited for.
             var first = await Task.WhenAny(sender, receiver);
             var (firstName, otherName, other) = first == sender ? ($"the sender on {sourceHost}", $"the receiver on {targetHost}:{port}", receiver) : ($"the receiver on {targetHost}:{port}", $"the sender on {sourceHost}", sender);
@@ -132,12 +133,14 @@ internal sealed class TcpPipe(ISshRunner ssh, MoverOptions options)
         {
             if (!done)
             {
-                await KillAsync(targetHost, receiverOut.Group);
-                await KillAsync(sourceHost, senderOut.Group);
+                await KillAsync(targetHost, receiverControl);
+                await KillAsync(sourceHost, senderControl);
                 await cts.CancelAsync();
                 await Settle(receiver);
                 await Settle(sender);
             }
+
+            await RemoveAsync(targetHost, receiverControl);
         }
     }
 
@@ -150,8 +153,8 @@ internal sealed class TcpPipe(ISshRunner ssh, MoverOptions options)
         var (listen, from) = Addresses(Tcp, sourceHost, targetHost, what);
         var (listener, port) = Bind(listen, targetHost, what);
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var senderOut = new ControlLines();
-        var sender = ssh.RunStreamingAsync(sourceHost, ["bash", "-c", SenderScript(sourceHost, from, listen, port, sourceArgv)], null, senderOut, cts.Token);
+        var senderControl = ControlFile();
+        var sender = ssh.RunAsync(sourceHost, ["bash", "-c", SenderScript(sourceHost, from, listen, port, sourceArgv), "taquin-tcp-sender", senderControl], ct: cts.Token);
         var done = false;
         try
         {
@@ -172,12 +175,25 @@ internal sealed class TcpPipe(ISshRunner ssh, MoverOptions options)
             listener.Dispose();
             if (!done)
             {
-                await KillAsync(sourceHost, senderOut.Group);
+                await KillAsync(sourceHost, senderControl);
                 await cts.CancelAsync();
                 await Settle(sender);
             }
         }
     }
+
+    /// <summary>A file on a host where one end of one copy writes its process group (and the receiver its port).</summary>
+    private static string ControlFile() => $"/tmp/taquin-tcp-{Guid.NewGuid():N}";
+
+    /// <summary>
+    /// Waits (on the target, over the shared connection) until the receiver's control file says "PORT GROUP" or
+    /// "ended", at most the accept timeout; prints it.
+    /// </summary>
+    private const string WaitScript = """
+        end=$((SECONDS + $2))
+        while [ ! -s "$1" ] && [ $SECONDS -le $end ]; do sleep 0.02; done
+        cat "$1" 2>/dev/null
+        """;
 
     /// <summary>Fails (not transient) when the target host has no migration address: checked before anything runs.</summary>
     public static void CheckAddresses(MoverOptions options, string sourceHost, string targetHost, string what)
@@ -207,9 +223,10 @@ internal sealed class TcpPipe(ISshRunner ssh, MoverOptions options)
         => $"command -v {ShellQuoting.Quote(Tcp.Socat)} >/dev/null 2>&1 || {{ echo {ShellQuoting.Quote($"{Tcp.Socat} is not installed on {host} (it is the {role} of the direct-tcp data path): apt-get install socat")} >&2; exit {ToolMissing}; }}";
 
     /// <summary>
-    /// Receiver: tries the ports in turn; socat's "listening on" notice (printed after bind and listen succeed) makes it
-    /// print <c>taquin-tcp listening PORT GROUP</c>; a bind refused as in use moves to the next port. The pipeline runs as
-    /// its own process group (<c>set -m</c>), killed as a whole on failure.
+    /// Receiver (control file in <c>$1</c>): tries the ports in turn; socat's "listening on" notice (printed after bind and
+    /// listen succeed) makes it write <c>PORT GROUP</c> to the control file; a bind refused as in use moves to the next
+    /// port; ending before that writes <c>ended</c>. The pipeline runs as its own process group (<c>set -m</c>), killed
+    /// as a whole on failure.
     /// </summary>
     internal string ReceiverScript(string host, string listen, string? from, IReadOnlyList<string> targetArgv)
     {
@@ -218,6 +235,8 @@ internal sealed class TcpPipe(ISshRunner ssh, MoverOptions options)
         var ports = string.Join(' ', PortOrder(Random.Shared.Next(Tcp.FirstPort, Tcp.LastPort + 1)));
         return string.Join('\n',
         [
+            "ctl=$1",
+            "trap '[ -n \"${listening:-}\" ] || echo ended > \"$ctl\"' EXIT",
             MissingTool(host, "receiver"),
             "set -m -o pipefail",
             $"for port in {ports}; do",
@@ -226,7 +245,7 @@ internal sealed class TcpPipe(ISshRunner ssh, MoverOptions options)
             "  job=$!",
             "  while kill -0 $job 2>/dev/null && ! grep -q 'listening on' \"$log\"; do sleep 0.02; done",
             "  if grep -q 'listening on' \"$log\"; then",
-            "    echo \"taquin-tcp listening $port $job\"",
+            "    listening=1; echo \"$port $job\" > \"$ctl.new\"; mv \"$ctl.new\" \"$ctl\"",
             "    wait $job; rc=$?",
             $"    if grep -q 'accept: Connection timed out' \"$log\"; then echo \"no sender connected to {listen}:$port within {Seconds(Tcp.AcceptTimeout)} s\" >&2; rc={AcceptTimedOut}; fi",
             "    grep -E ' [EF] ' \"$log\" >&2; rm -f \"$log\"; exit $rc",
@@ -238,19 +257,21 @@ internal sealed class TcpPipe(ISshRunner ssh, MoverOptions options)
         ]);
     }
 
-    /// <summary>Sender: the source command piped into socat connecting to the receiver, as its own process group.</summary>
+    /// <summary>Sender (control file in <c>$1</c>): the source command piped into socat connecting to the receiver, as its own process group.</summary>
     internal string SenderScript(string host, string? from, string listen, int port, IReadOnlyList<string> sourceArgv)
     {
         var bind = from is null ? "" : $",bind={SocatHost(from)}";
         var socat = FormattableString.Invariant($"{ShellQuoting.Quote(Tcp.Socat)} -u -b {BlockBytes} -T {Seconds(Tcp.IdleTimeout)} STDIN TCP{Family(listen)}:{SocatHost(listen)}:{port},connect-timeout={Seconds(Tcp.ConnectTimeout)}{bind}");
         return string.Join('\n',
         [
+            "ctl=$1",
             MissingTool(host, "sender"),
             "set -m -o pipefail",
             $"( {ShellQuoting.Join(sourceArgv)} | {socat} ) &",
             "job=$!",
-            "echo \"taquin-tcp sender $job\"",
-            "wait $job",
+            "echo \"0 $job\" > \"$ctl\"",
+            "wait $job; rc=$?",
+            "rm -f \"$ctl\"; exit $rc",
         ]);
     }
 
@@ -312,19 +333,30 @@ internal sealed class TcpPipe(ISshRunner ssh, MoverOptions options)
     private static SshCommandException Failure(SshResult result, string what)
         => new($"{what} failed (exit {result.ExitCode}): {result.Stderr.Trim()}", isTransient: result.ExitCode is not (ToolMissing or NoFreePort), result.ExitCode);
 
-    private async Task KillAsync(string host, int? group)
+    /// <summary>Kills the process group named in <paramref name="control"/> on <paramref name="host"/> (if it got that far) and removes the file.</summary>
+    private async Task KillAsync(string host, string control)
     {
-        if (group is { } pgid)
+        try
         {
-            try
-            {
-                using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-                await ssh.RunAsync(host, ["kill", "-TERM", "--", "-" + pgid.ToString(CultureInfo.InvariantCulture)], ct: limit.Token);
-            }
-            catch (Exception e) when (e is AdapterException or OperationCanceledException or IOException)
-            {
-                // Best effort: the copy has failed already; the ends' own timeouts stop them at the latest.
-            }
+            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await ssh.RunAsync(host, ["bash", "-c", "if read -r _ group < \"$1\" 2>/dev/null && [ \"${group:-}\" -gt 1 ] 2>/dev/null; then kill -TERM -- \"-$group\" 2>/dev/null; fi; rm -f \"$1\"", "taquin-tcp-kill", control], ct: limit.Token);
+        }
+        catch (Exception e) when (e is AdapterException or OperationCanceledException or IOException)
+        {
+            // Best effort: the copy has failed already; the ends' own timeouts stop them at the latest.
+        }
+    }
+
+    private async Task RemoveAsync(string host, string control)
+    {
+        try
+        {
+            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await ssh.RunAsync(host, ["rm", "-f", control], ct: limit.Token);
+        }
+        catch (Exception e) when (e is AdapterException or OperationCanceledException or IOException)
+        {
+            // A stale control file in /tmp is harmless.
         }
     }
 
@@ -341,68 +373,5 @@ internal sealed class TcpPipe(ISshRunner ssh, MoverOptions options)
                 // Its failure is already reported, or it was killed on purpose.
             }
         }
-    }
-
-    /// <summary>A script's stdout, read for its <c>taquin-tcp</c> control lines (the data never goes there).</summary>
-    private sealed class ControlLines : Stream
-    {
-        private readonly StringBuilder _line = new();
-        private readonly TaskCompletionSource<int> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public Task<int> Listening => _listening.Task;
-
-        /// <summary>The process group of the script's pipeline, once it said so.</summary>
-        public int? Group { get; private set; }
-
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override void Write(byte[] buffer, int offset, int count)
-        {
-            foreach (var c in Encoding.ASCII.GetString(buffer, offset, count))
-            {
-                if (c != '\n')
-                {
-                    _line.Append(c);
-                    continue;
-                }
-
-                var words = _line.ToString().Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                _line.Clear();
-                if (words is ["taquin-tcp", "listening", var port, var group])
-                {
-                    Group = int.Parse(group, CultureInfo.InvariantCulture);
-                    _listening.TrySetResult(int.Parse(port, CultureInfo.InvariantCulture));
-                }
-                else if (words is ["taquin-tcp", "sender", var senderGroup])
-                {
-                    Group = int.Parse(senderGroup, CultureInfo.InvariantCulture);
-                }
-            }
-        }
-
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
-        {
-            Write(buffer, offset, count);
-            return Task.CompletedTask;
-        }
-
-        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            Write(buffer.ToArray(), 0, buffer.Length);
-            return ValueTask.CompletedTask;
-        }
-
-        public override void Flush()
-        {
-        }
-
-        public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
     }
 }

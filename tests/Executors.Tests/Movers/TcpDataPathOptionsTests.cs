@@ -63,9 +63,9 @@ public sealed class TcpDataPathOptionsTests
         var script = pipe.ReceiverScript("pve1", "10.10.0.11", "10.10.0.21", ["rbd", "import-diff", "/dev/stdin", "rbd/vm-100-disk-0"]);
 
         Assert.Contains("( socat -d -d -u -b 1048576 -T 90 TCP4-LISTEN:$port,bind=10.10.0.11,accept-timeout=20,range=10.10.0.21/32 STDOUT 2>\"$log\" | rbd import-diff /dev/stdin rbd/vm-100-disk-0 >&2 ) &", script, StringComparison.Ordinal);
-        Assert.Contains("echo \"taquin-tcp listening $port $job\"", script, StringComparison.Ordinal);
+        Assert.Contains("listening=1; echo \"$port $job\" > \"$ctl.new\"; mv \"$ctl.new\" \"$ctl\"", script, StringComparison.Ordinal);
         Assert.Matches(@"for port in (60000 60001|60001 60000); do", script);
-        Assert.StartsWith("command -v socat >/dev/null 2>&1 || { echo 'socat is not installed on pve1 (it is the receiver of the direct-tcp data path): apt-get install socat' >&2; exit 127; }", script, StringComparison.Ordinal);
+        Assert.Contains("command -v socat >/dev/null 2>&1 || { echo 'socat is not installed on pve1 (it is the receiver of the direct-tcp data path): apt-get install socat' >&2; exit 127; }", script, StringComparison.Ordinal);
         Assert.Contains("set -m -o pipefail", script, StringComparison.Ordinal);
     }
 
@@ -80,7 +80,7 @@ public sealed class TcpDataPathOptionsTests
         Assert.Contains("TCP6-LISTEN:$port,bind=[fd00::11],accept-timeout=30 STDOUT", receiver, StringComparison.Ordinal);
         Assert.DoesNotContain("range=", receiver, StringComparison.Ordinal);
         Assert.Contains("( rbd export-diff rbd/a@s - | socat -u -b 1048576 -T 300 STDIN TCP6:[fd00::11]:60007,connect-timeout=10,bind=[fd00::21] ) &", sender, StringComparison.Ordinal);
-        Assert.Contains("echo \"taquin-tcp sender $job\"", sender, StringComparison.Ordinal);
+        Assert.Contains("echo \"0 $job\" > \"$ctl\"", sender, StringComparison.Ordinal);
     }
 
     [Fact]
