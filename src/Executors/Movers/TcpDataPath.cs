@@ -102,15 +102,19 @@ internal sealed class TcpPipe(ISshRunner ssh, MoverOptions options)
         var (receiverControl, senderControl) = (ControlFile(), ControlFile());
         var receiver = ssh.RunAsync(targetHost, ["bash", "-c", ReceiverScript(targetHost, listen, from, targetArgv), "taquin-tcp-receiver", receiverControl], ct: cts.Token);
         Task<SshResult>? sender = null;
+        Task<SshResult>? listening = null;
+        int? receiverGroup = null;
         var done = false;
         try
         {
-            var listening = ssh.RunAsync(targetHost, ["bash", "-c", WaitScript, "taquin-tcp-wait", receiverControl, Seconds(Tcp.AcceptTimeout)], ct: cts.Token);
-            if (await Task.WhenAny(listening, receiver) == receiver || (await listening).Stdout.Trim() is not { } line || !int.TryParse(line.Split(' ')[0], CultureInfo.InvariantCulture, out var port))
+            listening = ssh.RunAsync(targetHost, ["bash", "-c", WaitScript, "taquin-tcp-wait", receiverControl, Seconds(Tcp.AcceptTimeout)], ct: cts.Token);
+            if (await Task.WhenAny(listening, receiver) == receiver || (await listening).Stdout.Trim().Split(' ') is not [var portText, var groupText]
+                || !int.TryParse(portText, CultureInfo.InvariantCulture, out var port) || !int.TryParse(groupText, CultureInfo.InvariantCulture, out var group))
             {
                 throw Failure(await receiver, $"{what}: the receiver on {targetHost}");
             }
 
+            receiverGroup = group;
             sender = ssh.RunAsync(sourceHost, ["bash", "-c", SenderScript(sourceHost, from, listen, port, sourceArgv), "taquin-tcp-sender", senderControl], ct: cts.Token);
             // Whichever end fails first fails the copy: the other end is killed below rather than waited for.
             var first = await Task.WhenAny(sender, receiver);
@@ -133,14 +137,13 @@ internal sealed class TcpPipe(ISshRunner ssh, MoverOptions options)
         {
             if (!done)
             {
-                await KillAsync(targetHost, receiverControl);
-                await KillAsync(sourceHost, senderControl);
+                await KillAsync(targetHost, receiverControl, receiverGroup);
+                await KillAsync(sourceHost, senderControl, null);
                 await cts.CancelAsync();
                 await Settle(receiver);
                 await Settle(sender);
+                await Settle(listening);
             }
-
-            await RemoveAsync(targetHost, receiverControl);
         }
     }
 
@@ -175,7 +178,7 @@ internal sealed class TcpPipe(ISshRunner ssh, MoverOptions options)
             listener.Dispose();
             if (!done)
             {
-                await KillAsync(sourceHost, senderControl);
+                await KillAsync(sourceHost, senderControl, null);
                 await cts.CancelAsync();
                 await Settle(sender);
             }
@@ -187,12 +190,12 @@ internal sealed class TcpPipe(ISshRunner ssh, MoverOptions options)
 
     /// <summary>
     /// Waits (on the target, over the shared connection) until the receiver's control file says "PORT GROUP" or
-    /// "ended", at most the accept timeout; prints it.
+    /// "ended", at most the accept timeout; prints it and removes the file (the orchestrator keeps the group).
     /// </summary>
     private const string WaitScript = """
         end=$((SECONDS + $2))
         while [ ! -s "$1" ] && [ $SECONDS -le $end ]; do sleep 0.02; done
-        cat "$1" 2>/dev/null
+        cat "$1" 2>/dev/null && rm -f "$1"
         """;
 
     /// <summary>Fails (not transient) when the target host has no migration address: checked before anything runs.</summary>
@@ -333,13 +336,16 @@ internal sealed class TcpPipe(ISshRunner ssh, MoverOptions options)
     private static SshCommandException Failure(SshResult result, string what)
         => new($"{what} failed (exit {result.ExitCode}): {result.Stderr.Trim()}", isTransient: result.ExitCode is not (ToolMissing or NoFreePort), result.ExitCode);
 
-    /// <summary>Kills the process group named in <paramref name="control"/> on <paramref name="host"/> (if it got that far) and removes the file.</summary>
-    private async Task KillAsync(string host, string control)
+    /// <summary>
+    /// Kills an end's process group on <paramref name="host"/>: <paramref name="group"/> when known, else the one its
+    /// control file names (if it got that far); removes the control file.
+    /// </summary>
+    private async Task KillAsync(string host, string control, int? group)
     {
         try
         {
             using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            await ssh.RunAsync(host, ["bash", "-c", "if read -r _ group < \"$1\" 2>/dev/null && [ \"${group:-}\" -gt 1 ] 2>/dev/null; then kill -TERM -- \"-$group\" 2>/dev/null; fi; rm -f \"$1\"", "taquin-tcp-kill", control], ct: limit.Token);
+            await ssh.RunAsync(host, ["bash", "-c", KillScript, "taquin-tcp-kill", control, group?.ToString(CultureInfo.InvariantCulture) ?? ""], ct: limit.Token);
         }
         catch (Exception e) when (e is AdapterException or OperationCanceledException or IOException)
         {
@@ -347,18 +353,12 @@ internal sealed class TcpPipe(ISshRunner ssh, MoverOptions options)
         }
     }
 
-    private async Task RemoveAsync(string host, string control)
-    {
-        try
-        {
-            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            await ssh.RunAsync(host, ["rm", "-f", control], ct: limit.Token);
-        }
-        catch (Exception e) when (e is AdapterException or OperationCanceledException or IOException)
-        {
-            // A stale control file in /tmp is harmless.
-        }
-    }
+    private const string KillScript = """
+        group=$2
+        [ -n "$group" ] || read -r _ group < "$1" 2>/dev/null
+        if [ "${group:-0}" -gt 1 ] 2>/dev/null; then kill -TERM -- "-$group" 2>/dev/null; fi
+        rm -f "$1"
+        """;
 
     private static async Task Settle(Task? task)
     {
