@@ -2,11 +2,11 @@
 # Installs what building and testing Taquin needs on a fresh Debian 12 machine (run as root).
 # Idempotent: apt runs only when something is missing. The integration test bed (sshd, PostgreSQL,
 # libvirtd, Ceph) installs its own packages through scripts/testbed. bird2 + iproute2 + netcat: the router
-# namespace tests (docs/adr/0009).
+# namespace tests (docs/adr/0009). socat: the direct-tcp data path (docs/adr/0018), both ends.
 set -euo pipefail
 
 # chromium: the web monitor's browser tests drive Debian's headless Chromium through Playwright (no browser download).
-packages=(virtinst libvirt-clients libxml2-utils chromium iproute2 bird2 netcat-openbsd)
+packages=(virtinst libvirt-clients libxml2-utils chromium iproute2 bird2 netcat-openbsd socat)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -14,8 +14,9 @@ namespace Taquin.Bench;
 /// throughput of the movers against a plain <c>rbd export - | rbd import -</c> pipe (also through ssh) and
 /// <c>qemu-img convert -p -n</c> as PVE's import runs it, in the same run; bytes sent on a sparse image; downtime
 /// (source stop → target start, without the guest boot) per strategy for two disk sizes with the same change.
-/// Usage: dotnet run -c Release --project bench/Taquin.Bench -- movers [--size-mib 512] [--changed-mib 8] [--repeat 2] [--rates-out rates.yaml]
-/// [--file-downtime-only] (only the warm qcow2 rows, saved as DATE-movers-file-verify.txt)
+/// Usage: dotnet run -c Release --project bench/Taquin.Bench -- movers [--size-mib 512] [--changed-mib 8] [--repeat 2] [--rates-out rates.yaml] [--label tcp]
+/// [--file-downtime-only] (only the warm qcow2 rows, saved as DATE-movers-file-verify.txt); the report goes to
+/// bench/results/DATE-movers[-LABEL].txt.
 /// </summary>
 internal static class MoversBench
 {
@@ -45,6 +46,8 @@ internal static class MoversBench
             IsLocalHost = _ => true,
             // target-client: this machine plays the PVE node, a client of the (one) test bed cluster as the old one
             SourceCephConfOnTarget = conf,
+            // direct-tcp: the test bed's migration network is the loopback
+            Tcp = new TcpDataPathOptions { DefaultAddress = Host },
         };
         string Rbd(params string[] a) => Sh(["rbd", "--conf", conf, .. a]);
         var tag = DateTime.UtcNow.ToString("HHmmss", Inv);
@@ -111,7 +114,8 @@ internal static class MoversBench
         }
 
         await FileDowntimeAsync(runner, options, changedMib, repeat);
-        var file = await SaveFileAsync("movers");
+        var label = Array.IndexOf(args, "--label") is var l and >= 0 && l + 1 < args.Length ? "-" + args[l + 1] : "";
+        var file = await SaveFileAsync("movers" + label);
         if (RatesOut.PathArg(args) is { } ratesOut)
         {
             await RatesOut.WriteAsync(ratesOut, new MoversMeasurements
@@ -121,6 +125,7 @@ internal static class MoversBench
                 DirectMiBps = rates[RatePaths.Direct],
                 RelayedMiBps = rates[RatePaths.Relayed],
                 TargetClientMiBps = rates[RatePaths.TargetClient],
+                DirectTcpMiBps = rates[RatePaths.DirectTcp],
                 FileMiBps = rates[RatePaths.File],
                 Cutovers = cutovers,
             }, file);
@@ -219,18 +224,23 @@ internal static class MoversBench
         Task Shell(string script) => Task.Run(() => Sh(["bash", "-o", "pipefail", "-c", script]));
         const string LocalPipe = "local pipe: rbd export - | rbd import -";
         const string SshPipe = "ssh pipe: rbd export - | ssh | rbd import -";
+        const string TcpPipe = "tcp pipe: rbd export - | socat -b 1M | socat | rbd import -";
         const string QemuImg = "qemu-img convert -p -n -f raw -O raw (PVE import)";
         const string MoverDirect = "mover direct (export-diff | ssh | import-diff)";
         const string MoverRelayed = "mover relayed (SSH.NET channels, orchestrator)";
         const string MoverTargetClient = "mover target-client (both clusters, no ssh hop)";
+        const string MoverDirectTcp = "mover direct-tcp (export-diff | socat tcp | import-diff)";
+        var tcpPort = 60990;
         (string Name, bool Preallocate, Func<string, Task> Copy)[] methods =
         [
             (LocalPipe, false, t => Shell($"rbd --conf {conf} export --no-progress {full}@s - | rbd --conf {conf} import --no-progress - {t}")),
             (SshPipe, false, t => Shell($"rbd --conf {conf} export --no-progress {full}@s - | {ssh} {ShellQuoting.Quote($"rbd --conf {conf} import --no-progress - {t}")}")),
+            (TcpPipe, false, t => Shell($"socat -u -b 1048576 TCP4-LISTEN:{tcpPort},bind=127.0.0.1,reuseaddr STDOUT | rbd --conf {conf} import --no-progress - {t} & rbd --conf {conf} export --no-progress {full}@s - | socat -u -b 1048576 STDIN TCP4:127.0.0.1:{tcpPort},retry=500,interval=0.01; wait $!")),
             (QemuImg, true, t => Task.Run(() => Sh(["qemu-img", "convert", "-p", "-n", "-f", "raw", "-O", "raw", $"rbd:{full}@s:conf={conf}", $"rbd:{t}:conf={conf}"]))),
             (MoverDirect, true, t => Mover(DataPath.Direct, t)),
             (MoverRelayed, true, t => Mover(DataPath.Relayed, t)),
             (MoverTargetClient, true, t => Mover(DataPath.TargetClient, t)),
+            (MoverDirectTcp, true, t => Mover(DataPath.DirectTcp, t)),
         ];
         var best = methods.ToDictionary(m => m.Name, _ => double.MaxValue);
         var sourceSha = Sha(conf, full + "@s");
@@ -260,7 +270,7 @@ internal static class MoversBench
         foreach (var (name, _, _) in methods)
         {
             var seconds = best[name];
-            Line(FormattableString.Invariant($"  {name,-50} {seconds,6:F2} s {sizeMib / seconds,7:F1} MiB/s   / local pipe {local / seconds,4:F2}   / ssh pipe {viaSsh / seconds,4:F2}"));
+            Line(FormattableString.Invariant($"  {name,-56} {seconds,6:F2} s {sizeMib / seconds,7:F1} MiB/s   / local pipe {local / seconds,4:F2}   / ssh pipe {viaSsh / seconds,4:F2}"));
         }
 
         Line($"  (load {Load()} at the end; movers' times include their rbd diff and snap ls; their targets are preallocated as PVE does, outside the time)");
@@ -271,6 +281,7 @@ internal static class MoversBench
             [RatePaths.Direct] = sizeMib / best[MoverDirect],
             [RatePaths.Relayed] = sizeMib / best[MoverRelayed],
             [RatePaths.TargetClient] = sizeMib / best[MoverTargetClient],
+            [RatePaths.DirectTcp] = sizeMib / best[MoverDirectTcp],
             [RatePaths.File] = sizeMib / best[QemuImg],
         };
 
@@ -282,7 +293,7 @@ internal static class MoversBench
         Rbd("snap", "create", $"{sparse}@s");
         var allocated = JsonDocument.Parse(Rbd("du", $"{sparse}@s", "--format", "json")).RootElement.GetProperty("images")[0].GetProperty("used_size").GetInt64();
         Line($"sparse: 1024 MiB image, {2 * changedMib} MiB written, rbd du used = {allocated} bytes (must be: sent <= allocated + 1 %)");
-        foreach (var path in new[] { DataPath.Direct, DataPath.Relayed, DataPath.TargetClient })
+        foreach (var path in new[] { DataPath.Direct, DataPath.Relayed, DataPath.TargetClient, DataPath.DirectTcp })
         {
             var target = $"{pool}/bench-st-{tag}";
             Rbd("create", "--size", "1024M", target);

@@ -252,7 +252,7 @@ public static class AccessFile
 
         public MoverAccess ReadMovers(YamlMappingReader m)
         {
-            var dataPath = m.Choice("dataPath", ["direct", "relayed", "target-client"], "direct (source hosts pipe to the PVE nodes over SSH), relayed (through the orchestrator) or target-client (the PVE nodes read the old Ceph themselves, with sourceCephConfOnTarget)");
+            var dataPath = m.Choice("dataPath", ["direct", "relayed", "target-client", "direct-tcp"], "direct (source hosts pipe to the PVE nodes over SSH), relayed (through the orchestrator), target-client (the PVE nodes read the old Ceph themselves, with sourceCephConfOnTarget) or direct-tcp (source hosts send to the PVE nodes over plain TCP on a trusted migration network, with tcp)");
             var cipherText = m.String("sshCiphers", required: false, "aes128-gcm@openssh.com,chacha20-poly1305@openssh.com");
             var (ciphers, refused) = MoverOptions.ParseSshCiphers(cipherText);
             if (cipherText is not null && ciphers is null)
@@ -277,9 +277,71 @@ public static class AccessFile
                 SshCiphers = ciphers,
                 SourceCephConfOnTarget = onTarget,
                 LocalHosts = localHosts,
+                Tcp = m.Mapping("tcp") is { } tcp ? ReadTcp(tcp) : null,
             };
             m.ReportUnknown();
             return movers;
+        }
+
+        /// <summary>movers.tcp: the direct-tcp path's migration addresses (literal IPs: the listener binds them) and ports.</summary>
+        private TcpDataPathOptions ReadTcp(Map m)
+        {
+            var defaults = TcpDataPathOptions.Default;
+            string? Address(Map map, string key, string example)
+            {
+                var text = map.String(key, required: false, example);
+                if (text is not null && !TcpDataPathOptions.IsAddress(text))
+                {
+                    map.ErrorAt(key, "Not an IP address.", $"Write the host's address on the migration network as a literal IPv4 or IPv6 address, e.g. '{key}: {example}' (the receiver binds it; no names).", text);
+                    return null;
+                }
+
+                return text;
+            }
+
+            var bindAddress = Address(m, "bindAddress", "10.10.0.11");
+            var addresses = new Dictionary<string, string>(StringComparer.Ordinal);
+            if (m.Mapping("addresses") is { } perHost)
+            {
+                foreach (var host in perHost.Keys())
+                {
+                    CheckFleetHost(perHost, host, "a fleet host (a libvirt host or a PVE node)");
+                    if (Address(perHost, host, "10.10.0.11") is { } address)
+                    {
+                        addresses[host] = address;
+                    }
+                }
+
+                perHost.ReportUnknown();
+            }
+
+            var (first, last) = (defaults.FirstPort, defaults.LastPort);
+            if (m.String("ports", required: false, "60000-60050") is { } portText)
+            {
+                var (range, error) = TcpDataPathOptions.ParsePorts(portText);
+                if (range is { } r)
+                {
+                    (first, last) = r;
+                }
+                else
+                {
+                    m.ErrorAt("ports", $"Not a port range: {error}.", "Write 'ports: 60000-60050' (unprivileged ports the firewall opens on the migration network; one per copy running at once on a node).", portText);
+                }
+            }
+
+            var options = defaults with
+            {
+                DefaultAddress = bindAddress,
+                Addresses = addresses,
+                FirstPort = first,
+                LastPort = last,
+                AcceptTimeout = m.Seconds("acceptTimeoutSeconds") ?? defaults.AcceptTimeout,
+                ConnectTimeout = m.Seconds("connectTimeoutSeconds") ?? defaults.ConnectTimeout,
+                IdleTimeout = m.Seconds("idleTimeoutSeconds") ?? defaults.IdleTimeout,
+                RestrictToSource = m.Bool("restrictToSource") ?? defaults.RestrictToSource,
+            };
+            m.ReportUnknown();
+            return options;
         }
 
         /// <summary>A secret's place: exactly one of the file key (checked to exist) and the environment variable key.</summary>

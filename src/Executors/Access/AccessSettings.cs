@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Taquin.Executors.Movers;
 using Taquin.Executors.Ssh;
 using Taquin.Executors.Steps;
 
@@ -129,7 +130,7 @@ public sealed record CephAccess
 /// <summary>The disk movers' settings (null values: the movers' defaults, the data path from fleet.yaml's policy).</summary>
 public sealed record MoverAccess
 {
-    /// <summary>"direct", "relayed" or "target-client"; null: fleet.yaml <c>policy.copyDataPath</c>.</summary>
+    /// <summary>"direct", "relayed", "target-client" or "direct-tcp"; null: fleet.yaml <c>policy.copyDataPath</c>.</summary>
     public string? DataPath { get; init; }
     /// <summary>ceph.conf of the old cluster on the source hosts.</summary>
     public string? SourceCephConf { get; init; }
@@ -143,6 +144,8 @@ public sealed record MoverAccess
     public string? SourceCephConfOnTarget { get; init; }
     /// <summary>Fleet hosts whose disks are the orchestrator's own files (it writes raw targets there itself).</summary>
     public IReadOnlyList<string> LocalHosts { get; init; } = [];
+    /// <summary><c>movers.tcp</c>: addresses and ports of the direct-tcp data path; required by it.</summary>
+    public TcpDataPathOptions? Tcp { get; init; }
 }
 
 /// <summary>The access file cannot be used as it is; the message names the file, key and fix.</summary>

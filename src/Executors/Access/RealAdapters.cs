@@ -129,8 +129,14 @@ public sealed class RealAdapters : IDisposable
             throw new AccessException("copy data path target-client: the PVE nodes need the old cluster's ceph.conf; set movers.sourceCephConfOnTarget in the access file (e.g. /etc/pve/priv/ceph/old-ceph.conf, with its keyring)");
         }
 
+        if (DataPathNames.Parse(dataPath) == DataPath.DirectTcp && (movers.Tcp is null || (movers.Tcp.DefaultAddress is null && movers.Tcp.Addresses.Count == 0)))
+        {
+            throw new AccessException("copy data path direct-tcp: the movers need the hosts' migration-network addresses; set movers.tcp.addresses (host: IP) or movers.tcp.bindAddress in the access file (docs/access.md)");
+        }
+
         return defaults with
         {
+            Tcp = movers.Tcp ?? defaults.Tcp,
             // Both sources are validated when read: an unknown name never gets here, and none turns into another.
             DataPath = DataPathNames.Parse(dataPath) ?? throw new AccessException($"unknown copy data path '{dataPath}' (known: {string.Join(", ", DataPathNames.All)})"),
             SshCiphers = movers.SshCiphers ?? defaults.SshCiphers,

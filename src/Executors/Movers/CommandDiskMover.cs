@@ -67,6 +67,11 @@ public sealed class CommandDiskMover(ISshRunner ssh, MoverOptions options, TimeP
             throw new AdapterException($"copy {request}: the target-client data path needs the old cluster's ceph.conf on the PVE nodes (movers.sourceCephConfOnTarget); it is not set", isTransient: false);
         }
 
+        if (options.DataPath == DataPath.DirectTcp)
+        {
+            TcpPipe.CheckAddresses(options, source.Host, request.Target.Host, $"copy {request}");
+        }
+
         var started = _time.GetTimestamp();
         // Both questions at once (two hosts, two rbd start-ups): on a small increment they are most of the copy's time.
         var diffing = DiffBytesAsync(source, request.FromSnapshot, toSnapshot, ct);
@@ -100,6 +105,13 @@ public sealed class CommandDiskMover(ISshRunner ssh, MoverOptions options, TimeP
                         return (DataPath.Direct, "rbd export-diff | ssh | rbd import-diff", expected.StreamBytes, expected.DataBytes);
                     }
 
+                    if (options.DataPath == DataPath.DirectTcp)
+                    {
+                        await new TcpPipe(ssh, options).RunAsync(source.Host, export, target.Host, import, $"copy {request}", ct);
+                        await ReportDoneAsync(progress, expected.StreamBytes, started);
+                        return (DataPath.DirectTcp, "rbd export-diff | tcp | rbd import-diff", expected.StreamBytes, expected.DataBytes);
+                    }
+
                     if (options.DataPath == DataPath.TargetClient)
                     {
                         await using var live = LiveExportProgress(expected, request.FromSnapshot, toSnapshot, await sizing, started, progress);
@@ -128,6 +140,14 @@ public sealed class CommandDiskMover(ISshRunner ssh, MoverOptions options, TimeP
                     var createdFile = !raw.Path.StartsWith("/dev/", StringComparison.Ordinal) && !File.Exists(raw.Path);
                     try
                     {
+                        if (options.DataPath == DataPath.DirectTcp)
+                        {
+                            // The orchestrator's diff applier is the receiver: the source sends to it over TCP, not through SSH.
+                            var applied = await new TcpPipe(ssh, options).ReceiveAsync(source.Host, export, raw.Host, (stream, c) => ApplyRawAsync(stream, raw.Path, request.FromSnapshot, createdFile, c), $"copy {request}", ct);
+                            await ReportDoneAsync(progress, applied.StreamBytes, started);
+                            return (DataPath.DirectTcp, "rbd export-diff | tcp | diff applier", applied.StreamBytes, applied.DataBytes);
+                        }
+
                         var (sent, data) = await RelayAsync(source.Host, export, expected.StreamBytes, progress, async (stdin, c) =>
                         {
                             var applied = await RbdDiffApplier.ApplyAsync(stdin, raw.Path, new RbdDiffApplyOptions
@@ -154,6 +174,9 @@ public sealed class CommandDiskMover(ISshRunner ssh, MoverOptions options, TimeP
                 throw new NotSupportedException(request.Target.GetType().Name);
         }
     }
+
+    private static Task<RbdDiffApplyResult> ApplyRawAsync(Stream diff, string path, string? fromSnapshot, bool createdFile, CancellationToken ct)
+        => RbdDiffApplier.ApplyAsync(diff, path, new RbdDiffApplyOptions { ExpectedFromSnapshot = fromSnapshot, TargetIsZeroed = createdFile }, ct);
 
     private async Task<(DataPath, string, long, long)> ConvertFileAsync(DiskCopyRequest request, FileImageSource file, Func<CopyProgress, Task>? progress, CancellationToken ct)
     {

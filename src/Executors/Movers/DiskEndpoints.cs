@@ -49,12 +49,18 @@ public enum DataPath
     /// configured: it needs the old cluster's conf and key on the PVE nodes (<see cref="MoverOptions.SourceCephConfOnTarget"/>).
     /// </summary>
     TargetClient,
+    /// <summary>
+    /// Like <see cref="Direct"/>, but the bytes cross a trusted migration network as plain TCP (socat at both ends) while
+    /// the control stays on SSH: no encryption cost (Proxmox's <c>migration: type=insecure</c>). Only when configured
+    /// (<see cref="MoverOptions.Tcp"/>); the end-of-copy checksum catches a stranger's data. See docs/adr/0018.
+    /// </summary>
+    DirectTcp,
 }
 
 /// <summary>The names of <see cref="DataPath"/> in fleet.yaml (<c>policy.copyDataPath</c>) and the access file.</summary>
 public static class DataPathNames
 {
-    public static IReadOnlyList<string> All { get; } = ["direct", "relayed", "target-client"];
+    public static IReadOnlyList<string> All { get; } = ["direct", "relayed", "target-client", "direct-tcp"];
 
     /// <summary>The data path a name stands for; null for an unknown name (callers report it).</summary>
     public static DataPath? Parse(string? name) => name?.Trim().ToLowerInvariant() switch
@@ -62,6 +68,7 @@ public static class DataPathNames
         null or "" or "direct" => DataPath.Direct,
         "relayed" => DataPath.Relayed,
         "target-client" => DataPath.TargetClient,
+        "direct-tcp" => DataPath.DirectTcp,
         _ => null,
     };
 
@@ -69,6 +76,7 @@ public static class DataPathNames
     {
         DataPath.Relayed => "relayed",
         DataPath.TargetClient => "target-client",
+        DataPath.DirectTcp => "direct-tcp",
         _ => "direct",
     };
 }

@@ -64,6 +64,15 @@ internal static class FileOverlaySync
 
             (path, sent) = (DataPath.Direct, fileBytes);
         }
+        else if (options.DataPath == DataPath.DirectTcp)
+        {
+            var meter = new ProgressMeter(time, fileBytes, options.ProgressInterval, progress);
+            await new TcpPipe(ssh, options).RunAsync(overlay.Host, ["cat", overlay.Path], target.Host, ["sh", "-c", "cat > \"$1\"", "sh", temp], $"copy of overlay {overlay.Host}:{overlay.Path} to {target.Host}:{temp}", ct);
+            // No live meter on this path (docs/adr/0018): the journal gets the final count only.
+            await meter.AddAsync(fileBytes);
+            await meter.ReportAsync(force: true);
+            (path, sent) = (DataPath.DirectTcp, fileBytes);
+        }
         else
         {
             (path, sent) = (DataPath.Relayed, await RelayAsync(ssh, overlay, target.Host, temp, new ProgressMeter(time, fileBytes, options.ProgressInterval, progress), ct));
@@ -71,7 +80,7 @@ internal static class FileOverlaySync
 
         var commit = await ssh.RunAsync(target.Host, ["bash", "-c", $"set -e; {RemoveCopy}{CommitScript}", "commit-overlay", backing, temp], ct: ct);
         CheckCommit(commit, request, overlay, backing);
-        return (path, $"overlay {(path == DataPath.Direct ? "cat | ssh" : "cat > relay > cat")} + qemu-img rebase -u + qemu-img commit", sent, data);
+        return (path, $"overlay {path switch { DataPath.Direct => "cat | ssh", DataPath.DirectTcp => "cat | tcp", _ => "cat > relay > cat" }} + qemu-img rebase -u + qemu-img commit", sent, data);
     }
 
     private static void CheckCommit(SshResult result, DiskCopyRequest request, FileImageSource overlay, string backing)

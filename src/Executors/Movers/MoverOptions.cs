@@ -85,6 +85,9 @@ public sealed record MoverOptions
     /// </summary>
     public string? SourceCephConfOnTarget { get; init; }
 
+    /// <summary>The <see cref="DataPath.DirectTcp"/> path's addresses, ports and timeouts.</summary>
+    public TcpDataPathOptions Tcp { get; init; } = TcpDataPathOptions.Default;
+
     /// <summary>Hosts where raw targets are written by the orchestrator itself (its own machine); others get an SSH writer.</summary>
     public Func<string, bool> IsLocalHost { get; init; } = host => host is "localhost" or "127.0.0.1";
 

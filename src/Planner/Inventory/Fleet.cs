@@ -125,7 +125,7 @@ public sealed record PolicySpec
     public double ZfsFillRatio { get; init; } = 0.8;
     /// <summary>
     /// How disk bytes travel: "direct" (source host pipes to the target host over SSH), "relayed" (through the
-    /// orchestrator) or "target-client" (the PVE node is a client of both clusters and pipes locally).
+    /// orchestrator), "target-client" (the PVE node is a client of both clusters and pipes locally) or "direct-tcp" (plain TCP on a migration network).
     /// </summary>
     public string CopyDataPath { get; init; } = "direct";
     /// <summary>How copies are verified before cutover, as the planner counts it: "full" or "sampled" (match the access file's movers.verify).</summary>

@@ -193,8 +193,8 @@ internal static class FleetYamlReader
         var bridge = m.String("bridge", required: false);
         var strategy = m.Choice("defaultStrategy", ["cold", "warm", "attach-and-move"]);
         var fill = m.Double("zfsFillRatio", required: false, min: double.Epsilon, max: 1);
-        var dataPath = m.Choice("copyDataPath", ["direct", "relayed", "target-client"],
-            "direct (hosts pipe to each other over SSH), relayed (through the orchestrator) or target-client (the PVE node reads the old Ceph itself; needs the access file's movers.sourceCephConfOnTarget)");
+        var dataPath = m.Choice("copyDataPath", ["direct", "relayed", "target-client", "direct-tcp"],
+            "direct (hosts pipe to each other over SSH), relayed (through the orchestrator), target-client (the PVE node reads the old Ceph itself; needs the access file's movers.sourceCephConfOnTarget) or direct-tcp (hosts send over plain TCP on a trusted migration network; needs the access file's movers.tcp)");
         var verify = m.Choice("verify", ["full", "sampled"], "full (checksum of the whole disk) or sampled (checksums of blocks; see docs/rates-format.md)");
         var rates = m.String("rates", required: false);
         m.ReportUnknown();

@@ -45,10 +45,12 @@ public static class RatePaths
     public const string Relayed = "relayed";
     /// <summary>The PVE node reads the old Ceph itself, no SSH hop in the data (<c>copyDataPath: target-client</c>).</summary>
     public const string TargetClient = "target-client";
+    /// <summary>Source host sends to the target host over plain TCP on a migration network (<c>copyDataPath: direct-tcp</c>).</summary>
+    public const string DirectTcp = "direct-tcp";
     /// <summary>qcow2/raw file disks (<c>qemu-img convert</c>); when absent file disks use the fleet's path.</summary>
     public const string File = "file";
 
-    public static IReadOnlyList<string> All { get; } = [Direct, Relayed, TargetClient, File];
+    public static IReadOnlyList<string> All { get; } = [Direct, Relayed, TargetClient, DirectTcp, File];
 }
 
 /// <summary>Where the estimates of a plan come from: a rates file, or the built-in defaults.</summary>

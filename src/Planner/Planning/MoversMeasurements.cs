@@ -16,6 +16,8 @@ public sealed record MoversMeasurements
     public double? RelayedMiBps { get; init; }
     /// <summary>Mover target-client path (the PVE node reads both clusters), full copy, MiB/s.</summary>
     public double? TargetClientMiBps { get; init; }
+    /// <summary>Mover direct-tcp path (export-diff | plain TCP | import-diff), full copy, MiB/s.</summary>
+    public double? DirectTcpMiBps { get; init; }
     /// <summary><c>qemu-img convert</c> as file disks are copied, MiB/s.</summary>
     public double? FileMiBps { get; init; }
     /// <summary>Cutover runs on the direct path, one per disk size.</summary>
@@ -49,6 +51,11 @@ public sealed record MoversMeasurements
         if (TargetClientMiBps is { } targetClient)
         {
             paths[RatePaths.TargetClient] = new PathRates(targetClient);
+        }
+
+        if (DirectTcpMiBps is { } directTcp)
+        {
+            paths[RatePaths.DirectTcp] = new PathRates(directTcp);
         }
 
         if (FileMiBps is { } file)

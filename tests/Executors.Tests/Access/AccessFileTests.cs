@@ -197,6 +197,53 @@ public sealed class AccessFileTests : IDisposable
     }
 
     [Fact]
+    public void The_movers_take_direct_tcp_with_addresses_per_host_a_default_ports_and_timeouts()
+    {
+        var access = Parse("""
+            movers:
+              dataPath: direct-tcp
+              tcp:
+                bindAddress: 10.10.0.1
+                addresses: { h1: 10.10.0.21, h2: "fd00::12" }
+                ports: 61000-61009
+                acceptTimeoutSeconds: 12
+                restrictToSource: false
+            """);
+
+        var options = RealAdapters.MoverOptionsOf(TestFleet.Inventory().Fleet, access);
+
+        Assert.Equal(DataPath.DirectTcp, options.DataPath);
+        Assert.Equal("10.10.0.21", options.Tcp.AddressOf("h1"));
+        Assert.Equal("fd00::12", options.Tcp.AddressOf("h2"));
+        Assert.Equal("10.10.0.1", options.Tcp.AddressOf("h3"));
+        Assert.Equal((61000, 61009), (options.Tcp.FirstPort, options.Tcp.LastPort));
+        Assert.Equal(TimeSpan.FromSeconds(12), options.Tcp.AcceptTimeout);
+        Assert.Equal(TcpDataPathOptions.Default.IdleTimeout, options.Tcp.IdleTimeout);
+        Assert.False(options.Tcp.RestrictToSource);
+    }
+
+    [Fact]
+    public void Bad_tcp_addresses_and_port_ranges_are_named_with_their_fix_and_direct_tcp_without_addresses_is_refused()
+    {
+        var problems = Problems("""
+            movers:
+              tcp:
+                bindAddress: pve-migration.lan
+                addresses: { h1: 10.10.0.300, h9: 10.10.0.9 }
+                ports: 60050-60000
+            """);
+        var withoutTcp = Parse("movers: { dataPath: direct-tcp }");
+
+        Assert.Contains(problems, p => p.Element == "movers.tcp.bindAddress" && p.Message == "Not an IP address." && p.Value == "pve-migration.lan" && p.Fix.Contains("no names", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Element == "movers.tcp.addresses.h1" && p.Value == "10.10.0.300");
+        Assert.Contains(problems, p => p.Element == "movers.tcp.addresses.h9" && p.Message.Contains("not a host of fleet.yaml", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Element == "movers.tcp.ports" && p.Message.Contains("ends before it starts", StringComparison.Ordinal) && p.Fix.Contains("60000-60050", StringComparison.Ordinal));
+        Assert.Equal(4, problems.Count);
+        var error = Assert.Throws<AccessException>(() => RealAdapters.MoverOptionsOf(TestFleet.Inventory().Fleet, withoutTcp));
+        Assert.Contains("movers.tcp.addresses", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void An_inline_secret_is_refused_without_echoing_it()
     {
         Write("k", "key");

@@ -29,6 +29,7 @@ public sealed class FileOverlaySyncTests : IDisposable
     private CommandDiskMover Mover(DataPath path) => new(_runner, CommandDiskMoverTests.Options(path, _ceph) with
     {
         HostToHostSsh = _ => CommandDiskMoverTests.TestbedSsh(Host),
+        Tcp = new TcpDataPathOptions { DefaultAddress = "127.0.0.1", FirstPort = 61100, LastPort = 61103 },
     });
 
     /// <summary>
@@ -79,7 +80,8 @@ public sealed class FileOverlaySyncTests : IDisposable
     [IntegrationTheory]
     [InlineData(DataPath.Direct)]
     [InlineData(DataPath.Relayed)]
-    public async Task The_overlay_reaches_another_host_through_either_data_path(DataPath path)
+    [InlineData(DataPath.DirectTcp)]
+    public async Task The_overlay_reaches_another_host_through_each_data_path(DataPath path)
     {
         var (basePath, overlay, content) = Chain();
         var volume = Path.Combine(_dir, "vm-100-disk-0.raw");
@@ -110,6 +112,11 @@ public sealed class FileOverlaySyncTests : IDisposable
         Assert.All(progress, p => Assert.Equal(overlayBytes, p.TotalBytes));
         Assert.Equal(9L << 20, report.DataBytes);
         Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(content)), Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(volume))));
-        Assert.Contains(_runner.Commands, c => c.StartsWith(path == DataPath.Direct ? "bash -o pipefail -c if LC_ALL=C dd status=progress" : "cat ", StringComparison.Ordinal));
+        Assert.Contains(_runner.Commands, c => path switch
+        {
+            DataPath.Direct => c.StartsWith("bash -o pipefail -c if LC_ALL=C dd status=progress", StringComparison.Ordinal),
+            DataPath.DirectTcp => c.Contains($"( cat {overlay} | socat -u", StringComparison.Ordinal),
+            _ => c.StartsWith("cat ", StringComparison.Ordinal),
+        });
     }
 }

@@ -140,6 +140,7 @@ public class InventoryLoaderTests
     [InlineData("direct")]
     [InlineData("relayed")]
     [InlineData("target-client")]
+    [InlineData("direct-tcp")]
     public void Every_copy_data_path_is_read_as_written(string dataPath)
     {
         using var folder = TempInventory.Valid();

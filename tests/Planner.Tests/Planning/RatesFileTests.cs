@@ -61,6 +61,20 @@ public sealed class RatesFileTests : IDisposable
     }
 
     [Fact]
+    public void A_measured_direct_tcp_rate_is_written_read_back_and_used_by_a_fleet_copying_over_tcp()
+    {
+        var measured = Run2 with { DirectTcpMiBps = 180.5 };
+
+        var back = RatesFile.Read(RatesFile.Write(measured.ToRates(), ["bench"]), "tcp.yaml");
+        var model = DowntimeModel.FromRates(back, new PolicySpec { VlanRange = new VlanRange(100, 200), CopyDataPath = "direct-tcp" }, "tcp.yaml");
+
+        Assert.Equal(180.5, back.Paths["direct-tcp"].FullMiBps);
+        Assert.Equal(42.0, back.Paths["direct"].FullMiBps);
+        Assert.Equal("direct-tcp", model.DataPath);
+        Assert.Equal(180.5 * 1024 * 1024, model.CopyBytesPerSecond);
+    }
+
+    [Fact]
     public void What_the_bench_writes_reads_back_the_same()
     {
         var derived = Run2.ToRates();

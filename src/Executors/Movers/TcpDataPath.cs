@@ -1,0 +1,377 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Taquin.Executors.Adapters;
+using Taquin.Executors.Ssh;
+
+namespace Taquin.Executors.Movers;
+
+/// <summary>
+/// Settings of the <see cref="DataPath.DirectTcp"/> data path (access file <c>movers.tcp</c>): the bytes cross a trusted
+/// migration network as plain TCP (<c>socat</c> at both ends), the control stays on SSH. See docs/adr/0018.
+/// </summary>
+public sealed record TcpDataPathOptions
+{
+    public static TcpDataPathOptions Default { get; } = new();
+
+    /// <summary>Migration-network address per fleet host: targets listen on theirs, sources connect from theirs.</summary>
+    public IReadOnlyDictionary<string, string> Addresses { get; init; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
+    /// <summary>The address of a host without an entry in <see cref="Addresses"/> (null: such a host cannot use the path).</summary>
+    public string? DefaultAddress { get; init; }
+
+    public int FirstPort { get; init; } = 60000;
+
+    public int LastPort { get; init; } = 60050;
+
+    /// <summary>The listener gives up when no sender connected within this time.</summary>
+    public TimeSpan AcceptTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The sender gives up connecting after this time.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Either end stops when nothing moved for this long (a vanished peer never closes its socket).</summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(300);
+
+    /// <summary>The socat program on the hosts (a name on their PATH, or a path).</summary>
+    public string Socat { get; init; } = "socat";
+
+    /// <summary>The listener accepts only the source host's address when the source has one (socat <c>range=</c>).</summary>
+    public bool RestrictToSource { get; init; } = true;
+
+    /// <summary>The migration address of <paramref name="host"/>, or null.</summary>
+    public string? AddressOf(string host) => Addresses.TryGetValue(host, out var address) ? address : DefaultAddress;
+
+    /// <summary>Parses <c>60000-60050</c> (or one port); null and a reason when it is not a range of TCP ports.</summary>
+    public static ((int First, int Last)? Range, string? Error) ParsePorts(string? text)
+    {
+        var parts = (text ?? "").Split('-', StringSplitOptions.TrimEntries);
+        if (parts.Length is < 1 or > 2 || !parts.All(p => int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out _)))
+        {
+            return (null, "not a port or a range FIRST-LAST");
+        }
+
+        var first = int.Parse(parts[0], CultureInfo.InvariantCulture);
+        var last = int.Parse(parts[^1], CultureInfo.InvariantCulture);
+        return first is < 1024 or > 65535 || last is < 1024 or > 65535 ? (null, "ports must be within 1024-65535 (no privileged ports)")
+            : last < first ? (null, "the range ends before it starts")
+            : ((first, last), null);
+    }
+
+    /// <summary>True when <paramref name="text"/> is a literal IPv4 or IPv6 address (no names: the listener binds it).</summary>
+    public static bool IsAddress(string? text) => IPAddress.TryParse(text, out _);
+}
+
+/// <summary>
+/// One copy over plain TCP: a receiver (socat listening on the target's migration address, piped into the target
+/// command; or the orchestrator itself for raw volumes on its own machine) and a sender (the source command piped into
+/// socat connecting to it), both started over SSH. The receiver chooses its port by binding (atomic: parallel copies
+/// never share one), accepts one connection only, and reports the port; on any failure both ends' process groups are
+/// killed, so no listener outlives its copy.
+/// </summary>
+internal sealed class TcpPipe(ISshRunner ssh, MoverOptions options)
+{
+    /// <summary>Receiver exit: socat is not installed (as a shell's "command not found").</summary>
+    public const int ToolMissing = 127;
+
+    /// <summary>Receiver exit: every port of the range is taken.</summary>
+    public const int NoFreePort = 75;
+
+    /// <summary>Receiver exit: no sender connected within the accept timeout.</summary>
+    public const int AcceptTimedOut = 124;
+
+    /// <summary>
+    /// socat's transfer block (<c>-b</c>; its default, 8 KiB, costs a system call per 8 KiB: 205 MiB/s through loopback on
+    /// the test bed against 1.48 GiB/s with 1 MiB).
+    /// </summary>
+    public const int BlockBytes = 1 << 20;
+
+    private TcpDataPathOptions Tcp => options.Tcp;
+
+    /// <summary>
+    /// <paramref name="sourceArgv"/>'s stdout on <paramref name="sourceHost"/> becomes <paramref name="targetArgv"/>'s stdin
+    /// on <paramref name="targetHost"/>, over TCP. Every command goes over the hosts' shared SSH connections
+    /// (<see cref="ISshRunner.RunAsync"/>): a streamed command would open a connection of its own, a second or so of
+    /// key exchange on a loaded host, twice per copy. The ends report through control files instead of stdout.
+    /// </summary>
+    public async Task RunAsync(string sourceHost, IReadOnlyList<string> sourceArgv, string targetHost, IReadOnlyList<string> targetArgv, string what, CancellationToken ct)
+    {
+        var (listen, from) = Addresses(Tcp, sourceHost, targetHost, what);
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var (receiverControl, senderControl) = (ControlFile(), ControlFile());
+        var receiver = ssh.RunAsync(targetHost, ["bash", "-c", ReceiverScript(targetHost, listen, from, targetArgv), "taquin-tcp-receiver", receiverControl], ct: cts.Token);
+        Task<SshResult>? sender = null;
+        Task<SshResult>? listening = null;
+        int? receiverGroup = null;
+        var done = false;
+        try
+        {
+            listening = ssh.RunAsync(targetHost, ["bash", "-c", WaitScript, "taquin-tcp-wait", receiverControl, Seconds(Tcp.AcceptTimeout)], ct: cts.Token);
+            if (await Task.WhenAny(listening, receiver) == receiver || (await listening).Stdout.Trim().Split(' ') is not [var portText, var groupText]
+                || !int.TryParse(portText, CultureInfo.InvariantCulture, out var port) || !int.TryParse(groupText, CultureInfo.InvariantCulture, out var group))
+            {
+                throw Failure(await receiver, $"{what}: the receiver on {targetHost}");
+            }
+
+            receiverGroup = group;
+            sender = ssh.RunAsync(sourceHost, ["bash", "-c", SenderScript(sourceHost, from, listen, port, sourceArgv), "taquin-tcp-sender", senderControl], ct: cts.Token);
+            // Whichever end fails first fails the copy: the other end is killed below rather than waited for.
+            var first = await Task.WhenAny(sender, receiver);
+            var (firstName, otherName, other) = first == sender ? ($"the sender on {sourceHost}", $"the receiver on {targetHost}:{port}", receiver) : ($"the receiver on {targetHost}:{port}", $"the sender on {sourceHost}", sender);
+            var result = await first;
+            if (!result.Succeeded)
+            {
+                throw Failure(result, $"{what}: {firstName}");
+            }
+
+            result = await other;
+            if (!result.Succeeded)
+            {
+                throw Failure(result, $"{what}: {otherName}");
+            }
+
+            done = true;
+        }
+        finally
+        {
+            if (!done)
+            {
+                await KillAsync(targetHost, receiverControl, receiverGroup);
+                await KillAsync(sourceHost, senderControl, null);
+                await cts.CancelAsync();
+                await Settle(receiver);
+                await Settle(sender);
+                await Settle(listening);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The orchestrator is the receiver (a raw volume on its own machine): it listens on <paramref name="targetHost"/>'s
+    /// migration address, accepts the source's one connection and hands the stream to <paramref name="sink"/>.
+    /// </summary>
+    public async Task<T> ReceiveAsync<T>(string sourceHost, IReadOnlyList<string> sourceArgv, string targetHost, Func<Stream, CancellationToken, Task<T>> sink, string what, CancellationToken ct)
+    {
+        var (listen, from) = Addresses(Tcp, sourceHost, targetHost, what);
+        var (listener, port) = Bind(listen, targetHost, what);
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var senderControl = ControlFile();
+        var sender = ssh.RunAsync(sourceHost, ["bash", "-c", SenderScript(sourceHost, from, listen, port, sourceArgv), "taquin-tcp-sender", senderControl], ct: cts.Token);
+        var done = false;
+        try
+        {
+            using var client = await AcceptAsync(listener, from, sender, $"{what}: {targetHost}:{port}", cts.Token);
+            await using var stream = client.GetStream();
+            var data = await sink(stream, cts.Token);
+            var result = await sender;
+            if (!result.Succeeded)
+            {
+                throw Failure(result, $"{what}: the sender on {sourceHost}");
+            }
+
+            done = true;
+            return data;
+        }
+        finally
+        {
+            listener.Dispose();
+            if (!done)
+            {
+                await KillAsync(sourceHost, senderControl, null);
+                await cts.CancelAsync();
+                await Settle(sender);
+            }
+        }
+    }
+
+    /// <summary>A file on a host where one end of one copy writes its process group (and the receiver its port).</summary>
+    private static string ControlFile() => $"/tmp/taquin-tcp-{Guid.NewGuid():N}";
+
+    /// <summary>
+    /// Waits (on the target, over the shared connection) until the receiver's control file says "PORT GROUP" or
+    /// "ended", at most the accept timeout; prints it and removes the file (the orchestrator keeps the group).
+    /// </summary>
+    private const string WaitScript = """
+        end=$((SECONDS + $2))
+        while [ ! -s "$1" ] && [ $SECONDS -le $end ]; do sleep 0.02; done
+        cat "$1" 2>/dev/null && rm -f "$1"
+        """;
+
+    /// <summary>Fails (not transient) when the target host has no migration address: checked before anything runs.</summary>
+    public static void CheckAddresses(MoverOptions options, string sourceHost, string targetHost, string what)
+        => _ = Addresses(options.Tcp, sourceHost, targetHost, what);
+
+    private static (string Listen, string? From) Addresses(TcpDataPathOptions tcp, string sourceHost, string targetHost, string what)
+    {
+        var listen = tcp.AddressOf(targetHost)
+            ?? throw new AdapterException($"{what}: the direct-tcp data path needs {targetHost}'s migration address (movers.tcp.addresses.{targetHost} or movers.tcp.bindAddress in the access file)", isTransient: false);
+        return (listen, tcp.RestrictToSource ? tcp.AddressOf(sourceHost) : null);
+    }
+
+    private static string Seconds(TimeSpan span) => Math.Max(1, (int)Math.Ceiling(span.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>The ports in the order to try: from a random one through the range, wrapping (fewer collisions between copies).</summary>
+    internal IReadOnlyList<int> PortOrder(int start)
+    {
+        var count = Tcp.LastPort - Tcp.FirstPort + 1;
+        return [.. Enumerable.Range(0, count).Select(i => Tcp.FirstPort + ((start - Tcp.FirstPort + i) % count + count) % count)];
+    }
+
+    private static string SocatHost(string address) => address.Contains(':', StringComparison.Ordinal) ? $"[{address}]" : address;
+
+    private static string Family(string address) => address.Contains(':', StringComparison.Ordinal) ? "6" : "4";
+
+    private string MissingTool(string host, string role)
+        => $"command -v {ShellQuoting.Quote(Tcp.Socat)} >/dev/null 2>&1 || {{ echo {ShellQuoting.Quote($"{Tcp.Socat} is not installed on {host} (it is the {role} of the direct-tcp data path): apt-get install socat")} >&2; exit {ToolMissing}; }}";
+
+    /// <summary>
+    /// Receiver (control file in <c>$1</c>): tries the ports in turn; socat's "listening on" notice (printed after bind and
+    /// listen succeed) makes it write <c>PORT GROUP</c> to the control file; a bind refused as in use moves to the next
+    /// port; ending before that writes <c>ended</c>. The pipeline runs as its own process group (<c>set -m</c>), killed
+    /// as a whole on failure.
+    /// </summary>
+    internal string ReceiverScript(string host, string listen, string? from, IReadOnlyList<string> targetArgv)
+    {
+        var range = from is null ? "" : $",range={SocatHost(from)}/{(Family(from) == "4" ? 32 : 128)}";
+        var socat = $"{ShellQuoting.Quote(Tcp.Socat)} -d -d -u -b {BlockBytes} -T {Seconds(Tcp.IdleTimeout)} TCP{Family(listen)}-LISTEN:$port,bind={SocatHost(listen)},accept-timeout={Seconds(Tcp.AcceptTimeout)}{range} STDOUT";
+        var ports = string.Join(' ', PortOrder(Random.Shared.Next(Tcp.FirstPort, Tcp.LastPort + 1)));
+        return string.Join('\n',
+        [
+            "ctl=$1",
+            "trap '[ -n \"${listening:-}\" ] || echo ended > \"$ctl\"' EXIT",
+            MissingTool(host, "receiver"),
+            "set -m -o pipefail",
+            $"for port in {ports}; do",
+            "  log=$(mktemp)",
+            $"  ( {socat} 2>\"$log\" | {ShellQuoting.Join(targetArgv)} >&2 ) &",
+            "  job=$!",
+            "  while kill -0 $job 2>/dev/null && ! grep -q 'listening on' \"$log\"; do sleep 0.02; done",
+            "  if grep -q 'listening on' \"$log\"; then",
+            "    listening=1; echo \"$port $job\" > \"$ctl.new\"; mv \"$ctl.new\" \"$ctl\"",
+            "    wait $job; rc=$?",
+            $"    if grep -q 'accept: Connection timed out' \"$log\"; then echo \"no sender connected to {listen}:$port within {Seconds(Tcp.AcceptTimeout)} s\" >&2; rc={AcceptTimedOut}; fi",
+            "    grep -E ' [EF] ' \"$log\" >&2; rm -f \"$log\"; exit $rc",
+            "  fi",
+            "  if grep -q 'Address already in use' \"$log\"; then rm -f \"$log\"; continue; fi",
+            "  grep -E ' [EWF] ' \"$log\" >&2; rm -f \"$log\"; exit 1",
+            "done",
+            $"echo \"no free port in {Tcp.FirstPort}-{Tcp.LastPort} on {listen} (movers.tcp.ports)\" >&2; exit {NoFreePort}",
+        ]);
+    }
+
+    /// <summary>Sender (control file in <c>$1</c>): the source command piped into socat connecting to the receiver, as its own process group.</summary>
+    internal string SenderScript(string host, string? from, string listen, int port, IReadOnlyList<string> sourceArgv)
+    {
+        var bind = from is null ? "" : $",bind={SocatHost(from)}";
+        var socat = FormattableString.Invariant($"{ShellQuoting.Quote(Tcp.Socat)} -u -b {BlockBytes} -T {Seconds(Tcp.IdleTimeout)} STDIN TCP{Family(listen)}:{SocatHost(listen)}:{port},connect-timeout={Seconds(Tcp.ConnectTimeout)}{bind}");
+        return string.Join('\n',
+        [
+            "ctl=$1",
+            MissingTool(host, "sender"),
+            "set -m -o pipefail",
+            $"( {ShellQuoting.Join(sourceArgv)} | {socat} ) &",
+            "job=$!",
+            "echo \"0 $job\" > \"$ctl\"",
+            "wait $job; rc=$?",
+            "rm -f \"$ctl\"; exit $rc",
+        ]);
+    }
+
+    private (TcpListener Listener, int Port) Bind(string listen, string host, string what)
+    {
+        var address = IPAddress.Parse(listen);
+        foreach (var port in PortOrder(Random.Shared.Next(Tcp.FirstPort, Tcp.LastPort + 1)))
+        {
+            var listener = new TcpListener(address, port);
+            try
+            {
+                listener.Start(1);
+                return (listener, port);
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
+            {
+                listener.Dispose();
+            }
+        }
+
+        throw new AdapterException($"{what}: no free port in {Tcp.FirstPort}-{Tcp.LastPort} on {host} ({listen}; movers.tcp.ports)", isTransient: false);
+    }
+
+    /// <summary>One connection from the source's address (others are closed); fails when the sender ends first or nobody connects in time.</summary>
+    private async Task<TcpClient> AcceptAsync(TcpListener listener, string? from, Task<SshResult> sender, string what, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(Tcp.AcceptTimeout);
+        while (true)
+        {
+            var accept = listener.AcceptTcpClientAsync(timeout.Token).AsTask();
+            if (await Task.WhenAny(accept, sender) == sender && !accept.IsCompleted)
+            {
+                var result = await sender;
+                throw Failure(result.Succeeded ? result with { ExitCode = 1, Stderr = "the sender ended without connecting" } : result, $"{what}: the sender");
+            }
+
+            TcpClient client;
+            try
+            {
+                client = await accept;
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                throw new SshCommandException($"{what}: no sender connected within {Seconds(Tcp.AcceptTimeout)} s", isTransient: true);
+            }
+
+            if (from is null || client.Client.RemoteEndPoint is IPEndPoint remote && remote.Address.Equals(IPAddress.Parse(from)))
+            {
+                listener.Stop();
+                return client;
+            }
+
+            client.Dispose();
+        }
+    }
+
+    /// <summary>Non-transient: socat missing, no free port. Anything else (a killed end, a reset) restarts the copy.</summary>
+    private static SshCommandException Failure(SshResult result, string what)
+        => new($"{what} failed (exit {result.ExitCode}): {result.Stderr.Trim()}", isTransient: result.ExitCode is not (ToolMissing or NoFreePort), result.ExitCode);
+
+    /// <summary>
+    /// Kills an end's process group on <paramref name="host"/>: <paramref name="group"/> when known, else the one its
+    /// control file names (if it got that far); removes the control file.
+    /// </summary>
+    private async Task KillAsync(string host, string control, int? group)
+    {
+        try
+        {
+            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await ssh.RunAsync(host, ["bash", "-c", KillScript, "taquin-tcp-kill", control, group?.ToString(CultureInfo.InvariantCulture) ?? ""], ct: limit.Token);
+        }
+        catch (Exception e) when (e is AdapterException or OperationCanceledException or IOException)
+        {
+            // Best effort: the copy has failed already; the ends' own timeouts stop them at the latest.
+        }
+    }
+
+    private const string KillScript = """
+        group=$2
+        [ -n "$group" ] || read -r _ group < "$1" 2>/dev/null
+        if [ "${group:-0}" -gt 1 ] 2>/dev/null; then kill -TERM -- "-$group" 2>/dev/null; fi
+        rm -f "$1"
+        """;
+
+    private static async Task Settle(Task? task)
+    {
+        if (task is not null)
+        {
+            try
+            {
+                await task;
+            }
+            catch (Exception e) when (e is AdapterException or OperationCanceledException or IOException)
+            {
+                // Its failure is already reported, or it was killed on purpose.
+            }
+        }
+    }
+}
