@@ -284,10 +284,10 @@ public static class AccessFile
         }
 
         /// <summary>movers.tcp: the direct-tcp path's migration addresses (literal IPs: the listener binds them) and ports.</summary>
-        private TcpDataPathOptions ReadTcp(Map m)
+        private TcpDataPathOptions ReadTcp(YamlMappingReader m)
         {
             var defaults = TcpDataPathOptions.Default;
-            string? Address(Map map, string key, string example)
+            string? Address(YamlMappingReader map, string key, string example)
             {
                 var text = map.String(key, required: false, example);
                 if (text is not null && !TcpDataPathOptions.IsAddress(text))
