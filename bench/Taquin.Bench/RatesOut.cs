@@ -19,7 +19,8 @@ internal static class RatesOut
         var yaml = RatesFile.Write(measurements.ToRates(),
         [
             $"Written by the movers bench (dotnet run -c Release --project bench/Taquin.Bench -- movers --rates-out {Path.GetFileName(path)}).",
-            $"The same run's report: {resultsFile}.",
+            // Relative to the repository: the file is committed, a machine's path would not be true elsewhere.
+            $"The same run's report: bench/results/{Path.GetFileName(resultsFile)}.",
             "Use it with: taquin plan <inventory> --rates " + Path.GetFileName(path) + "   (or fleet.yaml policy.rates: <path relative to the inventory>).",
         ]);
         await File.WriteAllTextAsync(path, yaml);

@@ -230,11 +230,7 @@ public sealed class FileDiskWarmIntegrationTests(Lv1PveFixture pve, ITestOutputH
                 output.WriteLine(FormattableString.Invariant($"{strategy} {mib} MiB qcow2, {ChangedMib} MiB changed: downtime (stop -> target verified) {downtime[(strategy, mib)]:F2} s; {copy}"));
                 Assert.Equal("yes", run.FinalSync.Checkpoint("verified"));
                 crossedWhileDown[(strategy, mib)] = BytesOf(copy);
-                await RemoveDomainAsync(run.Name);
-                foreach (var file in new[] { run.BasePath, FileDiskWarm.OverlayPathFor(run.BasePath), run.TargetPath })
-                {
-                    File.Delete(file);
-                }
+                await RemoveRunAsync(run);
             }
         }
 
@@ -296,16 +292,22 @@ public sealed class FileDiskWarmIntegrationTests(Lv1PveFixture pve, ITestOutputH
             Assert.Equal("yes", run.FinalSync.Checkpoint("verified"));
             Assert.StartsWith($"match;sampled;SAMPLED: 16 x 1 MiB + overlay extents {ChangedMib} MiB in full", verify, StringComparison.Ordinal);
             readWhileDown[mib] = BytesReadOf(verify);
-            await RemoveDomainAsync(run.Name);
-            foreach (var file in new[] { run.BasePath, FileDiskWarm.OverlayPathFor(run.BasePath), run.TargetPath })
-            {
-                File.Delete(file);
-            }
+            await RemoveRunAsync(run);
         }
 
         // Counted bytes, not seconds: 16 blocks of 1 MiB + the 8 MiB overlay, whatever the disk's size (a full compare reads it all).
         Assert.Equal((16L + ChangedMib) << 20, readWhileDown[256]);
         Assert.Equal(readWhileDown[256], readWhileDown[1024]);
+    }
+
+    /// <summary>The size-comparison runs remove each size's domain and images before the next: the test bed holds one size at a time.</summary>
+    private async Task RemoveRunAsync(Prepared run)
+    {
+        await RemoveDomainAsync(run.Name);
+        foreach (var file in new[] { run.BasePath, FileDiskWarm.OverlayPathFor(run.BasePath), run.TargetPath })
+        {
+            File.Delete(file);
+        }
     }
 
     private static long BytesReadOf(string? verifyCheckpoint)
