@@ -155,8 +155,8 @@ public sealed class YamlMappingReader(YamlSource source, YamlMappingNode node, s
         if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var n) || n < min || n > max || double.IsNaN(n))
         {
             var lower = min == double.Epsilon ? "above 0" : $"at least {min.ToString(CultureInfo.InvariantCulture)}";
-            ErrorAt(key, $"Must be a number {lower} and at most {max.ToString(CultureInfo.InvariantCulture)}.",
-                $"Write a number {lower} and at most {max.ToString(CultureInfo.InvariantCulture)}.", text);
+            var range = max == double.MaxValue ? lower : $"{lower} and at most {max.ToString(CultureInfo.InvariantCulture)}";
+            ErrorAt(key, $"Must be a number {range}.", $"Write a plain number {range}, without unit.", text);
             return null;
         }
 

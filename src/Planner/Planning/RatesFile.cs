@@ -1,7 +1,6 @@
 using System.Globalization;
+using Taquin.Planner.Diagnostics;
 using Taquin.Planner.Inventory;
-using YamlDotNet.Core;
-using YamlDotNet.RepresentationModel;
 using YamlDotNet.Serialization;
 using YamlDotNet.Serialization.NamingConventions;
 
@@ -57,74 +56,101 @@ public static class RatesFile
         return Read(text, path);
     }
 
+    /// <summary>
+    /// Reads a rates file; every problem in it is collected (the shared <see cref="YamlMappingReader"/>, worded as for
+    /// fleet.yaml) and thrown at once as a <see cref="RatesFileException"/> naming the first.
+    /// </summary>
     public static MeasuredRates Read(string yaml, string fileName = "rates.yaml")
     {
         ArgumentNullException.ThrowIfNull(yaml);
-        YamlNode? rootNode;
-        try
-        {
-            var stream = new YamlStream();
-            stream.Load(new StringReader(yaml));
-            rootNode = stream.Documents.Count > 0 ? stream.Documents[0].RootNode : null;
-        }
-        catch (YamlException e)
-        {
-            throw new RatesFileException(fileName, $"(line {e.Start.Line}, column {e.Start.Column})", "", $"not valid YAML: {e.InnerException?.Message ?? e.Message}",
-                "fix the YAML syntax there (indentation, quotes, a missing colon)");
-        }
+        var source = new YamlSource(fileName, "docs/rates-format.md", []);
+        var rates = source.ReadRoot(yaml, "source, measuredOn, measuredAt and paths") is { } root ? ReadRates(root) : null;
+        var errors = source.Diagnostics.Where(d => d.Severity == Severity.Error).ToList();
+        return errors.Count == 0 && rates is not null ? rates : throw new RatesFileException(errors);
+    }
 
-        if (rootNode is not YamlMappingNode root)
-        {
-            throw new RatesFileException(fileName, "(root)", "", "a rates file is a mapping (source, measuredOn, measuredAt, paths, ...)", "start from samples/rates/testbed-2026-11-24.yaml");
-        }
-
-        var m = new Node(root, "", fileName);
-        var source = m.Text("source", required: true)!;
-        var measuredOn = m.Text("measuredOn", required: true)!;
-        var measuredAt = m.Timestamp("measuredAt");
-        var note = m.Text("note", required: false);
+    private static MeasuredRates? ReadRates(YamlMappingReader m)
+    {
+        var source = m.String("source", required: true);
+        var measuredOn = m.String("measuredOn", required: true);
+        var measuredAt = Timestamp(m, "measuredAt");
+        var note = m.String("note", required: false);
         var paths = new Dictionary<string, PathRates>(StringComparer.Ordinal);
-        var pathsNode = m.Mapping("paths", required: true)!;
-        foreach (var name in pathsNode.Keys())
+        if (m.Mapping("paths", required: true) is { } pathsNode)
         {
-            if (!RatePaths.All.Contains(name))
+            foreach (var name in pathsNode.Keys())
             {
-                throw pathsNode.Error(name, name, "unknown data path", $"use {string.Join(", ", RatePaths.All)}");
+                if (!RatePaths.All.Contains(name))
+                {
+                    pathsNode.ErrorAt(name, "Unknown data path.", $"Use {string.Join(", ", RatePaths.All)}.", name);
+                    continue;
+                }
+
+                if (pathsNode.Mapping(name, required: true) is { } p)
+                {
+                    var full = Rate(p, "fullMiBps", required: true);
+                    var diff = Rate(p, "diffMiBps", required: false);
+                    var fixedSeconds = Seconds(p, "diffFixedSeconds");
+                    p.ReportUnknown();
+                    if (full is { } f)
+                    {
+                        paths[name] = new PathRates(f, diff, fixedSeconds);
+                    }
+                }
             }
 
-            var p = pathsNode.Mapping(name, required: true)!;
-            paths[name] = new PathRates(p.Rate("fullMiBps", required: true)!.Value, p.Rate("diffMiBps", required: false), p.Seconds("diffFixedSeconds"));
-            p.RejectUnknown();
-        }
-
-        if (paths.Count == 0)
-        {
-            throw m.Error("paths", "{}", "no data path measured", $"add at least one of {string.Join(", ", RatePaths.All)} with its fullMiBps");
+            if (!pathsNode.Keys().Any())
+            {
+                m.ErrorAt("paths", "No data path measured.", $"Add at least one of {string.Join(", ", RatePaths.All)} with its fullMiBps.", "{}");
+            }
         }
 
         VerificationRates? verification = null;
-        if (m.Mapping("verification", required: false) is { } v)
+        if (m.Mapping("verification") is { } v)
         {
-            verification = new VerificationRates(v.Rate("fullMiBps", required: false), v.Seconds("sampleSeconds"));
-            v.RejectUnknown();
+            verification = new VerificationRates(Rate(v, "fullMiBps", required: false), Seconds(v, "sampleSeconds"));
+            v.ReportUnknown();
         }
 
         var rates = new MeasuredRates
         {
-            Source = source,
-            MeasuredOn = measuredOn,
-            MeasuredAt = measuredAt,
+            Source = source ?? "",
+            MeasuredOn = measuredOn ?? "",
+            MeasuredAt = measuredAt ?? default,
             Note = note,
             Paths = paths,
             Verification = verification,
-            SwitchSeconds = m.Seconds("switchSeconds"),
-            ShutdownSeconds = m.Seconds("shutdownSeconds"),
-            BootSeconds = m.Seconds("bootSeconds"),
-            LiveMigrationMiBps = m.Rate("liveMigrationMiBps", required: false),
+            SwitchSeconds = Seconds(m, "switchSeconds"),
+            ShutdownSeconds = Seconds(m, "shutdownSeconds"),
+            BootSeconds = Seconds(m, "bootSeconds"),
+            LiveMigrationMiBps = Rate(m, "liveMigrationMiBps", required: false),
         };
-        m.RejectUnknown();
-        return rates;
+        m.ReportUnknown();
+        return source is null || measuredOn is null || measuredAt is null ? null : rates;
     }
+
+    private static DateTimeOffset? Timestamp(YamlMappingReader m, string key)
+    {
+        var text = m.String(key, required: true, "2026-11-24T06:10:00Z");
+        if (text is null)
+        {
+            return null;
+        }
+
+        if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at))
+        {
+            return at;
+        }
+
+        m.ErrorAt(key, "Not a date and time.", $"Write '{key}: 2026-11-24T06:10:00Z' (ISO 8601, UTC).", text);
+        return null;
+    }
+
+    /// <summary>A rate in MiB/s: a plain number above 0.</summary>
+    private static double? Rate(YamlMappingReader m, string key, bool required) => m.Double(key, required, double.Epsilon, double.MaxValue);
+
+    /// <summary>A duration in seconds: a plain number of at least 0.</summary>
+    private static double? Seconds(YamlMappingReader m, string key) => m.Double(key, required: false, 0, double.MaxValue);
 
     /// <summary>The rates as YAML in the format <see cref="Read"/> reads, after <paramref name="headerComment"/> lines (as # comments).</summary>
     public static string Write(MeasuredRates rates, IEnumerable<string>? headerComment = null)
@@ -184,105 +210,40 @@ public static class RatesFile
         public double? FullMiBps { get; set; }
         public double? SampleSeconds { get; set; }
     }
-
-    /// <summary>A mapping being read: each value checked with its YAML path, unknown keys refused.</summary>
-    private sealed class Node(YamlMappingNode node, string path, string file)
-    {
-        private readonly HashSet<string> _used = [];
-
-        public IEnumerable<string> Keys() => node.Children.Keys.Select(k => (k as YamlScalarNode)?.Value ?? k.ToString()).ToList();
-
-        private string PathOf(string key) => path.Length == 0 ? key : $"{path}.{key}";
-
-        public RatesFileException Error(string key, string value, string problem, string fix)
-        {
-            var line = node.Children.TryGetValue(new YamlScalarNode(key), out var at) ? at.Start.Line : node.Start.Line;
-            return new RatesFileException(file, $"{PathOf(key)} (line {line})", value, problem, fix);
-        }
-
-        private YamlNode? Get(string key, bool required, string example)
-        {
-            _used.Add(key);
-            if (node.Children.TryGetValue(new YamlScalarNode(key), out var value) && value is not YamlScalarNode { Value: null or "", Style: ScalarStyle.Plain })
-            {
-                return value;
-            }
-
-            return required
-                ? throw new RatesFileException(file, PathOf(key) + $" (line {node.Start.Line})", "(missing)", $"required key '{key}' is missing", $"add '{key}: {example}' (docs/rates-format.md)")
-                : null;
-        }
-
-        public string? Text(string key, bool required)
-        {
-            var value = Get(key, required, "<text>");
-            return value switch
-            {
-                null => null,
-                YamlScalarNode s => s.Value ?? "",
-                _ => throw Error(key, "(list or mapping)", $"'{key}' must be a single value", $"write '{key}: <text>'"),
-            };
-        }
-
-        public DateTimeOffset Timestamp(string key)
-        {
-            var text = Text(key, required: true)!;
-            return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at)
-                ? at
-                : throw Error(key, text, "not a date and time", $"write '{key}: 2026-11-24T06:10:00Z' (ISO 8601, UTC)");
-        }
-
-        /// <summary>A rate in MiB/s: a number above 0.</summary>
-        public double? Rate(string key, bool required) => Number(key, required, allowZero: false, "MiB/s", "42.0");
-
-        /// <summary>A duration in seconds: a number of at least 0.</summary>
-        public double? Seconds(string key) => Number(key, required: false, allowZero: true, "seconds", "0.25");
-
-        private double? Number(string key, bool required, bool allowZero, string unit, string example)
-        {
-            var text = Text(key, required);
-            if (text is null)
-            {
-                return null;
-            }
-
-            if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var n) || double.IsNaN(n) || double.IsInfinity(n) || n < 0 || (!allowZero && n == 0))
-            {
-                throw Error(key, text, allowZero ? $"not a duration in {unit} (a number ≥ 0)" : $"not a rate in {unit} (a number above 0)",
-                    $"write a plain number without unit, e.g. '{key}: {example}'");
-            }
-
-            return n;
-        }
-
-        public Node? Mapping(string key, bool required)
-        {
-            var value = Get(key, required, "{ ... }");
-            return value switch
-            {
-                null => null,
-                YamlMappingNode map => new Node(map, PathOf(key), file),
-                _ => throw Error(key, value.ToString(), $"'{key}' must be a mapping of keys", "see docs/rates-format.md for its keys"),
-            };
-        }
-
-        public void RejectUnknown()
-        {
-            foreach (var key in Keys().Where(k => !_used.Contains(k)))
-            {
-                throw Error(key, key, $"unknown key '{key}'", $"remove it or fix its spelling; known keys here: {string.Join(", ", _used)}");
-            }
-        }
-    }
 }
 
 /// <summary>A rates file the planner cannot use: the file, the YAML key, the value, what is wrong and what to do.</summary>
-public sealed class RatesFileException(string file, string key, string value, string problem, string fix)
-    : Exception($"{file}: {key}: {problem}{(value.Length > 0 ? $" (value '{value}')" : "")}. Fix: {fix}")
+public sealed class RatesFileException : Exception
 {
-    public string File { get; } = file;
-    public string Key { get; } = key;
-    public string Value { get; } = value;
-    public string Problem { get; } = problem;
-    public string Fix { get; } = fix;
+    public RatesFileException(string file, string key, string value, string problem, string fix)
+        : base($"{file}: {key}: {problem}{(value.Length > 0 ? $" (value '{value}')" : "")}. Fix: {fix}")
+    {
+        (File, Key, Value, Problem, Fix) = (file, key, value, problem, fix);
+        Diagnostics = [Diagnostic.Error(file, key, problem, fix, value.Length > 0 ? value : null)];
+    }
+
+    /// <summary>Every problem found in one read; the properties name the first, the message lists them all.</summary>
+    public RatesFileException(IReadOnlyList<Diagnostic> diagnostics)
+        : base(string.Join("; ", diagnostics.Select(Describe)))
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(diagnostics.Count);
+        var first = diagnostics[0];
+        (File, Key, Value, Problem, Fix) = (first.File, KeyOf(first), first.Value ?? "", first.Message.TrimEnd('.'), first.Fix);
+        Diagnostics = diagnostics;
+    }
+
+    public string File { get; }
+
+    /// <summary>The YAML key path with its line: <c>paths.direct.fullMiBps (line 5)</c>.</summary>
+    public string Key { get; }
+
+    public string Value { get; }
+    public string Problem { get; }
+    public string Fix { get; }
+    public IReadOnlyList<Diagnostic> Diagnostics { get; }
+
+    private static string KeyOf(Diagnostic d) => d.Line is { } line ? $"{d.Element} (line {line})" : d.Element;
+
+    private static string Describe(Diagnostic d)
+        => $"{d.File}: {KeyOf(d)}: {d.Message.TrimEnd('.')}{(d.Value is { Length: > 0 } v ? $" (value '{v}')" : "")}. Fix: {d.Fix.TrimEnd('.')}";
 }

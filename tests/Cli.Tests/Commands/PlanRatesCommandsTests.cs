@@ -117,7 +117,7 @@ public sealed class PlanRatesCommandsTests : IDisposable
         Assert.Contains("rates file named by --rates", text, StringComparison.Ordinal);
         Assert.Contains($"{bad}: paths.direct.fullMiBps (line ", text, StringComparison.Ordinal);
         Assert.Contains("(value 'fast')", text, StringComparison.Ordinal);
-        Assert.Contains("Fix: write a plain number", text, StringComparison.Ordinal);
+        Assert.Contains("Fix: Write a plain number", text, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(_dir, "plan.json")));
     }

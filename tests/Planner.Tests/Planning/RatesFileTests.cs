@@ -123,7 +123,7 @@ public sealed class RatesFileTests : IDisposable
     [InlineData("measuredAt: 2026-11-24T06:10:00Z", "measuredAt: yesterday", "measuredAt (line 3)", "yesterday")]
     [InlineData("  direct:", "  carrier-pigeon:", "paths.carrier-pigeon (line 5)", "carrier-pigeon")]
     [InlineData("switchSeconds: 0.26", "swichSeconds: 0.26", "swichSeconds (line 7)", "swichSeconds")]
-    [InlineData("source: taquin bench movers\n", "", "source (line 1)", "(missing)")]
+    [InlineData("source: taquin bench movers\n", "", "source (line 1)", "")]
     public void A_bad_value_is_named_by_file_key_line_and_value(string original, string replacement, string key, string value)
     {
         Assert.Contains(original, Valid, StringComparison.Ordinal);
@@ -137,11 +137,24 @@ public sealed class RatesFileTests : IDisposable
     }
 
     [Fact]
+    public void Every_problem_of_a_file_is_reported_at_once_not_only_the_first()
+    {
+        var yaml = Valid.Replace("fullMiBps: 42.0", "fullMiBps: -3", StringComparison.Ordinal)
+            .Replace("switchSeconds: 0.26", "swichSeconds: 0.26", StringComparison.Ordinal);
+
+        var e = Assert.Throws<RatesFileException>(() => RatesFile.Read(yaml, "site/rates.yaml"));
+
+        Assert.Equal(["paths.direct.fullMiBps", "swichSeconds"], e.Diagnostics.Select(d => d.Element));
+        Assert.Contains("(value '-3')", e.Message, StringComparison.Ordinal);
+        Assert.Contains("swichSeconds (line 7): Unknown key", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Broken_yaml_names_the_line()
     {
         var e = Assert.Throws<RatesFileException>(() => RatesFile.Read("source: a\npaths: [direct\n", "r.yaml"));
 
-        Assert.StartsWith("(line ", e.Key, StringComparison.Ordinal);
+        Assert.Equal("yaml (line 3)", e.Key);
         Assert.Contains("not valid YAML", e.Problem, StringComparison.Ordinal);
     }
 
