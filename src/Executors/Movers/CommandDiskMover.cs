@@ -11,7 +11,8 @@ namespace Taquin.Executors.Movers;
 
 /// <summary>
 /// Moves disks with the hosts' own tools over SSH: <c>rbd export-diff</c> → <c>rbd import-diff</c> for RBD targets,
-/// <c>rbd export-diff</c> → <see cref="RbdDiffApplier"/> for raw targets (zvol, raw file), <c>qemu-img convert</c>
+/// <c>rbd export-diff</c> → <see cref="RbdDiffApplier"/> for raw targets (zvol, raw file) of the orchestrator's machine and
+/// → <see cref="RemoteRawWriter"/> on any other node, <c>qemu-img convert</c>
 /// for file images. Only allocated extents travel. A broken stream restarts the copy (every copy is idempotent:
 /// the same diff applied twice gives the same target).
 /// </summary>
@@ -134,7 +135,7 @@ public sealed class CommandDiskMover(ISshRunner ssh, MoverOptions options, TimeP
                 {
                     if (!options.IsLocalHost(raw.Host))
                     {
-                        throw new AdapterException($"copy {request}: raw target on {raw.Host} is written by the orchestrator's diff applier, which needs the volume on its own machine (remote raw writer not implemented; see docs/adr/0010)", isTransient: false);
+                        return await CopyToRemoteRawAsync(request, source, raw, export, expected, progress, started, ct);
                     }
 
                     var createdFile = !raw.Path.StartsWith("/dev/", StringComparison.Ordinal) && !File.Exists(raw.Path);
@@ -172,6 +173,66 @@ public sealed class CommandDiskMover(ISshRunner ssh, MoverOptions options, TimeP
 
             default:
                 throw new NotSupportedException(request.Target.GetType().Name);
+        }
+    }
+
+    /// <summary>
+    /// A raw target (zvol, raw file) on a PVE node: the node applies the diff itself with <see cref="RemoteRawWriter"/>
+    /// (perl, which every PVE node has), on the same data paths as an RBD target, so the bytes go host to host.
+    /// </summary>
+    private async Task<(DataPath, string, long, long)> CopyToRemoteRawAsync(DiskCopyRequest request, RbdImageSource source, RawVolumeTarget raw,
+        IReadOnlyList<string> export, DiffSize expected, Func<CopyProgress, Task>? progress, long started, CancellationToken ct)
+    {
+        var toSnapshot = request.ToSnapshot!;
+        var writer = RemoteRawWriter.Argv(raw.Path, request.FromSnapshot);
+        var what = $"copy {request}";
+        switch (options.DataPath)
+        {
+            case DataPath.Direct:
+            case DataPath.TargetClient:
+                {
+                    if (options.DataPath == DataPath.TargetClient && options.SourceCephConfOnTarget is null)
+                    {
+                        throw new AdapterException($"{what}: the target-client data path needs the old cluster's ceph.conf on the PVE nodes (movers.sourceCephConfOnTarget); it is not set", isTransient: false);
+                    }
+
+                    var size = progress is null ? 0 : await ImageSizeAsync(source.Host, $"{source.Image}@{toSnapshot}", options.SourceCephConf, ct);
+                    await using var live = LiveExportProgress(expected, request.FromSnapshot, toSnapshot, size, started, progress);
+                    if (options.DataPath == DataPath.Direct)
+                    {
+                        await RunDirectAsync(source.Host, WithProgress(export), raw.Host, writer, what, live.Tap, ct);
+                    }
+                    else
+                    {
+                        await RunOnTargetAsync(raw.Host, FromSnap(request.FromSnapshot), $"{source.Image}@{toSnapshot}", writer, what, live.Tap, ct);
+                    }
+
+                    await live.StopAsync();
+                    await ReportDoneAsync(progress, expected.StreamBytes, started);
+                    return (options.DataPath, options.DataPath == DataPath.Direct ? "rbd export-diff | ssh | raw writer" : "rbd export-diff | raw writer on the target node", expected.StreamBytes, expected.DataBytes);
+                }
+
+            case DataPath.DirectTcp:
+                await new TcpPipe(ssh, options).RunAsync(source.Host, export, raw.Host, writer, what, ct);
+                await ReportDoneAsync(progress, expected.StreamBytes, started);
+                return (DataPath.DirectTcp, "rbd export-diff | tcp | raw writer", expected.StreamBytes, expected.DataBytes);
+
+            default:
+                long? applied = null;
+                var (sent, _) = await RelayAsync(source.Host, export, expected.StreamBytes, progress, async (stdin, c) =>
+                {
+                    var written = await ssh.RunAsync(raw.Host, writer, stdin, c);
+                    Check(written, $"raw writer onto {raw.Host}:{raw.Path}");
+                    applied = RemoteRawWriter.ParseSummary(written.Stdout)?.StreamBytes;
+                    return expected.DataBytes;
+                }, ct);
+                if (applied != sent)
+                {
+                    // The relay counted what it sent; the writer says what it applied: both must be the whole stream.
+                    throw new AdapterException($"{what}: the relay sent {sent} bytes but the raw writer on {raw.Host} applied {(applied is null ? "an unknown number of" : applied.ToString())} bytes of the stream", isTransient: true);
+                }
+
+                return (DataPath.Relayed, "rbd export-diff > relay > raw writer", sent, expected.DataBytes);
         }
     }
 
