@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.IO.Pipelines;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Taquin.Executors.Adapters;
 using Taquin.Executors.Movers.Progress;
 using Taquin.Executors.Movers.RbdDiff;
@@ -440,8 +441,8 @@ public sealed class CommandDiskMover(ISshRunner ssh, MoverOptions options, TimeP
 
         var offsets = options.SampleOffsetsFor(size);
         var (sourceHashes, targetHashes) = await BothAsync(
-            HashAsync(source.Host, SampleScript(sourceRead, offsets), ct),
-            HashAsync(request.Target.Host, SampleScript(targetRead, offsets), ct));
+            SampleHashesAsync(source.Host, sourceRead, offsets, size, ct),
+            SampleHashesAsync(request.Target.Host, targetRead, offsets, size, ct));
         var differing = offsets.Where((_, i) => i >= sourceHashes.Length || i >= targetHashes.Length || sourceHashes[i] != targetHashes[i]).ToList();
         return new VerifyReport(differing.Count == 0 && sourceHashes.Length == offsets.Count, VerifyMode.Sampled, string.Join(',', sourceHashes.Select(h => h[..12])), string.Join(',', targetHashes.Select(h => h[..Math.Min(12, h.Length)])),
             FormattableString.Invariant($"SAMPLED: {offsets.Count} blocks of {options.SampleBytes} bytes out of {size}{(differing.Count == 0 ? "" : "; differing at " + string.Join(',', differing))}"));
@@ -482,28 +483,30 @@ public sealed class CommandDiskMover(ISshRunner ssh, MoverOptions options, TimeP
         _ => throw new NotSupportedException(),
     };
 
-    private string SampleScript(object read, IReadOnlyList<long> offsets)
+    /// <summary>
+    /// The sampled blocks' hashes on one side, read as the file verifier reads (one <c>qemu-img convert</c> or one dd
+    /// group for all blocks, one <c>b2sum</c>), not one reader per block: this runs while the guest is off.
+    /// </summary>
+    private async Task<string[]> SampleHashesAsync(string host, object read, IReadOnlyList<long> offsets, long size, CancellationToken ct)
     {
-        var lines = new List<string> { "set -e", "t=$(mktemp)", "trap 'rm -f \"$t\"' EXIT" };
-        foreach (var offset in offsets)
+        var pieces = offsets.Select(o => new FileDiskVerifier.Piece(o, Math.Min(options.SampleBytes, size - o), Overlay: false)).ToList();
+        object reader = read switch
         {
-            lines.Add(read switch
-            {
-                RbdRead rbd => $"qemu-img convert -O raw {ShellQuoting.Quote(RbdRangeJson(rbd, offset, options.SampleBytes))} \"$t\" && sha256sum < \"$t\"",
-                string path => FormattableString.Invariant($"dd if={ShellQuoting.Quote(path)} bs=1M skip={offset} count={options.SampleBytes} iflag=skip_bytes,count_bytes status=none | sha256sum"),
-                _ => throw new NotSupportedException(),
-            });
-        }
-
-        return string.Join('\n', lines);
+            RbdRead rbd => RbdNode(rbd),
+            string path => path,
+            _ => throw new NotSupportedException(read.GetType().Name),
+        };
+        var (hashes, _) = await FileDiskVerifier.HashAsync(ssh, host, FileDiskVerifier.Script(reader, pieces, options.SampleBytes), ct);
+        return [.. hashes];
     }
 
-    private static string RbdRangeJson(RbdRead rbd, long offset, int length)
+    /// <summary>The qemu block node of an RBD snapshot (<c>pool/image@snap</c>), for qemu-img's json: sources.</summary>
+    private static JsonObject RbdNode(RbdRead rbd)
     {
         var at = rbd.Spec.IndexOf('@', StringComparison.Ordinal);
         var image = rbd.Spec[..at];
         var slash = image.IndexOf('/', StringComparison.Ordinal);
-        var file = new Dictionary<string, string>
+        var node = new JsonObject
         {
             ["driver"] = "rbd",
             ["pool"] = slash < 0 ? "rbd" : image[..slash],
@@ -512,10 +515,10 @@ public sealed class CommandDiskMover(ISshRunner ssh, MoverOptions options, TimeP
         };
         if (rbd.Conf is not null)
         {
-            file["conf"] = rbd.Conf;
+            node["conf"] = rbd.Conf;
         }
 
-        return "json:" + JsonSerializer.Serialize(new { driver = "raw", offset, size = length, file });
+        return node;
     }
 
     private async Task<string[]> HashAsync(string host, string script, CancellationToken ct)

@@ -280,7 +280,7 @@ internal static class FileDiskVerifier
     }
 
     /// <summary>Runs a side's script from stdin (a scattered overlay's script can outgrow a command line).</summary>
-    private static async Task<(IReadOnlyList<string> Hashes, long Bytes)> HashAsync(ISshRunner ssh, string host, string script, CancellationToken ct)
+    internal static async Task<(IReadOnlyList<string> Hashes, long Bytes)> HashAsync(ISshRunner ssh, string host, string script, CancellationToken ct)
     {
         using var stdin = new MemoryStream(Encoding.UTF8.GetBytes(script));
         var result = await ssh.RunAsync(host, ["bash", "-o", "pipefail", "-s"], stdin, ct);
