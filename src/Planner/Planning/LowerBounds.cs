@@ -139,9 +139,11 @@ public static class LowerBounds
     private static int MaxConvertingWithFilesAtStageOne(FleetInventory inventory, List<HostSpec> convertible)
     {
         var files = inventory.Vms.Where(v => v.Storage == SourceStorage.LocalFile).Sum(v => v.LocalFileProvisionedBytes);
-        var capacity = inventory.Fleet.Hosts.Where(x => !x.AlreadyPve).Sum(x => PlanVerifier.LocalImagesCapacity(x, inventory.Vms));
+        var held = StageZeroByHost(inventory);
+        long LocalImages(HostSpec host) => PlanVerifier.LocalImagesCapacity(host, held.GetValueOrDefault(host.Name).FileProvisionedBytes);
+        var capacity = inventory.Fleet.Hosts.Where(x => !x.AlreadyPve).Sum(LocalImages);
         var k1 = 0;
-        foreach (var host in convertible.Select(x => PlanVerifier.LocalImagesCapacity(x, inventory.Vms)).Order())
+        foreach (var host in convertible.Select(LocalImages).Order())
         {
             if (capacity - host < files)
             {
@@ -173,9 +175,25 @@ public static class LowerBounds
             return (0, 0);
         }
 
-        var count = first.Min(h => inventory.Vms.Count(v => v.Host == h.Name));
-        var copies = first.Min(h => inventory.Vms.Where(v => v.Host == h.Name && v.Storage == SourceStorage.LocalFile).Sum(v => v.LocalFileBytes));
+        var byHost = StageZeroByHost(inventory);
+        var count = first.Min(h => byHost.GetValueOrDefault(h.Name).Vms);
+        var copies = first.Min(h => byHost.GetValueOrDefault(h.Name).FileBytes);
         return (count, copies);
+    }
+
+    /// <summary>Per host name at stage 0: its VMs, and the data and provisioned size of their local file disks (one pass over the VMs, not one per host).</summary>
+    private static Dictionary<string, (int Vms, long FileBytes, long FileProvisionedBytes)> StageZeroByHost(FleetInventory inventory)
+    {
+        var byHost = new Dictionary<string, (int Vms, long FileBytes, long FileProvisionedBytes)>(StringComparer.Ordinal);
+        foreach (var vm in inventory.Vms)
+        {
+            var (vms, fileBytes, fileProvisioned) = byHost.GetValueOrDefault(vm.Host);
+            byHost[vm.Host] = vm.Storage == SourceStorage.LocalFile
+                ? (vms + 1, fileBytes + vm.LocalFileBytes, fileProvisioned + vm.LocalFileProvisionedBytes)
+                : (vms + 1, fileBytes, fileProvisioned);
+        }
+
+        return byHost;
     }
 
     private static int Ceil(int a, int b) => (a + b - 1) / b;
