@@ -22,14 +22,14 @@ internal sealed class GreedyState
     private readonly List<LiveMigrationDecision> _liveMigrations = [];
     private readonly Dictionary<string, int> _conversions = new(StringComparer.Ordinal);
     private readonly List<string> _candidateFailures = [];
-    private int[] _vmHost;
-    private byte[] _vmStore;
+    private readonly int[] _vmHost;
+    private readonly byte[] _vmStore;
     private long[] _ramUsed, _zfsUsed, _nic;
     // Local image use counts a file disk on its host until the end of the wave that copies it away, as the verifier does.
     private long[] _localUsed;
     // Per host, how late it converts in the order of the wave being planned: live migrations go to the latest.
     private readonly int[] _stayRank;
-    private bool[] _movedThisWave;
+    private readonly bool[] _movedThisWave;
     private long _newCephUsed, _oldCephAtWave;
     // Host states change only at BeginWave (converting → pve) and in conversion trials (libvirt ↔ converting),
     // so what depends on the pve hosts alone is computed once per wave.
@@ -421,7 +421,6 @@ internal sealed class GreedyState
             return false;
         }
 
-        var snapshot = Save();
         var order = ConversionCandidates();
         Array.Fill(_stayRank, -1);
         for (var i = 0; i < order.Count; i++)
@@ -440,6 +439,7 @@ internal sealed class GreedyState
         }
 
         onHost.Sort(BiggestFirst);
+        var snapshot = Save(onHost);
         foreach (var v in onHost)
         {
             if (_movedThisWave[v] || !(TryMoveToPve(v) || TryLiveMigrate(v)))
@@ -725,19 +725,29 @@ internal sealed class GreedyState
     private long FreePveRam(int h, long? used = null)
         => _state[h] == HostState.Pve && !_excluded[h] ? Math.Max(0, _ramCap[h] - (used ?? _ramUsed[h])) : 0;
 
-    private Snapshot Save() => new(
-        (int[])_vmHost.Clone(), (byte[])_vmStore.Clone(), (long[])_ramUsed.Clone(), (long[])_zfsUsed.Clone(), (long[])_nic.Clone(), (long[])_localUsed.Clone(),
-        (bool[])_movedThisWave.Clone(), _newCephUsed, _onPve, _moves.Count, _liveMigrations.Count, WaveDidSomething);
+    /// <summary>
+    /// What a conversion trial can change: the host sums, and the VMs of the converting host (no other VM moves in a trial),
+    /// so a trial costs O(H + its VMs) to save rather than O(V).
+    /// </summary>
+    private Snapshot Save(List<int> trialVms) => new(
+        [.. trialVms], [.. trialVms.Select(v => _vmHost[v])], [.. trialVms.Select(v => _vmStore[v])], [.. trialVms.Select(v => _movedThisWave[v])],
+        (long[])_ramUsed.Clone(), (long[])_zfsUsed.Clone(), (long[])_nic.Clone(), (long[])_localUsed.Clone(),
+        _newCephUsed, _onPve, _moves.Count, _liveMigrations.Count, WaveDidSomething);
 
     private void Restore(Snapshot s)
     {
-        _vmHost = s.VmHost;
-        _vmStore = s.VmStore;
+        for (var i = 0; i < s.Vms.Length; i++)
+        {
+            var v = s.Vms[i];
+            _vmHost[v] = s.VmHost[i];
+            _vmStore[v] = s.VmStore[i];
+            _movedThisWave[v] = s.Moved[i];
+        }
+
         _ramUsed = s.RamUsed;
         _zfsUsed = s.ZfsUsed;
         _nic = s.Nic;
         _localUsed = s.LocalUsed;
-        _movedThisWave = s.Moved;
         _newCephUsed = s.NewCephUsed;
         _onPve = s.OnPve;
         _moves.RemoveRange(s.Moves, _moves.Count - s.Moves);
@@ -747,5 +757,5 @@ internal sealed class GreedyState
 
     private static string Gib(long bytes) => PlanVerifier.Gib(bytes);
 
-    private sealed record Snapshot(int[] VmHost, byte[] VmStore, long[] RamUsed, long[] ZfsUsed, long[] Nic, long[] LocalUsed, bool[] Moved, long NewCephUsed, int OnPve, int Moves, int LiveMigrations, bool DidSomething);
+    private sealed record Snapshot(int[] Vms, int[] VmHost, byte[] VmStore, bool[] Moved, long[] RamUsed, long[] ZfsUsed, long[] Nic, long[] LocalUsed, long NewCephUsed, int OnPve, int Moves, int LiveMigrations, bool DidSomething);
 }
