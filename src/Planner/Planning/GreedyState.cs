@@ -285,7 +285,7 @@ internal sealed class GreedyState
         var seen = new bool[_hosts.Length];
         for (var i = 0; i < candidates.Count; i++)
         {
-            // A host named twice in a fixed order took the old dictionary's ToDictionary down; keep its first place.
+            // A host named twice in a fixed order keeps its first place (the former ToDictionary threw on it).
             if (!seen[candidates[i]])
             {
                 seen[candidates[i]] = true;
