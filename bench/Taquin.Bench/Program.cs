@@ -12,7 +12,8 @@ namespace Taquin.Bench;
 /// Planner benchmark (see docs/planner-model.md, "Benchmark"): per instance, greedy, CP-SAT with the
 /// greedy hint and CP-SAT without it, one CSV row each, then medians/p95 over the seeded variants
 /// and a determinism check. Usage: dotnet run -c Release --project bench/Taquin.Bench -- [--seeds N]
-/// [--time-limit S] [--sizes small,large] [--repeat N] [--no-nohint] [--rbd-only] [--exact-limit N].
+/// [--time-limit S] [--sizes small,large] [--repeat N] [--no-nohint] [--rbd-only] [--exact-limit N]
+/// [--greedy-only [--greedy-runs N]].
 /// </summary>
 internal static class Program
 {
@@ -36,7 +37,6 @@ internal static class Program
         var only = StringArg(args, "--only", "");
         var root = Path.Combine(Path.GetTempPath(), "taquin-bench");
         var rows = new List<Row>();
-        Console.WriteLine(Row.Header);
         var instances = new List<(string Name, FleetGeneratorOptions Options)>();
         if (sizes.Contains("small"))
         {
@@ -55,6 +55,14 @@ internal static class Program
 
         var options = new PlannerOptions { TimeLimitSeconds = timeLimit, Seed = 1, Workers = 2 };
         var rbdOnly = args.Contains("--rbd-only");
+        if (args.Contains("--greedy-only"))
+        {
+            GreedyTiming.Run([.. instances.Where(i => only.Length == 0 || only.Split(',').Contains(i.Name))
+                .Select(i => (i.Name, rbdOnly ? RbdOnly(Load(root, i.Name, i.Options)) : Load(root, i.Name, i.Options)))], options, IntArg(args, "--greedy-runs", 10));
+            return 0;
+        }
+
+        Console.WriteLine(Row.Header);
         foreach (var (name, generatorOptions) in instances.Where(i => only.Length == 0 || only.Split(',').Contains(i.Name)))
         {
             // As generated: file-disk VMs on every host, which hop with storage copy. --rbd-only turns them into RBD VMs.

@@ -203,7 +203,7 @@ public sealed record DowntimeModel
     }
 
     /// <summary>Moving <paramref name="vm"/> to PVE with <paramref name="strategy"/>: bytes copied, total time, downtime.</summary>
-    public MoveEstimate MoveToPve(VmRecord vm, DiskStrategy strategy) => EstimateMoveToPve(vm, strategy).ToMoveEstimate();
+    public MoveEstimate MoveToPve(VmRecord vm, DiskStrategy strategy) => Estimate(vm, strategy, describe: false).ToMoveEstimate();
 
     /// <summary>
     /// Moving <paramref name="vm"/> to PVE with <paramref name="strategy"/>, part by part. A shut-off VM has no downtime.
@@ -211,7 +211,13 @@ public sealed record DowntimeModel
     /// changes at the diff rate + verification + boot. attach-and-move: shutdown + switch + boot; the online move
     /// runs after the start at the full rate.
     /// </summary>
-    public DowntimeEstimate EstimateMoveToPve(VmRecord vm, DiskStrategy strategy)
+    public DowntimeEstimate EstimateMoveToPve(VmRecord vm, DiskStrategy strategy) => Estimate(vm, strategy, describe: true);
+
+    /// <summary>
+    /// The estimate; with <paramref name="describe"/> false the figures only (the rate and verification texts stay empty):
+    /// the planners ask for bytes and downtime of every VM several times, and the texts cost more than the figures.
+    /// </summary>
+    private DowntimeEstimate Estimate(VmRecord vm, DiskStrategy strategy, bool describe)
     {
         ArgumentNullException.ThrowIfNull(vm);
         var bytes = vm.DiskBytes;
@@ -224,7 +230,7 @@ public sealed record DowntimeModel
         {
             case DiskStrategy.Cold:
                 {
-                    var (verify, how) = VerifyCost(vm, warm: false);
+                    var (verify, how) = VerifyCost(vm, warm: false, describe);
                     return new DowntimeEstimate
                     {
                         Bytes = bytes,
@@ -235,14 +241,14 @@ public sealed record DowntimeModel
                         BootSeconds = boot,
                         TotalSeconds = shutdown + fullCopy + verify + boot,
                         DowntimeSeconds = vm.Running ? shutdown + fullCopy + verify + boot : 0,
-                        Rate = "full copy " + Rates(pathBytes, fileBytes, CopyBytesPerSecond, FileCopy),
+                        Rate = describe ? "full copy " + Rates(pathBytes, fileBytes, CopyBytesPerSecond, FileCopy) : "",
                         Verification = how,
                     };
                 }
 
             case DiskStrategy.Warm:
                 {
-                    var (verify, how) = VerifyCost(vm, warm: true);
+                    var (verify, how) = VerifyCost(vm, warm: true, describe);
                     var (rbdDisks, fileDisks) = DiskCounts(vm);
                     var fixedCost = (rbdDisks * DiffFixedSeconds) + (fileDisks * (FileDiffFixedSeconds ?? DiffFixedSeconds));
                     var diff = (pathBytes * WarmChangeFraction / Diff) + (fileBytes * WarmChangeFraction / FileDiff) + fixedCost;
@@ -256,7 +262,7 @@ public sealed record DowntimeModel
                         BootSeconds = boot,
                         TotalSeconds = fullCopy + shutdown + diff + verify + boot,
                         DowntimeSeconds = vm.Running ? shutdown + diff + verify + boot : 0,
-                        Rate = Inv($"changes ({WarmChangeFraction * 100:0.#} %) {Rates(pathBytes, fileBytes, Diff, FileDiff)}{(fixedCost > 0 ? $" + {fixedCost:0.###} s fixed" : "")}; bulk copy before the stop {Rates(pathBytes, fileBytes, CopyBytesPerSecond, FileCopy)}"),
+                        Rate = describe ? Inv($"changes ({WarmChangeFraction * 100:0.#} %) {Rates(pathBytes, fileBytes, Diff, FileDiff)}{(fixedCost > 0 ? $" + {fixedCost:0.###} s fixed" : "")}; bulk copy before the stop {Rates(pathBytes, fileBytes, CopyBytesPerSecond, FileCopy)}") : "",
                         Verification = how,
                     };
                 }
@@ -275,8 +281,8 @@ public sealed record DowntimeModel
                         BootSeconds = boot,
                         TotalSeconds = shutdown + switchSeconds + boot + online,
                         DowntimeSeconds = vm.Running ? shutdown + switchSeconds + boot : 0,
-                        Rate = $"online move after the start at {DataPath} {Rate(CopyBytesPerSecond)} (not downtime)",
-                        Verification = "none during downtime: the online move is checked structurally (task, drive, volume size)",
+                        Rate = describe ? $"online move after the start at {DataPath} {Rate(CopyBytesPerSecond)} (not downtime)" : "",
+                        Verification = describe ? "none during downtime: the online move is checked structurally (task, drive, volume size)" : "",
                     };
                 }
 
@@ -301,8 +307,23 @@ public sealed record DowntimeModel
 
     private static (int Rbd, int File) DiskCounts(VmRecord vm)
     {
-        var disks = vm.Disks.Where(d => !d.Device.IsCdrom).ToList();
-        return (disks.Count(d => d.Device.IsRbd), disks.Count(d => !d.Device.IsRbd));
+        int rbd = 0, file = 0;
+        foreach (var d in vm.Disks)
+        {
+            if (!d.Device.IsCdrom)
+            {
+                if (d.Device.IsRbd)
+                {
+                    rbd++;
+                }
+                else
+                {
+                    file++;
+                }
+            }
+        }
+
+        return (rbd, file);
     }
 
     /// <summary>
@@ -310,22 +331,37 @@ public sealed record DowntimeModel
     /// the checksum rate; sampled = <see cref="VerifySamples"/> blocks per disk (RBD and file alike), plus, for warm file
     /// disks, the overlay's extents (the change) at the checksum rate — the movers hash those in full (docs/adr/0020).
     /// </summary>
-    private (double Seconds, string How) VerifyCost(VmRecord vm, bool warm)
+    private (double Seconds, string How) VerifyCost(VmRecord vm, bool warm, bool describe)
     {
-        var disks = vm.Disks.Where(d => !d.Device.IsCdrom).ToList();
-        var size = disks.Sum(d => d.Volume?.SizeBytes ?? 0);
-        if (Verification == VerificationMode.Sampled && disks.Count > 0)
+        // One pass without allocations: every plan asks this of every VM more than once.
+        var count = 0;
+        long size = 0;
+        foreach (var d in vm.Disks)
         {
-            var sampled = VerifySampleSeconds is { } each ? disks.Count * VerifySamples * each : 0;
+            if (!d.Device.IsCdrom)
+            {
+                count++;
+                size += d.Volume?.SizeBytes ?? 0;
+            }
+        }
+
+        if (Verification == VerificationMode.Sampled && count > 0)
+        {
+            var sampled = VerifySampleSeconds is { } each ? count * VerifySamples * each : 0;
             var overlayBytes = warm ? (long)(Math.Min(vm.LocalFileBytes, vm.DiskBytes) * WarmChangeFraction) : 0;
             var overlay = VerifyBytesPerSecond is { } rate ? overlayBytes / rate : 0;
+            if (!describe)
+            {
+                return (sampled + overlay, "");
+            }
+
             var how = VerifySampleSeconds is { } s
-                ? Inv($"sampled: {VerifySamples} blocks x {disks.Count} disk(s) at {s:0.###} s")
+                ? Inv($"sampled: {VerifySamples} blocks x {count} disk(s) at {s:0.###} s")
                 : "sampled, not counted (no measured cost per block)";
             return (sampled + overlay, overlayBytes > 0 ? how + "; warm file disks' overlay extents in full: " + FullVerification(overlayBytes) : how);
         }
 
-        return (VerifyBytesPerSecond is { } r ? size / r : 0, FullVerification(size));
+        return (VerifyBytesPerSecond is { } r ? size / r : 0, describe ? FullVerification(size) : "");
     }
 
     private string FullVerification(long size) => VerifyBytesPerSecond is { } rate

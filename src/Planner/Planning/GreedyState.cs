@@ -13,7 +13,7 @@ internal sealed class GreedyState
     private readonly Dictionary<string, int> _hostIndex;
     private readonly VmRecord[] _vms;
     private readonly bool[] _excluded;
-    private readonly long[] _ramCap, _zfsCap, _localCap, _vmRam, _vmProv, _vmRbd, _vmLocalProv, _vmLocalBytes, _vmMoveBytes, _vmLiveBytes;
+    private readonly long[] _ramCap, _zfsCap, _localCap, _oldCephRaw, _newCephRaw, _vmRam, _vmProv, _vmRbd, _vmLocalProv, _vmLocalBytes, _vmMoveBytes, _vmLiveBytes;
     private readonly double[] _nicBudget;
     private readonly bool[] _vmFile;
     private readonly int?[] _pinnedHost, _pinnedStage;
@@ -22,15 +22,19 @@ internal sealed class GreedyState
     private readonly List<LiveMigrationDecision> _liveMigrations = [];
     private readonly Dictionary<string, int> _conversions = new(StringComparer.Ordinal);
     private readonly List<string> _candidateFailures = [];
-    private int[] _vmHost;
-    private byte[] _vmStore;
+    private readonly int[] _vmHost;
+    private readonly byte[] _vmStore;
     private long[] _ramUsed, _zfsUsed, _nic;
     // Local image use counts a file disk on its host until the end of the wave that copies it away, as the verifier does.
     private long[] _localUsed;
     // Per host, how late it converts in the order of the wave being planned: live migrations go to the latest.
     private readonly int[] _stayRank;
-    private bool[] _movedThisWave;
+    private readonly bool[] _movedThisWave;
     private long _newCephUsed, _oldCephAtWave;
+    // Host states change only at BeginWave (converting → pve) and in conversion trials (libvirt ↔ converting),
+    // so what depends on the pve hosts alone is computed once per wave.
+    private long _newCephCapacity;
+    private int _pveCount;
     private int _onPve, _wave;
     private int? _pveCephStage;
 
@@ -46,19 +50,32 @@ internal sealed class GreedyState
         _ramCap = [.. _hosts.Select(h => PlanVerifier.RamCapacity(h, policy))];
         _zfsCap = [.. _hosts.Select(h => PlanVerifier.ZfsCapacity(h, policy))];
         _nicBudget = [.. _hosts.Select(h => PlanVerifier.NicBytesPerSecond(h) * policy.WaveWindowHours * 3600)];
+        _oldCephRaw = [.. _hosts.Select(h => h.OldCephOsdRawBytes)];
+        _newCephRaw = [.. _hosts.Select(h => h.NewCephOsdRawBytes)];
+        // VmRecord's sizes are computed from its disks on every read: read each once.
         _vmRam = [.. _vms.Select(v => v.RamBytes)];
         _vmProv = [.. _vms.Select(v => v.ProvisionedBytes)];
         _vmRbd = [.. _vms.Select(v => v.RbdBytes)];
         _vmFile = [.. _vms.Select(v => v.Storage == SourceStorage.LocalFile)];
-        _vmLocalProv = [.. _vms.Select(v => v.Storage == SourceStorage.LocalFile ? v.LocalFileProvisionedBytes : 0)];
-        _vmLocalBytes = [.. _vms.Select(v => v.Storage == SourceStorage.LocalFile ? v.LocalFileBytes : 0)];
-        _localCap = [.. _hosts.Select(h => PlanVerifier.LocalImagesCapacity(h, inventory.Vms))];
+        _vmLocalProv = [.. _vms.Select((v, i) => _vmFile[i] ? v.LocalFileProvisionedBytes : 0)];
+        _vmLocalBytes = [.. _vms.Select((v, i) => _vmFile[i] ? v.LocalFileBytes : 0)];
         _vmMoveBytes = [.. _vms.Select(v => options.Downtime.MoveToPve(v, StrategyChooser.Choose(v, policy, options.OldCephReachableFromPve).Strategy).Bytes)];
         _vmLiveBytes = [.. _vms.Select(v => options.Downtime.LibvirtLiveMigration(v).Bytes)];
         _pinnedHost = [.. _vms.Select(v => options.PinnedHosts.TryGetValue(v.Name, out var h) && _hostIndex.TryGetValue(h, out var i) ? (int?)i : null)];
         _pinnedStage = [.. _vms.Select(v => options.PinnedStages.TryGetValue(v.Name, out var s) ? (int?)s : null)];
         _state = [.. _hosts.Select(h => h.AlreadyPve ? HostState.Pve : HostState.Libvirt)];
         _vmHost = [.. _vms.Select(v => _hostIndex.TryGetValue(v.Host, out var i) ? i : -1)];
+        // PlanVerifier.LocalImagesCapacity, with the stage-0 file disks summed in one pass instead of one per host.
+        var heldAtStageZero = new long[_hosts.Length];
+        for (var v = 0; v < _vms.Length; v++)
+        {
+            if (_vmHost[v] >= 0)
+            {
+                heldAtStageZero[_vmHost[v]] += _vmLocalProv[v];
+            }
+        }
+
+        _localCap = [.. _hosts.Select((h, i) => PlanVerifier.LocalImagesCapacity(h, heldAtStageZero[i]))];
         _vmStore = [.. _vms.Select((v, i) => _vmFile[i] ? File : OldCeph)];
         _ramUsed = new long[_hosts.Length];
         _zfsUsed = new long[_hosts.Length];
@@ -73,6 +90,8 @@ internal sealed class GreedyState
                 _ramUsed[_vmHost[v]] += _vmRam[v];
             }
         }
+
+        UpdatePveTotals();
     }
 
     public int HostCount => _hosts.Length;
@@ -81,9 +100,20 @@ internal sealed class GreedyState
 
     public bool WaveDidSomething { get; private set; }
 
-    public bool Done => _onPve == _vms.Length && !Enumerable.Range(0, _hosts.Length).Any(h => _state[h] == HostState.Libvirt && !_excluded[h]);
+    public bool Done => _onPve == _vms.Length && !AnyHostLeftToConvert();
 
-    public bool WaitingForPins(int wave) => Enumerable.Range(0, _vms.Length).Any(v => !OnPve(v) && _pinnedStage[v] > wave);
+    public bool WaitingForPins(int wave)
+    {
+        for (var v = 0; v < _vms.Length; v++)
+        {
+            if (!OnPve(v) && _pinnedStage[v] > wave)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     public PlanDecisions Decisions() => new()
     {
@@ -105,6 +135,11 @@ internal sealed class GreedyState
             return blockers;
         }
 
+        // The same for every VM (and there is a target whenever there is a VM).
+        var biggest = targets.Count > 0 ? targets.MaxBy(h => _ramCap[h]) : -1;
+        var maxZfs = targets.Count > 0 ? targets.Max(h => _zfsCap[h]) : 0;
+        var newCephAll = PlanVerifier.NewCephUsable(_fleet, targets.Sum(h => _newCephRaw[h]));
+        var budget = targets.Count > 0 ? targets.Max(h => _nicBudget[h]) : 0;
         for (var v = 0; v < _vms.Length; v++)
         {
             var vm = _vms[v];
@@ -114,21 +149,17 @@ internal sealed class GreedyState
                 continue;
             }
 
-            var biggest = targets.MaxBy(h => _ramCap[h]);
             if (_vmRam[v] > _ramCap[biggest])
             {
                 blockers.Add($"{vm.Name} needs {Gib(_vmRam[v])} RAM, the largest PVE host {_hosts[biggest].Name} offers {Gib(_hosts[biggest].RamBytes)} − {Gib(reserve)} reserve = {Gib(_ramCap[biggest])}");
             }
 
-            var maxZfs = targets.Max(h => _zfsCap[h]);
-            var newCephAll = PlanVerifier.NewCephCapacity(_fleet, n => _hostIndex.TryGetValue(n, out var i) && !_excluded[i] ? HostState.Pve : HostState.Libvirt);
             var newCephPossible = targets.Count >= _fleet.NewCeph.MinHosts && newCephAll >= _vmProv[v];
             if (_vmProv[v] > maxZfs && !newCephPossible)
             {
                 blockers.Add($"{vm.Name} has {ByteSize.Format(_vmProv[v])} of disks: the largest ZFS pool holds {ByteSize.Format(maxZfs)} (× zfsFillRatio) and the new Ceph {(targets.Count < _fleet.NewCeph.MinHosts ? $"needs {_fleet.NewCeph.MinHosts} PVE hosts, only {targets.Count} can convert" : $"offers {ByteSize.Format(newCephAll)} at most")}");
             }
 
-            var budget = targets.Max(h => _nicBudget[h]);
             if (_vmMoveBytes[v] > budget)
             {
                 blockers.Add($"{vm.Name} copies {ByteSize.Format(_vmMoveBytes[v])}, more than any host's NIC moves in a {_fleet.Policy.WaveWindowHours} h wave window ({ByteSize.Format((long)budget)}): widen policy.waveWindowHours");
@@ -153,7 +184,7 @@ internal sealed class GreedyState
         }
 
         var rbd = _vmRbd.Sum();
-        var oldCap = PlanVerifier.OldCephCapacity(_fleet, n => _state[_hostIndex[n]]);
+        var oldCap = PlanVerifier.OldCephUsable(_fleet, LibvirtOldCephRaw(except: -1));
         if (rbd > oldCap)
         {
             blockers.Add($"the old Ceph already holds {ByteSize.Format(rbd)} > {ByteSize.Format(oldCap)} usable at stage 0 (raw ÷ size × nearfull): check volumes.json and oldCeph in fleet.yaml");
@@ -178,6 +209,7 @@ internal sealed class GreedyState
             }
         }
 
+        UpdatePveTotals();
         if (_pveCephStage is null && PveCount() >= _fleet.NewCeph.MinHosts && NewCephCapacity() > 0)
         {
             _pveCephStage = wave;
@@ -247,18 +279,52 @@ internal sealed class GreedyState
             return;
         }
 
-        var hostRank = ConversionCandidates().Select((h, i) => (h, i)).ToDictionary(x => x.h, x => x.i);
+        var hostRank = new int[_hosts.Length];
+        Array.Fill(hostRank, int.MaxValue);
+        var candidates = ConversionCandidates();
+        var seen = new bool[_hosts.Length];
+        for (var i = 0; i < candidates.Count; i++)
+        {
+            // A host named twice in a fixed order keeps its first place (the former ToDictionary threw on it).
+            if (!seen[candidates[i]])
+            {
+                seen[candidates[i]] = true;
+                hostRank[candidates[i]] = i;
+            }
+        }
+
         // VMs with a file disk go first: any later live migration would copy their disks. RBD VMs
         // (which live-migrate with their RAM only) leave them the PVE RAM they still need.
-        var order = Enumerable.Range(0, _vms.Length)
-            .Where(v => !OnPve(v) && !_movedThisWave[v] && (_pinnedStage[v] is null || _pinnedStage[v] == _wave))
-            .OrderBy(v => _vmFile[v] ? 0 : 1)
-            .ThenBy(v => hostRank.TryGetValue(_vmHost[v], out var r) ? r : int.MaxValue)
-            .ThenByDescending(v => _vmRam[v])
-            .ThenBy(v => _vms[v].Name, StringComparer.Ordinal)
-            .ToList();
+        var order = new List<int>();
+        for (var v = 0; v < _vms.Length; v++)
+        {
+            if (!OnPve(v) && !_movedThisWave[v] && (_pinnedStage[v] is null || _pinnedStage[v] == _wave))
+            {
+                order.Add(v);
+            }
+        }
+
+        order.Sort((a, b) =>
+        {
+            var c = (_vmFile[a] ? 0 : 1).CompareTo(_vmFile[b] ? 0 : 1);
+            if (c == 0)
+            {
+                c = hostRank[_vmHost[a]].CompareTo(hostRank[_vmHost[b]]);
+            }
+
+            return c != 0 ? c : BiggestFirst(a, b);
+        });
         var maxFree = MaxFreePveRam();
-        var fileRamWaiting = order.Where(v => _vmFile[v]).Sum(v => _vmRam[v]);
+        var totalFree = TotalFreePveRam();
+        long fileRamWaiting = 0;
+        foreach (var v in order)
+        {
+            if (_vmFile[v])
+            {
+                fileRamWaiting += _vmRam[v];
+            }
+        }
+
         foreach (var v in order)
         {
             if (_vmRam[v] > maxFree)
@@ -266,7 +332,7 @@ internal sealed class GreedyState
                 continue;
             }
 
-            if (!_vmFile[v] && TotalFreePveRam() - _vmRam[v] < fileRamWaiting)
+            if (!_vmFile[v] && totalFree - _vmRam[v] < fileRamWaiting)
             {
                 continue;
             }
@@ -276,8 +342,18 @@ internal sealed class GreedyState
                 fileRamWaiting -= _vmRam[v];
             }
 
+            var from = _vmHost[v];
+            var freeBefore = FreePveRam(from);
             if (TryMoveToPve(v))
             {
+                // Only the source and the target changed: the total follows without a scan over the hosts.
+                var to = _vmHost[v];
+                if (to != from)
+                {
+                    var targetBefore = _ramUsed[to] - _vmRam[v];
+                    totalFree += FreePveRam(from) - freeBefore + FreePveRam(to) - FreePveRam(to, targetBefore);
+                }
+
                 maxFree = MaxFreePveRam();
                 if (maxFree <= 0)
                 {
@@ -296,8 +372,17 @@ internal sealed class GreedyState
 
     private List<int> ConversionCandidates()
     {
-        var remaining = Enumerable.Range(0, _hosts.Length).Where(h => _state[h] == HostState.Libvirt && !_excluded[h]).ToList();
-        var fixedOrder = _options.ConversionOrder.Where(_hostIndex.ContainsKey).Select(n => _hostIndex[n]).Where(remaining.Contains).ToList();
+        var fixedOrder = new List<int>();
+        var inFixedOrder = new bool[_hosts.Length];
+        foreach (var name in _options.ConversionOrder)
+        {
+            if (_hostIndex.TryGetValue(name, out var h) && _state[h] == HostState.Libvirt && !_excluded[h])
+            {
+                fixedOrder.Add(h);
+                inFixedOrder[h] = true;
+            }
+        }
+
         var fileBytes = new long[_hosts.Length];
         for (var v = 0; v < _vms.Length; v++)
         {
@@ -307,23 +392,35 @@ internal sealed class GreedyState
             }
         }
 
-        var rest = remaining.Where(h => !fixedOrder.Contains(h))
-            .OrderBy(h => _ramUsed[h] + fileBytes[h])
-            .ThenBy(h => _hosts[h].Name, StringComparer.Ordinal);
-        return fixedOrder.Concat(rest).ToList();
+        var rest = new List<int>();
+        for (var h = 0; h < _hosts.Length; h++)
+        {
+            if (_state[h] == HostState.Libvirt && !_excluded[h] && !inFixedOrder[h])
+            {
+                rest.Add(h);
+            }
+        }
+
+        // Least RAM + file data to evacuate first, ties by name (host names are unique).
+        rest.Sort((a, b) =>
+        {
+            var c = (_ramUsed[a] + fileBytes[a]).CompareTo(_ramUsed[b] + fileBytes[b]);
+            return c != 0 ? c : string.CompareOrdinal(_hosts[a].Name, _hosts[b].Name);
+        });
+        fixedOrder.AddRange(rest);
+        return fixedOrder;
     }
 
     private bool TryConvert(int host)
     {
         var name = _hosts[host].Name;
-        var capacity = PlanVerifier.OldCephCapacity(_fleet, n => _hostIndex[n] == host ? HostState.Converting : _state[_hostIndex[n]]);
+        var capacity = PlanVerifier.OldCephUsable(_fleet, LibvirtOldCephRaw(except: host));
         if (_oldCephAtWave > capacity)
         {
             _candidateFailures.Add($"converting {name} in wave {_wave} would shrink the old Ceph to {ByteSize.Format(capacity)} usable while it still holds {ByteSize.Format(_oldCephAtWave)}");
             return false;
         }
 
-        var snapshot = Save();
         var order = ConversionCandidates();
         Array.Fill(_stayRank, -1);
         for (var i = 0; i < order.Count; i++)
@@ -332,8 +429,17 @@ internal sealed class GreedyState
         }
 
         _state[host] = HostState.Converting;
-        var onHost = Enumerable.Range(0, _vms.Length).Where(v => _vmHost[v] == host)
-            .OrderByDescending(v => _vmRam[v]).ThenBy(v => _vms[v].Name, StringComparer.Ordinal).ToList();
+        var onHost = new List<int>();
+        for (var v = 0; v < _vms.Length; v++)
+        {
+            if (_vmHost[v] == host)
+            {
+                onHost.Add(v);
+            }
+        }
+
+        onHost.Sort(BiggestFirst);
+        var snapshot = Save(onHost);
         foreach (var v in onHost)
         {
             if (_movedThisWave[v] || !(TryMoveToPve(v) || TryLiveMigrate(v)))
@@ -530,9 +636,65 @@ internal sealed class GreedyState
 
     private bool OnPve(int v) => _vmStore[v] is Zfs or PveCeph;
 
-    private int PveCount() => _state.Count(s => s == HostState.Pve);
+    private bool AnyHostLeftToConvert()
+    {
+        for (var h = 0; h < _hosts.Length; h++)
+        {
+            if (_state[h] == HostState.Libvirt && !_excluded[h])
+            {
+                return true;
+            }
+        }
 
-    private long NewCephCapacity() => PlanVerifier.NewCephCapacity(_fleet, n => _state[_hostIndex[n]]);
+        return false;
+    }
+
+    private int PveCount() => _pveCount;
+
+    private long NewCephCapacity() => _newCephCapacity;
+
+    private void UpdatePveTotals()
+    {
+        _pveCount = 0;
+        long raw = 0;
+        for (var h = 0; h < _hosts.Length; h++)
+        {
+            if (_state[h] == HostState.Pve)
+            {
+                _pveCount++;
+                raw += _newCephRaw[h];
+            }
+        }
+
+        _newCephCapacity = PlanVerifier.NewCephUsable(_fleet, raw);
+    }
+
+    /// <summary>OSD bytes of the hosts still libvirt (optionally but one), as PlanVerifier.OldCephCapacity sums them.</summary>
+    private long LibvirtOldCephRaw(int except)
+    {
+        long raw = 0;
+        for (var h = 0; h < _hosts.Length; h++)
+        {
+            if (h != except && _state[h] == HostState.Libvirt)
+            {
+                raw += _oldCephRaw[h];
+            }
+        }
+
+        return raw;
+    }
+
+    /// <summary>Biggest RAM first, then by name (then fleet order, as a stable sort would keep it).</summary>
+    private int BiggestFirst(int a, int b)
+    {
+        var c = _vmRam[b].CompareTo(_vmRam[a]);
+        if (c == 0)
+        {
+            c = string.CompareOrdinal(_vms[a].Name, _vms[b].Name);
+        }
+
+        return c != 0 ? c : a.CompareTo(b);
+    }
 
     private long MaxFreePveRam()
     {
@@ -553,28 +715,39 @@ internal sealed class GreedyState
         long free = 0;
         for (var h = 0; h < _hosts.Length; h++)
         {
-            if (_state[h] == HostState.Pve && !_excluded[h])
-            {
-                free += Math.Max(0, _ramCap[h] - _ramUsed[h]);
-            }
+            free += FreePveRam(h);
         }
 
         return free;
     }
 
-    private Snapshot Save() => new(
-        (int[])_vmHost.Clone(), (byte[])_vmStore.Clone(), (long[])_ramUsed.Clone(), (long[])_zfsUsed.Clone(), (long[])_nic.Clone(), (long[])_localUsed.Clone(),
-        (bool[])_movedThisWave.Clone(), _newCephUsed, _onPve, _moves.Count, _liveMigrations.Count, WaveDidSomething);
+    /// <summary>What host <paramref name="h"/> adds to <see cref="TotalFreePveRam"/> (with <paramref name="used"/> bytes in use, by default its own).</summary>
+    private long FreePveRam(int h, long? used = null)
+        => _state[h] == HostState.Pve && !_excluded[h] ? Math.Max(0, _ramCap[h] - (used ?? _ramUsed[h])) : 0;
+
+    /// <summary>
+    /// What a conversion trial can change: the host sums, and the VMs of the converting host (no other VM moves in a trial),
+    /// so a trial costs O(H + its VMs) to save rather than O(V).
+    /// </summary>
+    private Snapshot Save(List<int> trialVms) => new(
+        [.. trialVms], [.. trialVms.Select(v => _vmHost[v])], [.. trialVms.Select(v => _vmStore[v])], [.. trialVms.Select(v => _movedThisWave[v])],
+        (long[])_ramUsed.Clone(), (long[])_zfsUsed.Clone(), (long[])_nic.Clone(), (long[])_localUsed.Clone(),
+        _newCephUsed, _onPve, _moves.Count, _liveMigrations.Count, WaveDidSomething);
 
     private void Restore(Snapshot s)
     {
-        _vmHost = s.VmHost;
-        _vmStore = s.VmStore;
+        for (var i = 0; i < s.Vms.Length; i++)
+        {
+            var v = s.Vms[i];
+            _vmHost[v] = s.VmHost[i];
+            _vmStore[v] = s.VmStore[i];
+            _movedThisWave[v] = s.Moved[i];
+        }
+
         _ramUsed = s.RamUsed;
         _zfsUsed = s.ZfsUsed;
         _nic = s.Nic;
         _localUsed = s.LocalUsed;
-        _movedThisWave = s.Moved;
         _newCephUsed = s.NewCephUsed;
         _onPve = s.OnPve;
         _moves.RemoveRange(s.Moves, _moves.Count - s.Moves);
@@ -584,5 +757,5 @@ internal sealed class GreedyState
 
     private static string Gib(long bytes) => PlanVerifier.Gib(bytes);
 
-    private sealed record Snapshot(int[] VmHost, byte[] VmStore, long[] RamUsed, long[] ZfsUsed, long[] Nic, long[] LocalUsed, bool[] Moved, long NewCephUsed, int OnPve, int Moves, int LiveMigrations, bool DidSomething);
+    private sealed record Snapshot(int[] Vms, int[] VmHost, byte[] VmStore, bool[] Moved, long[] RamUsed, long[] ZfsUsed, long[] Nic, long[] LocalUsed, long NewCephUsed, int OnPve, int Moves, int LiveMigrations, bool DidSomething);
 }

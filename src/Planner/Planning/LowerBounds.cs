@@ -15,11 +15,12 @@ public static class LowerBounds
         var fleet = inventory.Fleet;
         var policy = fleet.Policy;
         var vms = inventory.Vms;
-        var (liveMigrations, firstHostCopies) = FirstHostEvacuation(inventory, options);
+        var byHost = StageZeroByHost(inventory);
+        var (liveMigrations, firstHostCopies) = FirstHostEvacuation(inventory, options, byHost);
         var downtime = vms.Sum(v => options.Downtime.MoveToPve(v, StrategyChooser.Choose(v, policy, options.OldCephReachableFromPve).Strategy).DowntimeSeconds);
         return new PlanMetrics
         {
-            Stages = Stages(inventory, options),
+            Stages = Stages(inventory, options, byHost),
             Reboots = vms.Count,
             DowntimeSeconds = downtime,
             BytesCopied = vms.Sum(v => v.DiskBytes) + firstHostCopies,
@@ -55,7 +56,7 @@ public static class LowerBounds
         return k;
     }
 
-    private static int Stages(FleetInventory inventory, PlannerOptions options)
+    private static int Stages(FleetInventory inventory, PlannerOptions options, Dictionary<string, StageZeroHost> byHost)
     {
         var fleet = inventory.Fleet;
         var convertible = fleet.Hosts.Where(h => !h.AlreadyPve && !options.IsExcluded(h)).ToList();
@@ -71,7 +72,8 @@ public static class LowerBounds
 
         // The first conversion stage starts with every RBD byte on the old Ceph: the hosts converting then must leave enough OSDs.
         // (Only without a PVE host at stage 0: otherwise data can leave before the first conversion.)
-        var k1 = Math.Min(MaxConvertingAtStageOne(inventory, options, convertible), MaxConvertingWithFilesAtStageOne(inventory, convertible));
+        var rbd = inventory.Vms.Sum(v => v.RbdBytes);
+        var k1 = Math.Min(MaxConvertingAtStageOne(inventory, rbd, convertible), MaxConvertingWithFilesAtStageOne(inventory, convertible, byHost));
         if (alreadyPve == 0 && k1 < k)
         {
             bound = Math.Max(bound, 1 + Ceil(h - k1, k));
@@ -97,7 +99,6 @@ public static class LowerBounds
 
         // When the hosts that never convert cannot hold the RBD data, the last convertible host with OSDs
         // can only leave once that data is on PVE: a wave after the first wave that can reach PVE.
-        var rbd = inventory.Vms.Sum(v => v.RbdBytes);
         var keepers = fleet.Hosts.Where(x => !x.AlreadyPve && options.IsExcluded(x)).Select(x => x.Name).ToHashSet(StringComparer.Ordinal);
         var keptCapacity = PlanVerifier.OldCephCapacity(fleet, n => keepers.Contains(n) ? HostState.Libvirt : HostState.Pve);
         if (rbd > keptCapacity && convertible.Any(x => x.OldCephOsdRawBytes > 0))
@@ -110,10 +111,9 @@ public static class LowerBounds
         return Math.Max(bound, pinned);
     }
 
-    private static int MaxConvertingAtStageOne(FleetInventory inventory, PlannerOptions options, List<HostSpec> convertible)
+    private static int MaxConvertingAtStageOne(FleetInventory inventory, long rbd, List<HostSpec> convertible)
     {
         var fleet = inventory.Fleet;
-        var rbd = inventory.Vms.Sum(v => v.RbdBytes);
         var libvirt = fleet.Hosts.Where(x => !x.AlreadyPve).Select(x => x.Name).ToHashSet(StringComparer.Ordinal);
         // Remove the hosts with the fewest OSD bytes first: that keeps the most capacity.
         var k1 = 0;
@@ -128,7 +128,6 @@ public static class LowerBounds
             k1++;
         }
 
-        _ = options;
         return k1;
     }
 
@@ -136,12 +135,13 @@ public static class LowerBounds
     /// Until the first conversion nothing is PVE, so every file-disk VM is on a libvirt host with its files:
     /// the hosts converting first must leave enough local image capacity for all of them.
     /// </summary>
-    private static int MaxConvertingWithFilesAtStageOne(FleetInventory inventory, List<HostSpec> convertible)
+    private static int MaxConvertingWithFilesAtStageOne(FleetInventory inventory, List<HostSpec> convertible, Dictionary<string, StageZeroHost> byHost)
     {
-        var files = inventory.Vms.Where(v => v.Storage == SourceStorage.LocalFile).Sum(v => v.LocalFileProvisionedBytes);
-        var capacity = inventory.Fleet.Hosts.Where(x => !x.AlreadyPve).Sum(x => PlanVerifier.LocalImagesCapacity(x, inventory.Vms));
+        var files = byHost.Values.Sum(h => h.FileProvisionedBytes);
+        long LocalImages(HostSpec host) => PlanVerifier.LocalImagesCapacity(host, byHost.GetValueOrDefault(host.Name).FileProvisionedBytes);
+        var capacity = inventory.Fleet.Hosts.Where(x => !x.AlreadyPve).Sum(LocalImages);
         var k1 = 0;
-        foreach (var host in convertible.Select(x => PlanVerifier.LocalImagesCapacity(x, inventory.Vms)).Order())
+        foreach (var host in convertible.Select(LocalImages).Order())
         {
             if (capacity - host < files)
             {
@@ -159,7 +159,7 @@ public static class LowerBounds
     /// The first host to convert has no PVE host to send its VMs to: every VM on it at stage 0 must live-migrate,
     /// and the file-disk ones copy their disks. Minimum over the hosts that could go first of (VM count, file data).
     /// </summary>
-    private static (int LiveMigrations, long Copies) FirstHostEvacuation(FleetInventory inventory, PlannerOptions options)
+    private static (int LiveMigrations, long Copies) FirstHostEvacuation(FleetInventory inventory, PlannerOptions options, Dictionary<string, StageZeroHost> byHost)
     {
         var fleet = inventory.Fleet;
         if (fleet.Hosts.Any(h => h.AlreadyPve && !options.IsExcluded(h)))
@@ -173,10 +173,27 @@ public static class LowerBounds
             return (0, 0);
         }
 
-        var count = first.Min(h => inventory.Vms.Count(v => v.Host == h.Name));
-        var copies = first.Min(h => inventory.Vms.Where(v => v.Host == h.Name && v.Storage == SourceStorage.LocalFile).Sum(v => v.LocalFileBytes));
+        var count = first.Min(h => byHost.GetValueOrDefault(h.Name).Vms);
+        var copies = first.Min(h => byHost.GetValueOrDefault(h.Name).FileBytes);
         return (count, copies);
     }
+
+    /// <summary>Per host name at stage 0: its VMs, and the data and provisioned size of their local file disks (one pass over the VMs, not one per host).</summary>
+    private static Dictionary<string, StageZeroHost> StageZeroByHost(FleetInventory inventory)
+    {
+        var byHost = new Dictionary<string, StageZeroHost>(StringComparer.Ordinal);
+        foreach (var vm in inventory.Vms)
+        {
+            var (vms, fileBytes, fileProvisioned) = byHost.GetValueOrDefault(vm.Host);
+            byHost[vm.Host] = vm.Storage == SourceStorage.LocalFile
+                ? new(vms + 1, fileBytes + vm.LocalFileBytes, fileProvisioned + vm.LocalFileProvisionedBytes)
+                : new(vms + 1, fileBytes, fileProvisioned);
+        }
+
+        return byHost;
+    }
+
+    private readonly record struct StageZeroHost(int Vms, long FileBytes, long FileProvisionedBytes);
 
     private static int Ceil(int a, int b) => (a + b - 1) / b;
 }

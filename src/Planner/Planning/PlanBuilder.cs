@@ -74,6 +74,8 @@ public static class PlanBuilder
             v => v.Name,
             v => StrategyChooser.Choose(v, fleet.Policy, options.OldCephReachableFromPve),
             StringComparer.Ordinal);
+        // One estimate per VM, for its move action and its plan info alike (the texts cost more than the figures).
+        var estimates = inventory.Vms.ToDictionary(v => v.Name, v => options.Downtime.EstimateMoveToPve(v, choices[v.Name].Strategy), StringComparer.Ordinal);
         var eventsByStage = events.GroupBy(e => e.Key.Stage).ToDictionary(g => g.Key, g => g.OrderBy(e => e.Key.Vm, StringComparer.Ordinal).ToList());
 
         var stages = new List<PlanStage>(lastStage + 1);
@@ -112,7 +114,7 @@ public static class PlanBuilder
             {
                 var vm = vms[vmName];
                 var from = placements[vmName];
-                actions.Add(VmAction(vm, kind, from, to, t, decisions, choices[vmName], options.Downtime));
+                actions.Add(VmAction(vm, kind, from, to, t, decisions, choices[vmName], estimates[vmName], options.Downtime));
                 placements[vmName] = to;
                 if (kind == ActionKind.MoveToPve)
                 {
@@ -137,7 +139,7 @@ public static class PlanBuilder
             var warnings = vm.Disks.Where(d => !d.Device.IsCdrom && d.Volume is null)
                 .Select(d => $"no size known for disk {d.Device.TargetDev}: counted as 0 bytes")
                 .ToList();
-            var estimate = options.Downtime.EstimateMoveToPve(vm, choice.Strategy);
+            var estimate = estimates[vm.Name];
             vmInfos[vm.Name] = new VmPlanInfo
             {
                 Strategy = DiskStrategies.Name(choice.Strategy),
@@ -193,7 +195,7 @@ public static class PlanBuilder
         return states;
     }
 
-    private static PlanAction VmAction(VmRecord vm, ActionKind kind, Placement from, Placement to, int stage, PlanDecisions decisions, StrategyChoice choice, DowntimeModel model)
+    private static PlanAction VmAction(VmRecord vm, ActionKind kind, Placement from, Placement to, int stage, PlanDecisions decisions, StrategyChoice choice, DowntimeEstimate moveEstimate, DowntimeModel model)
     {
         var sourceConverts = decisions.ConversionStages.TryGetValue(from.Host, out var c) && c == stage;
         var context = sourceConverts ? $"{from.Host} converts in wave {stage}" : $"frees {from.Host}";
@@ -219,7 +221,7 @@ public static class PlanBuilder
 
             case ActionKind.MoveToPve:
                 {
-                    var e = model.MoveToPve(vm, choice.Strategy);
+                    var e = moveEstimate.ToMoveEstimate();
                     return new PlanAction
                     {
                         Kind = kind,

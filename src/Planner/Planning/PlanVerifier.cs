@@ -72,8 +72,12 @@ public static class PlanVerifier
         ArgumentNullException.ThrowIfNull(fleet);
         ArgumentNullException.ThrowIfNull(stateOf);
         var raw = fleet.Hosts.Where(h => stateOf(h.Name) == HostState.Libvirt).Sum(h => h.OldCephOsdRawBytes);
-        return (long)(raw / (double)Math.Max(1, fleet.OldCeph.PoolSize) * fleet.OldCeph.NearfullRatio);
+        return OldCephUsable(fleet, raw);
     }
+
+    /// <summary>Old-Ceph capacity of <paramref name="rawBytes"/> of OSDs: raw ÷ pool size × nearfull.</summary>
+    internal static long OldCephUsable(Fleet fleet, long rawBytes)
+        => (long)(rawBytes / (double)Math.Max(1, fleet.OldCeph.PoolSize) * fleet.OldCeph.NearfullRatio);
 
     /// <summary>New-Ceph capacity of the <c>pve</c> hosts: raw ÷ pool size × nearfull.</summary>
     public static long NewCephCapacity(Fleet fleet, Func<string, HostState> stateOf)
@@ -81,8 +85,12 @@ public static class PlanVerifier
         ArgumentNullException.ThrowIfNull(fleet);
         ArgumentNullException.ThrowIfNull(stateOf);
         var raw = fleet.Hosts.Where(h => stateOf(h.Name) == HostState.Pve).Sum(h => h.NewCephOsdRawBytes);
-        return (long)(raw / (double)Math.Max(1, fleet.NewCeph.PoolSize) * fleet.NewCeph.NearfullRatio);
+        return NewCephUsable(fleet, raw);
     }
+
+    /// <summary>New-Ceph capacity of <paramref name="rawBytes"/> of OSDs: raw ÷ pool size × nearfull.</summary>
+    internal static long NewCephUsable(Fleet fleet, long rawBytes)
+        => (long)(rawBytes / (double)Math.Max(1, fleet.NewCeph.PoolSize) * fleet.NewCeph.NearfullRatio);
 
     public static long RamCapacity(HostSpec host, PolicySpec policy)
     {
@@ -107,8 +115,11 @@ public static class PlanVerifier
         ArgumentNullException.ThrowIfNull(host);
         ArgumentNullException.ThrowIfNull(vms);
         var already = vms.Where(v => v.Host == host.Name && v.Storage == SourceStorage.LocalFile).Sum(v => v.LocalFileProvisionedBytes);
-        return Math.Max(host.LocalImagesBytes, already);
+        return LocalImagesCapacity(host, already);
     }
+
+    /// <summary>The same, given the provisioned file-disk bytes the host holds at stage 0 (summed by the caller in one pass over the VMs).</summary>
+    internal static long LocalImagesCapacity(HostSpec host, long heldAtStageZero) => Math.Max(host.LocalImagesBytes, heldAtStageZero);
 
     /// <summary>Bytes a live migration of <paramref name="vm"/> must move at least: its RAM, plus its file disks' data when they are copied.</summary>
     public static long MinimumLiveMigrationBytes(VmRecord vm)

@@ -7,6 +7,8 @@ namespace Taquin.Planner.Tests.Solving;
 /// <summary>Generated fleets loaded in memory for solver tests.</summary>
 internal static class SolverFleets
 {
+    private static readonly Lock Gate = new();
+
     /// <summary>
     /// A generated fleet, by default with file disks turned into RBD images (fleets of pure RBD VMs
     /// exercise the old Ceph); <paramref name="keepFileDisks"/> keeps the generator's file-disk VMs.
@@ -14,9 +16,13 @@ internal static class SolverFleets
     public static FleetInventory Generated(long seed, int vms, int hosts, bool keepFileDisks = false)
     {
         var folder = Path.Combine(Path.GetTempPath(), "taquin-solver-tests", $"{seed}-{vms}-{hosts}-{Environment.ProcessId}");
-        if (!Directory.Exists(folder))
+        // Test classes run in parallel: without the lock one could load the folder while another is still writing it.
+        lock (Gate)
         {
-            FleetGenerator.Generate(new FleetGeneratorOptions { Seed = seed, Vms = vms, Hosts = hosts }).WriteTo(folder);
+            if (!Directory.Exists(folder))
+            {
+                FleetGenerator.Generate(new FleetGeneratorOptions { Seed = seed, Vms = vms, Hosts = hosts }).WriteTo(folder);
+            }
         }
 
         var loaded = InventoryLoader.Load(folder);
