@@ -21,7 +21,6 @@ public class ScheduleBranchAndBoundTests
     [Theory]
     [InlineData(2)]
     [InlineData(3)]
-    [InlineData(4)]
     public void Its_bound_never_exceeds_the_exact_models_fewest_live_migrations_and_proves_them(int seed)
     {
         var (context, relaxed) = Fleet(seed, 36, 4);
