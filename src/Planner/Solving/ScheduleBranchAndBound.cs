@@ -52,6 +52,8 @@ internal static class ScheduleBranchAndBound
             var schedule = first.Schedule.ToArray();
             var (bound, plan, placed) = Resolve(context, bounds, schedule, stages, best.LiveMigrations, Share());
             spent += placed;
+            // The schedule was among those the relaxation bounded: its bound holds for it too.
+            bound = Math.Max(bound, Math.Min(remaining, best.LiveMigrations));
             resolved.Add((schedule, bound));
             context.Log.Add($"schedule search 1: bound schedule {string.Join(",", schedule)}: ≥ {bound}{(plan is null ? "" : $", plan {plan.LiveMigrations}")}");
             if (plan is not null && plan.LiveMigrations < best.LiveMigrations && Valid(problem, plan))
@@ -96,6 +98,7 @@ internal static class ScheduleBranchAndBound
                 .ToArray();
             var (bound, plan, placed) = Resolve(context, bounds, candidate, stages, best.LiveMigrations, Share());
             spent += placed;
+            bound = Math.Max(bound, remaining);
             resolved.Add((candidate, bound));
             context.Log.Add(string.Create(CultureInfo.InvariantCulture,
                 $"schedule search {rounds}: relaxation {(int)solver.ObjectiveValue} (bound {remaining}), schedule {string.Join(",", candidate)}: ≥ {bound}{(plan is null ? "" : $", plan {plan.LiveMigrations}")}"));
