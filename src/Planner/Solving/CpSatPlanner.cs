@@ -132,8 +132,19 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null, TimeProvider? clock
             budget.EnterWithin("live-migration bound", 0.5);
             moveBound = MoveRelaxation.LiveMigrationBound(context, relaxed, outcome.Decisions.Stages, options.TimeLimitSeconds * MoveBoundDeterministicShare);
         }
-        // ADR 0022: the relaxation's schedule as one more candidate (the search's schedules were the loose side).
-        if (moveBound is not null)
+        // ADR 0026: branch and bound over schedules (relaxation's best schedule placed exactly, cut off, again) proves
+        // the live migrations or raises their bound; ADR 0022's single bound schedule where it does not apply.
+        if (moveBound is { Feasible: true } && outcome.Decisions.LiveMigrations > moveBound.LiveMigrations
+            && ScheduleBranchAndBound.Applies(problem, relaxed, outcome.Decisions.Stages))
+        {
+            budget.EnterWithin("schedule search", 1);
+            if (ScheduleBranchAndBound.Run(context, relaxed, outcome.Decisions, options.TimeLimitSeconds * ScheduleSearchDeterministicShare, moveBound) is { } searched)
+            {
+                outcome = outcome with { Decisions = searched.Plan };
+                moveBound = moveBound with { LiveMigrations = Math.Max(moveBound.LiveMigrations, searched.Bound) };
+            }
+        }
+        else if (moveBound is not null)
         {
             budget.EnterWithin("bound schedule", 1);
             if (BoundSchedule.Improve(context, outcome.Decisions, moveBound, options.TimeLimitSeconds * 0.2) is { } fromBound)
@@ -223,6 +234,9 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null, TimeProvider? clock
     /// <summary>Deterministic share of the time limit for the per-VM stage-bound probe, and for the live-migration bound.</summary>
     internal const double MoveStageBoundDeterministicShare = 0.1;
     internal const double MoveBoundDeterministicShare = 0.1;
+
+    /// <summary>Deterministic share of the time limit for the branch and bound over schedules (ADR 0026).</summary>
+    internal const double ScheduleSearchDeterministicShare = 0.3;
 
     private static MigrationPlan? Baseline(FleetInventory inventory, PlannerOptions options, CancellationToken cancellationToken)
     {

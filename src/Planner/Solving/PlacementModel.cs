@@ -404,6 +404,44 @@ internal sealed class PlacementModel
         RamSpread = targets.Count > 1 ? max - min : LinearExpr.Constant(0);
     }
 
+    /// <summary>
+    /// Redundant constraints for a whole-fleet solve without a start plan (ADR 0026), valid for every solution:
+    /// a free VM not on PVE when its home converts has arrived somewhere by live migration (its home holds nothing
+    /// then), which gives the LP the live-migration relaxation's count; and free VMs of one home with the same
+    /// numbers and no pins cross in index order (swapping their whole paths changes nothing).
+    /// </summary>
+    public void AddLeaveHomeCuts()
+    {
+        foreach (var v in free)
+        {
+            var vm = problem.Vms[v];
+            if (current.ConversionStage[vm.Home] is not { } c || c >= stages)
+            {
+                continue;
+            }
+
+            var own = arrivals.Where(a => a.Key.Vm == v).Select(a => a.Value).ToList();
+            Model.Add(LinearExpr.Sum(own) >= 1 - CrossedBy(v, c));
+        }
+
+        var groups = free.Select(v => problem.Vms[v])
+            .Where(vm => !problem.PinnedHost.ContainsKey(vm.Index) && !problem.PinnedStage.ContainsKey(vm.Index))
+            .GroupBy(vm => (vm.Home, vm.RamMiB, vm.RbdMiB, vm.CopyMiB, vm.ProvisionedMiB, vm.FileMiB, vm.HopMiB, vm.FileBacked));
+        foreach (var group in groups)
+        {
+            var list = group.OrderBy(vm => vm.Index).ToList();
+            for (var i = 1; i < list.Count; i++)
+            {
+                Model.Add(CrossingStage(list[i - 1].Index) <= CrossingStage(list[i].Index));
+            }
+        }
+    }
+
+    private LinearExpr CrossingStage(int v)
+        => LinearExpr.WeightedSum(
+            x.Where(e => e.Key.Vm == v).Select(e => e.Value),
+            x.Where(e => e.Key.Vm == v).Select(e => (long)e.Key.Stage));
+
     /// <summary>Hints the current decisions of the free VMs (a valid solution of this model).</summary>
     public void HintCurrent()
     {
