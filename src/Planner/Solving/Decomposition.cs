@@ -49,6 +49,17 @@ internal sealed class Decomposition(SearchContext context)
             }
         }
 
+        // ADR 0027: class counts per wave from the stage relaxation, then hosts, then VMs; at the stage bound the fluid models below are skipped.
+        if (best is null || best.Stages > lower)
+        {
+            if (HostClassSchedules.Search(context, best, lower, budget / 8) is { } counted)
+            {
+                context.Log.Add($"host-class schedules: {counted.Stages} stages, {counted.LiveMigrations} live migrations");
+                best = counted;
+                context.Budget.NoteFirstPlan();
+            }
+        }
+
         // Safety margins on the aggregate capacities: the fluid model ignores packing losses.
         double[] margins = [0.97, 0.9, 0.8, 0.7];
         var proven = false;

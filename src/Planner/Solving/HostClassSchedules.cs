@@ -1,0 +1,77 @@
+namespace Taquin.Planner.Solving;
+
+/// <summary>
+/// Count first, then hosts, then VMs (ADR 0027): the host-class relaxation with a capacity margin decides how many hosts
+/// of each class convert in each wave, <see cref="HostClassRelaxation.Assign"/> picks which ones, and
+/// <see cref="GreedyDecisions"/> packs the VMs stage by stage. Unlike the fluid host-level model of the decomposition, the
+/// relaxation lets RAM, RBD data and storage cross at different paces (bounded by knapsack cuts), which is what a tight
+/// schedule needs: the RBD-dense VMs cross early so the old Ceph can shrink fast. Deterministic (counted solves and packings).
+/// </summary>
+internal static class HostClassSchedules
+{
+    /// <summary>Margins on the capacities, tried in order: packing losses are a few per cent on big fleets.</summary>
+    internal static readonly double[] Margins = [0.97, 0.93, 1.0, 0.9];
+
+    /// <summary>Schedules tried per margin and stage count (each cut off from the next solve).</summary>
+    internal const int SchedulesPerMargin = 2;
+
+    /// <summary>
+    /// The first schedule, from the stage bound up to one stage below <paramref name="best"/>, that packs into a valid plan
+    /// with that many stages or fewer; null when none does (or <paramref name="best"/> is already at the bound).
+    /// </summary>
+    public static SolverDecisions? Search(SearchContext context, SolverDecisions? best, int lower, double deterministicSeconds)
+    {
+        var problem = context.Problem;
+        var upper = (best?.Stages ?? int.MaxValue) - 1;
+        if (problem.PinnedOrder.Count > 0 || !problem.Hosts.Any(h => h.Convertible))
+        {
+            // A fixed conversion order is not a count per class; the decomposition's own models honour it.
+            return null;
+        }
+
+        var solveSeconds = deterministicSeconds / (Margins.Length * SchedulesPerMargin);
+        for (var target = lower; target <= upper && target <= problem.Hosts.Count + 2; target++)
+        {
+            foreach (var margin in Margins)
+            {
+                var tried = new List<int[][]>();
+                for (var k = 0; k < SchedulesPerMargin; k++)
+                {
+                    if (context.Cancellation.IsCancellationRequested || context.Budget.StopNow())
+                    {
+                        return null;
+                    }
+
+                    var counts = HostClassRelaxation.Schedule(context, target, margin, solveSeconds, tried, spread: false);
+                    if (counts is null)
+                    {
+                        break;
+                    }
+
+                    tried.Add(counts);
+                    var stages = HostClassRelaxation.Assign(problem, counts);
+                    var order = problem.Hosts.Where(h => h.Convertible).OrderBy(h => stages[h.Index]).ThenBy(h => h.Index).Select(h => h.Index).ToList();
+                    SolverDecisions? found = null;
+                    foreach (var dense in new[] { true, false })
+                    {
+                        var packed = GreedyDecisions.Solve(problem, order, stages, rbdDenseFirst: dense);
+                        var valid = packed is not null && packed.Stages <= target && new PlanSimulation(problem, packed).Violations().Count == 0;
+                        context.Log.Add($"host-class schedule {string.Join("/", Enumerable.Range(1, target).Select(s => counts.Sum(row => row[s])))} hosts per wave, "
+                            + $"{(dense ? "RBD-dense crossings" : "next hosts' crossings")}: {(packed is null ? "packing stuck" : $"{packed.Stages} stages, {packed.LiveMigrations} live migrations{(valid ? "" : " (not kept)")}")}");
+                        if (valid && (found is null || ExactSearch.Worse(found, packed!)))
+                        {
+                            found = packed;
+                        }
+                    }
+
+                    if (found is not null)
+                    {
+                        return found;
+                    }
+                }
+            }
+        }
+
+        return null;
+    }
+}
