@@ -65,10 +65,10 @@ internal static class HostClassRelaxation
     /// <summary>
     /// How many hosts of each class convert in each wave of a <paramref name="stages"/>-stage schedule the relaxation admits
     /// with every capacity but the old Ceph's scaled by <paramref name="margin"/> (room for packing losses); null if none
-    /// found. Schedules already returned (<paramref name="except"/>) are cut off. With <paramref name="spread"/> the model
-    /// prefers conversions late (each host as late as the aggregates allow: the libvirt side keeps room for hops).
+    /// found. Schedules already returned (<paramref name="except"/>) are cut off. With <paramref name="fewestFirstWave"/> the
+    /// model empties as few VMs as it can in wave 1 (each of them live-migrates when nothing runs PVE yet).
     /// </summary>
-    public static int[][]? Schedule(SearchContext context, int stages, double margin, double deterministicSeconds, IReadOnlyList<int[][]> except, bool spread)
+    public static int[][]? Schedule(SearchContext context, int stages, double margin, double deterministicSeconds, IReadOnlyList<int[][]> except, bool fewestFirstWave)
     {
         var problem = context.Problem;
         var model = new Model(problem, stages, margin);
@@ -103,19 +103,17 @@ internal static class HostClassRelaxation
             model.Cp.AddBoolOr(differs);
         }
 
-        if (spread)
+        if (fewestFirstWave && !problem.Hosts.Any(h => h.AlreadyPve && !h.Excluded))
         {
-            // Late conversions first: Σ stage × count, largest.
-            var weighted = LinearExpr.NewBuilder();
-            for (var c = 0; c < model.ClassCount; c++)
+            // Every VM of a host emptied in wave 1 live-migrates (nothing runs PVE yet): fewest such VMs.
+            var classes = Classes(problem);
+            var firstWave = LinearExpr.NewBuilder();
+            for (var c = 0; c < classes.Count; c++)
             {
-                for (var s = 1; s <= stages; s++)
-                {
-                    weighted.AddTerm(model.Count[c][s], s);
-                }
+                firstWave.AddTerm(model.Count[c][1]!, classes[c].Min(h => problem.VmsOn(h.Index).Count()));
             }
 
-            model.Cp.Maximize(weighted);
+            model.Cp.Minimize(firstWave);
         }
 
         var (status, solver) = context.Solve(model.Cp, deterministicSeconds);
@@ -129,8 +127,9 @@ internal static class HostClassRelaxation
     }
 
     /// <summary>
-    /// Conversion stage per host from class counts: within a class, hosts without file-disk VMs first (their VMs hop
-    /// without storage copy), then the least RAM to evacuate, take the earliest waves.
+    /// Conversion stage per host from class counts: within a class, hosts whose biggest VM is smallest take the earliest
+    /// waves (in wave 1 every VM hops into what the other hosts have left), then those without file-disk VMs (no storage
+    /// copy), then the least RAM to evacuate.
     /// </summary>
     public static int[] Assign(PlanningProblem problem, int[][] counts)
     {

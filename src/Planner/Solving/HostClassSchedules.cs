@@ -15,6 +15,9 @@ internal static class HostClassSchedules
     /// <summary>Schedules tried per margin and stage count (each cut off from the next solve).</summary>
     internal const int SchedulesPerMargin = 2;
 
+    /// <summary>Schedules still tried at the stage count of the first valid plan, for fewer live migrations.</summary>
+    internal const int ExtraSchedulesAfterFound = 3;
+
     /// <summary>
     /// The first schedule, from the stage bound up to one stage below <paramref name="best"/>, that packs into a valid plan
     /// with that many stages or fewer; null when none does (or <paramref name="best"/> is already at the bound).
@@ -30,19 +33,24 @@ internal static class HostClassSchedules
         }
 
         var solveSeconds = deterministicSeconds / (Margins.Length * SchedulesPerMargin);
+        // Counted, not timed (deterministic): two packings per schedule, fewer on big fleets.
+        var packings = (int)Math.Clamp(context.Options.TimeLimitSeconds * Decomposition.PackingsPerSecondAndVm / Math.Max(1, problem.Vms.Count), 4, 40);
         for (var target = lower; target <= upper && target <= problem.Hosts.Count + 2; target++)
         {
+            SolverDecisions? found = null;
+            var afterFound = 0;
             foreach (var margin in Margins)
             {
                 var tried = new List<int[][]>();
-                for (var k = 0; k < SchedulesPerMargin; k++)
+                for (var k = 0; k < SchedulesPerMargin && packings > 0 && (found is null || afterFound++ < ExtraSchedulesAfterFound); k++)
                 {
                     if (context.Cancellation.IsCancellationRequested || context.Budget.StopNow())
                     {
-                        return null;
+                        return found;
                     }
 
-                    var counts = HostClassRelaxation.Schedule(context, target, margin, solveSeconds, tried, spread: false);
+                    // First any schedule (the most room for the packing), then the one emptying the fewest VMs in wave 1 (each of them hops).
+                    var counts = HostClassRelaxation.Schedule(context, target, margin, solveSeconds, tried, fewestFirstWave: k == 1);
                     if (counts is null)
                     {
                         break;
@@ -51,24 +59,24 @@ internal static class HostClassSchedules
                     tried.Add(counts);
                     var stages = HostClassRelaxation.Assign(problem, counts);
                     var order = problem.Hosts.Where(h => h.Convertible).OrderBy(h => stages[h.Index]).ThenBy(h => h.Index).Select(h => h.Index).ToList();
-                    SolverDecisions? found = null;
                     foreach (var dense in new[] { true, false })
                     {
+                        packings--;
                         var packed = GreedyDecisions.Solve(problem, order, stages, rbdDenseFirst: dense);
                         var valid = packed is not null && packed.Stages <= target && new PlanSimulation(problem, packed).Violations().Count == 0;
-                        context.Log.Add($"host-class schedule {string.Join("/", Enumerable.Range(1, target).Select(s => counts.Sum(row => row[s])))} hosts per wave, "
+                        context.Log.Add($"host-class schedule {string.Join("/", Enumerable.Range(1, target).Select(s => counts.Sum(row => row[s])))} hosts per wave (margin {margin}), "
                             + $"{(dense ? "RBD-dense crossings" : "next hosts' crossings")}: {(packed is null ? "packing stuck" : $"{packed.Stages} stages, {packed.LiveMigrations} live migrations{(valid ? "" : " (not kept)")}")}");
                         if (valid && (found is null || ExactSearch.Worse(found, packed!)))
                         {
                             found = packed;
                         }
                     }
-
-                    if (found is not null)
-                    {
-                        return found;
-                    }
                 }
+            }
+
+            if (found is not null)
+            {
+                return found;
             }
         }
 
