@@ -66,8 +66,10 @@ internal sealed class Decomposition(SearchContext context)
         // First the fewest stages the fluid model allows, then, for each margin, schedules with exactly `target` stages, one stage fewer after each success:
         // the least aggressive schedule first, since the packing loses what the fluid model does not see.
         var tries = 0;
-        var fewest = HostLevel((best?.Stages ?? (upper + 1)) - 1, margins[0], budget / 16, out var fewestStatus, aggressive: true);
-        context.Log.Add($"host-level model, fewest stages: {fewestStatus}");
+        // Already at the stage bound (ADR 0027's schedules): nothing shorter to look for.
+        var fewestStatus = CpSolverStatus.Unknown;
+        var fewest = best is not null && best.Stages <= lower ? null : HostLevel((best?.Stages ?? (upper + 1)) - 1, margins[0], budget / 16, out fewestStatus, aggressive: true);
+        context.Log.Add($"host-level model, fewest stages: {(fewest is null && best is not null && best.Stages <= lower ? "skipped (at the stage bound)" : fewestStatus)}");
         if (fewest is not null)
         {
             var order = problem.Hosts.Where(h => h.Convertible).OrderBy(h => fewest[h.Index]).ThenBy(h => h.Index).Select(h => h.Index).ToList();
