@@ -50,7 +50,7 @@ internal sealed class Decomposition(SearchContext context)
         }
 
         // ADR 0027: class counts per wave from the stage relaxation, then hosts, then VMs; at the stage bound the fluid models below are skipped.
-        if (best is null || best.Stages > lower)
+        if ((best is null || best.Stages > lower) && HostClassSchedules.Applies(problem))
         {
             if (HostClassSchedules.Search(context, best, lower, budget / 8) is { } counted)
             {

@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace Taquin.Planner.Solving;
 
 /// <summary>
@@ -17,6 +19,13 @@ internal static class HostClassSchedules
 
     /// <summary>Schedules still tried at the stage count of the first valid plan, for fewer live migrations.</summary>
     internal const int ExtraSchedulesAfterFound = 3;
+
+    /// <summary>
+    /// Worth running in the decomposition when counting merges hosts: at least two convertible hosts per class. Where every
+    /// host is its own class (the 7-host fleets) the per-host models and the schedule search do as well and need its time.
+    /// </summary>
+    public static bool Applies(PlanningProblem problem)
+        => problem.Hosts.Count(h => h.Convertible) >= 2 * HostClassRelaxation.Classes(problem).Count;
 
     /// <summary>
     /// The first schedule, from the stage bound up to one stage below <paramref name="best"/>, that packs into a valid plan
@@ -65,7 +74,7 @@ internal static class HostClassSchedules
                         var packed = GreedyDecisions.Solve(problem, order, stages, rbdDenseFirst: dense);
                         var valid = packed is not null && packed.Stages <= target && new PlanSimulation(problem, packed).Violations().Count == 0;
                         context.Log.Add($"host-class schedule {string.Join("/", Enumerable.Range(1, target).Select(s => counts.Sum(row => row[s])))} hosts per wave (margin {margin}), "
-                            + $"{(dense ? "RBD-dense crossings" : "next hosts' crossings")}: {(packed is null ? "packing stuck" : $"{packed.Stages} stages, {packed.LiveMigrations} live migrations{(valid ? "" : " (not kept)")}")}");
+                            + $"{(dense ? "RBD-dense crossings" : "next hosts' crossings")}: {(packed is null ? "packing stuck" : $"{packed.Stages} stages, {packed.LiveMigrations} live migrations{(valid ? "" : " (not kept)")}")} at {context.Budget.Elapsed.ToString("0.00", CultureInfo.InvariantCulture)} s");
                         if (valid && (found is null || ExactSearch.Worse(found, packed!)))
                         {
                             found = packed;
