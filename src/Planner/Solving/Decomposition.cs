@@ -49,7 +49,7 @@ internal sealed class Decomposition(SearchContext context)
             }
         }
 
-        // ADR 0027: class counts per wave from the stage relaxation, then hosts, then VMs; at the stage bound the fluid models below are skipped.
+        // ADR 0027: class counts per wave from the stage relaxation, then hosts, then VMs; once at the stage bound, the fluid models below have nothing shorter to find.
         if ((best is null || best.Stages > lower) && HostClassSchedules.Applies(problem))
         {
             if (HostClassSchedules.Search(context, best, lower, budget / 8) is { } counted)
@@ -67,9 +67,10 @@ internal sealed class Decomposition(SearchContext context)
         // the least aggressive schedule first, since the packing loses what the fluid model does not see.
         var tries = 0;
         // Already at the stage bound (ADR 0027's schedules): nothing shorter to look for.
+        var atBound = best is not null && best.Stages <= lower;
         var fewestStatus = CpSolverStatus.Unknown;
-        var fewest = best is not null && best.Stages <= lower ? null : HostLevel((best?.Stages ?? (upper + 1)) - 1, margins[0], budget / 16, out fewestStatus, aggressive: true);
-        context.Log.Add($"host-level model, fewest stages: {(fewest is null && best is not null && best.Stages <= lower ? "skipped (at the stage bound)" : fewestStatus)}");
+        var fewest = atBound ? null : HostLevel((best?.Stages ?? (upper + 1)) - 1, margins[0], budget / 16, out fewestStatus, aggressive: true);
+        context.Log.Add($"host-level model, fewest stages: {(atBound ? "skipped (at the stage bound)" : fewestStatus)}");
         if (fewest is not null)
         {
             var order = problem.Hosts.Where(h => h.Convertible).OrderBy(h => fewest[h.Index]).ThenBy(h => h.Index).Select(h => h.Index).ToList();
