@@ -82,6 +82,8 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null, TimeProvider? clock
         var lower = Math.Max(StageLowerBound(relaxed), bounds.Stages);
         var upper = greedy?.Stages ?? FallbackStageLimit(problem);
         var context = new SearchContext(problem, options, tuning, log, cancellationToken) { Budget = budget };
+        // The same relaxation with interchangeable hosts counted per class decides big fleets fast (ADR 0027); both are valid.
+        lower = HostClassRelaxation.RaiseLowerBound(context, relaxed, lower, upper, Math.Max(0.5, options.TimeLimitSeconds * 0.05));
         lower = StageRelaxation.RaiseLowerBound(context, lower, upper, relaxed);
         var size = (long)problem.Vms.Count * problem.Hosts.Count * upper;
         // The per-VM relaxations are not built for big fleets: the search then keeps their share too.

@@ -49,14 +49,28 @@ internal sealed class Decomposition(SearchContext context)
             }
         }
 
+        // ADR 0027: class counts per wave from the stage relaxation, then hosts, then VMs; once at the stage bound, the fluid models below have nothing shorter to find.
+        if ((best is null || best.Stages > lower) && HostClassSchedules.Applies(problem))
+        {
+            if (HostClassSchedules.Search(context, best, lower, budget / 8) is { } counted)
+            {
+                context.Log.Add($"host-class schedules: {counted.Stages} stages, {counted.LiveMigrations} live migrations");
+                best = counted;
+                context.Budget.NoteFirstPlan();
+            }
+        }
+
         // Safety margins on the aggregate capacities: the fluid model ignores packing losses.
         double[] margins = [0.97, 0.9, 0.8, 0.7];
         var proven = false;
         // First the fewest stages the fluid model allows, then, for each margin, schedules with exactly `target` stages, one stage fewer after each success:
         // the least aggressive schedule first, since the packing loses what the fluid model does not see.
         var tries = 0;
-        var fewest = HostLevel((best?.Stages ?? (upper + 1)) - 1, margins[0], budget / 16, out var fewestStatus, aggressive: true);
-        context.Log.Add($"host-level model, fewest stages: {fewestStatus}");
+        // Already at the stage bound (ADR 0027's schedules): nothing shorter to look for.
+        var atBound = best is not null && best.Stages <= lower;
+        var fewestStatus = CpSolverStatus.Unknown;
+        var fewest = atBound ? null : HostLevel((best?.Stages ?? (upper + 1)) - 1, margins[0], budget / 16, out fewestStatus, aggressive: true);
+        context.Log.Add($"host-level model, fewest stages: {(atBound ? "skipped (at the stage bound)" : fewestStatus)}");
         if (fewest is not null)
         {
             var order = problem.Hosts.Where(h => h.Convertible).OrderBy(h => fewest[h.Index]).ThenBy(h => h.Index).Select(h => h.Index).ToList();

@@ -9,18 +9,25 @@ namespace Taquin.Planner.Solving;
 /// </summary>
 internal static class GreedyDecisions
 {
-    public static SolverDecisions? Solve(PlanningProblem problem, IReadOnlyList<int>? conversionOrder = null, IReadOnlyList<int>? conversionStages = null)
+    /// <param name="problem">The fleet.</param>
+    /// <param name="conversionOrder">Hosts in conversion order (null: a few candidate orders).</param>
+    /// <param name="conversionStages">Planned conversion stage per host (decomposition), or null for one host per stage.</param>
+    /// <param name="rbdDenseFirst">
+    /// When the old Ceph needs room, cross the VMs with most RBD data per MiB of RAM first (most data off the old Ceph
+    /// for the PVE RAM they take) rather than those of the hosts converting next (fewer hops): for tight schedules (ADR 0027).
+    /// </param>
+    public static SolverDecisions? Solve(PlanningProblem problem, IReadOnlyList<int>? conversionOrder = null, IReadOnlyList<int>? conversionStages = null, bool rbdDenseFirst = false)
     {
         if (conversionOrder is not null)
         {
-            return new Run(problem, conversionOrder, conversionStages).Execute();
+            return new Run(problem, conversionOrder, conversionStages, rbdDenseFirst).Execute();
         }
 
         // A few cheap orders; the best valid result wins (fewest stages, then live migrations).
         SolverDecisions? best = null;
         foreach (var order in CandidateOrders(problem))
         {
-            var result = new Run(problem, order, null).Execute();
+            var result = new Run(problem, order, null, false).Execute();
             if (result is not null && (best is null || result.Stages < best.Stages
                 || (result.Stages == best.Stages && result.LiveMigrations < best.LiveMigrations)))
             {
@@ -62,7 +69,7 @@ internal static class GreedyDecisions
         return PinnedFirst(problem, sorted);
     }
 
-    private sealed class Run(PlanningProblem problem, IReadOnlyList<int> order, IReadOnlyList<int>? plannedStages)
+    private sealed class Run(PlanningProblem problem, IReadOnlyList<int> order, IReadOnlyList<int>? plannedStages, bool rbdDenseFirst)
     {
         private readonly int[] location = problem.Vms.Select(v => v.Home).ToArray();
         private readonly int[] crossStage = Enumerable.Repeat(0, problem.Vms.Count).ToArray();
@@ -298,7 +305,8 @@ internal static class GreedyDecisions
             // Prefer VMs of the hosts converted soonest: they would have to move anyway.
             var queueRank = queue.Select((h, i) => (h, i)).ToDictionary(x => x.h, x => x.i);
             var candidates = problem.Vms.Where(v => !Crossed(v.Index) && v.RbdMiB > 0 && !hops[v.Index].Any(h => h.Stage == stage))
-                .OrderBy(v => queueRank.GetValueOrDefault(location[v.Index], int.MaxValue))
+                .OrderBy(v => rbdDenseFirst ? 0 : queueRank.GetValueOrDefault(location[v.Index], int.MaxValue))
+                .ThenByDescending(v => rbdDenseFirst ? (double)v.RbdMiB / Math.Max(1, v.RamMiB) : v.RbdMiB)
                 .ThenByDescending(v => v.RbdMiB)
                 .ThenBy(v => v.Index)
                 .ToList();
