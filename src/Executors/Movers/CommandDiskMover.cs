@@ -79,7 +79,7 @@ public sealed class CommandDiskMover(ISshRunner ssh, MoverOptions options, TimeP
             ? SnapshotsAsync(rbdTarget.Host, rbdTarget.Image, options.TargetCephConf, ct)
             : Task.FromResult<IReadOnlyList<string>>([]);
         // The live progress of the remote paths needs the image size (rbd's percentage is of the address space).
-        var sizing = progress is not null && options.DataPath is DataPath.Direct or DataPath.TargetClient && request.Target is RbdVolumeTarget
+        var sizing = progress is not null && options.DataPath is DataPath.Direct or DataPath.TargetClient or DataPath.DirectTcp && request.Target is RbdVolumeTarget
             ? ImageSizeAsync(source.Host, $"{source.Image}@{toSnapshot}", options.SourceCephConf, ct)
             : Task.FromResult(0L);
         await Task.WhenAll(diffing, targetSnapshots, sizing);
@@ -107,7 +107,10 @@ public sealed class CommandDiskMover(ISshRunner ssh, MoverOptions options, TimeP
 
                     if (options.DataPath == DataPath.DirectTcp)
                     {
-                        await new TcpPipe(ssh, options).RunAsync(source.Host, export, target.Host, import, $"copy {request}", ct);
+                        // The sender's stderr is export-diff's own: its percentages are the live progress, as on the direct path.
+                        await using var live = LiveExportProgress(expected, request.FromSnapshot, toSnapshot, await sizing, started, progress);
+                        await new TcpPipe(ssh, options).RunAsync(source.Host, WithProgress(export), target.Host, import, $"copy {request}", ct, live.Tap);
+                        await live.StopAsync();
                         await ReportDoneAsync(progress, expected.StreamBytes, started);
                         return (DataPath.DirectTcp, "rbd export-diff | tcp | rbd import-diff", expected.StreamBytes, expected.DataBytes);
                     }
