@@ -94,10 +94,12 @@ internal sealed class TcpPipe(ISshRunner ssh, MoverOptions options)
     /// on <paramref name="targetHost"/>, over TCP. Both commands go over the hosts' shared SSH connections: a streamed
     /// command would open a connection of its own, a second or so of key exchange on a loaded host, twice per copy. The
     /// receiver announces its port on stderr (read live through the runner's stderr tap, so the sender starts as soon as
-    /// the listener is bound); <paramref name="senderStderrTap"/>, when given, gets the sender's stderr as it arrives (the
-    /// source tool's own progress).
+    /// the listener is bound). <paramref name="ready"/>, when given, runs while the receiver starts (the caller's own
+    /// questions overlap the listener's start-up) and decides whether to send, and where the sender's stderr goes as it
+    /// arrives (the source tool's own progress). False when <paramref name="ready"/> said not to send (the receiver is
+    /// killed).
     /// </summary>
-    public async Task RunAsync(string sourceHost, IReadOnlyList<string> sourceArgv, string targetHost, IReadOnlyList<string> targetArgv, string what, CancellationToken ct, Stream? senderStderrTap = null)
+    public async Task<bool> RunAsync(string sourceHost, IReadOnlyList<string> sourceArgv, string targetHost, IReadOnlyList<string> targetArgv, string what, CancellationToken ct, Func<Task<SenderStart>>? ready = null)
     {
         var (listen, from) = Addresses(Tcp, sourceHost, targetHost, what);
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -109,6 +111,7 @@ internal sealed class TcpPipe(ISshRunner ssh, MoverOptions options)
         var done = false;
         try
         {
+            var start = ready is null ? new SenderStart(true, null) : await ready();
             if (await Task.WhenAny(announcement.Listening, receiver) == receiver && !announcement.Listening.IsCompleted)
             {
                 throw Failure(await receiver, $"{what}: the receiver on {targetHost}");
@@ -116,10 +119,15 @@ internal sealed class TcpPipe(ISshRunner ssh, MoverOptions options)
 
             var (port, group) = await announcement.Listening;
             receiverGroup = group;
+            if (!start.Send)
+            {
+                return false;
+            }
+
             var senderArgv = new[] { "bash", "-c", SenderScript(sourceHost, from, listen, port, sourceArgv), "taquin-tcp-sender", senderControl };
-            sender = senderStderrTap is null
+            sender = start.StderrTap is null
                 ? ssh.RunAsync(sourceHost, senderArgv, ct: cts.Token)
-                : ssh.RunWithStderrTapAsync(sourceHost, senderArgv, senderStderrTap, ct: cts.Token);
+                : ssh.RunWithStderrTapAsync(sourceHost, senderArgv, start.StderrTap, ct: cts.Token);
             // Whichever end fails first fails the copy: the other end is killed below rather than waited for.
             var first = await Task.WhenAny(sender, receiver);
             var (firstName, otherName, other) = first == sender ? ($"the sender on {sourceHost}", $"the receiver on {targetHost}:{port}", receiver) : ($"the receiver on {targetHost}:{port}", $"the sender on {sourceHost}", sender);
@@ -136,11 +144,20 @@ internal sealed class TcpPipe(ISshRunner ssh, MoverOptions options)
             }
 
             done = true;
+            return true;
         }
         finally
         {
             if (!done)
             {
+                // Failed or cancelled before the receiver announced itself (e.g. the caller's questions failed): it may be
+                // about to listen, so wait for its announcement (or its end) to know the group to kill.
+                if (receiverGroup is null)
+                {
+                    await Task.WhenAny(announcement.Listening, receiver, Task.Delay(TimeSpan.FromSeconds(10), CancellationToken.None));
+                    receiverGroup = announcement.Listening.IsCompletedSuccessfully ? announcement.Listening.Result.Group : null;
+                }
+
                 await KillAsync(targetHost, receiverControl, receiverGroup);
                 await KillAsync(sourceHost, senderControl, null);
                 await cts.CancelAsync();
@@ -390,6 +407,9 @@ internal sealed class TcpPipe(ISshRunner ssh, MoverOptions options)
         }
     }
 }
+
+/// <summary>Whether the sender of a <see cref="TcpPipe"/> copy starts, and where its stderr goes as it arrives (null: nowhere live).</summary>
+internal readonly record struct SenderStart(bool Send, Stream? StderrTap);
 
 /// <summary>
 /// The receiver's stderr as it arrives: completes <see cref="Listening"/> with the port and process group of the first

@@ -252,6 +252,25 @@ public sealed class TcpDataPathTests : IDisposable
     }
 
     [IntegrationFact]
+    public async Task A_copy_already_done_or_whose_source_cannot_be_read_stops_the_listener_started_alongside_its_questions()
+    {
+        var source = SparseSource("tcp-again-src");
+        var request = new DiskCopyRequest(new RbdImageSource(Host, source), null, "base", new RbdVolumeTarget(Host, _ceph.CreateImage("tcp-again-dst", 64 << 20)));
+        var mover = new CommandDiskMover(_runner, Options(61120, ceph: _ceph) with { CopyAttempts = 1 });
+        await mover.CopyAsync(request, null, CancellationToken.None);
+
+        // The receiver starts while rbd diff and snap ls run; the target already at "base" (or no source) stops it.
+        var again = await mover.CopyAsync(request, null, CancellationToken.None);
+        var missing = await Assert.ThrowsAsync<SshCommandException>(() => mover.CopyAsync(request with { Source = new RbdImageSource(Host, source + "-gone") }, null, CancellationToken.None));
+
+        Assert.Equal("already at base", again.Method);
+        Assert.Equal(0, again.BytesSent);
+        Assert.Contains("rbd diff", missing.Message, StringComparison.Ordinal);
+        AssertNothingLeftOn(61120, 4);
+        Assert.True((await mover.VerifyAsync(request, CancellationToken.None)).Match);
+    }
+
+    [IntegrationFact]
     public async Task A_copy_cancelled_while_the_listener_waits_kills_the_listener_and_the_sender()
     {
         var source = SparseSource("tcp-cancel-src");
