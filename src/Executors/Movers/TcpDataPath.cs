@@ -31,7 +31,10 @@ public sealed record TcpDataPathOptions
     /// <summary>The sender gives up connecting after this time.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Either end stops when nothing moved for this long (a vanished peer never closes its socket).</summary>
+    /// <summary>
+    /// The data connection is probed (TCP keepalive, 3 probes 10 s apart) once idle for this long: a vanished peer never
+    /// closes its socket, and with <c>nofork</c> (docs/adr/0024) no socat stays in the data path to time the transfer out.
+    /// </summary>
     public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(300);
 
     /// <summary>The socat program on the hosts (a name on their PATH, or a path).</summary>
@@ -80,12 +83,6 @@ internal sealed class TcpPipe(ISshRunner ssh, MoverOptions options)
 
     /// <summary>Receiver exit: no sender connected within the accept timeout.</summary>
     public const int AcceptTimedOut = 124;
-
-    /// <summary>
-    /// socat's transfer block (<c>-b</c>; its default, 8 KiB, costs a system call per 8 KiB: 205 MiB/s through loopback on
-    /// the test bed against 1.48 GiB/s with 1 MiB).
-    /// </summary>
-    public const int BlockBytes = 1 << 20;
 
     private TcpDataPathOptions Tcp => options.Tcp;
 
