@@ -14,7 +14,8 @@ namespace Taquin.Bench;
 /// throughput of the movers against a plain <c>rbd export - | rbd import -</c> pipe (also through ssh) and
 /// <c>qemu-img convert -p -n</c> as PVE's import runs it, in the same run; bytes sent on a sparse image; downtime
 /// (source stop → target start, without the guest boot) per strategy for two disk sizes with the same change.
-/// Usage: dotnet run -c Release --project bench/Taquin.Bench -- movers [--size-mib 512] [--changed-mib 8] [--repeat 2] [--rates-out rates.yaml] [--label tcp]
+/// Usage: dotnet run -c Release --project bench/Taquin.Bench -- movers [--size-mib 512 | --sizes-mib 512,2048] [--methods direct,direct-tcp]
+/// [--throughput-only] [--changed-mib 8] [--repeat 2] [--rates-out rates.yaml] [--label tcp]
 /// [--file-downtime-only] (only the warm qcow2 rows, saved as DATE-movers-file-verify.txt); the report goes to
 /// bench/results/DATE-movers[-LABEL].txt.
 /// </summary>
@@ -34,6 +35,14 @@ internal static class MoversBench
         }
 
         var sizeMib = Program.IntArg(args, "--size-mib", 512);
+        // --sizes-mib 512,2048: throughput at each size and the marginal rates between them (the fixed cost drops out).
+        IReadOnlyList<int> sizesMib = Array.IndexOf(args, "--sizes-mib") is var si and >= 0 && si + 1 < args.Length
+            ? [.. args[si + 1].Split(',').Select(v => int.Parse(v, Inv))]
+            : [sizeMib];
+        // --methods direct,direct-tcp: only these throughput rows (and the raw pipes the ratios need).
+        var methods = Array.IndexOf(args, "--methods") is var mi and >= 0 && mi + 1 < args.Length ? args[mi + 1].Split(',') : [];
+        // --throughput-only: no sparse, downtime and file rows.
+        var throughputOnly = args.Contains("--throughput-only");
         var changedMib = Program.IntArg(args, "--changed-mib", 8);
         var repeat = Program.IntArg(args, "--repeat", 2);
         var pool = Environment.GetEnvironmentVariable("TAQUIN_CEPH_POOL") ?? "rbd";
@@ -60,7 +69,13 @@ internal static class MoversBench
             return await SaveAsync("movers-file-verify");
         }
 
-        var rates = await ThroughputAsync(conf, pool, tag, sizeMib, changedMib, repeat, options);
+        var rates = await ThroughputAsync(conf, pool, tag, sizesMib, methods, throughputOnly, changedMib, repeat, options);
+        var label = Array.IndexOf(args, "--label") is var l and >= 0 && l + 1 < args.Length ? "-" + args[l + 1] : "";
+        if (throughputOnly)
+        {
+            await SaveFileAsync("movers" + label);
+            return 0;
+        }
 
         // 3. Downtime per strategy: source stop -> target start (final snapshot, copy, verification; no guest boot).
         Line($"downtime (source stop -> target start, no guest boot), {changedMib} MiB changed after the base copy, direct path:");
@@ -114,13 +129,12 @@ internal static class MoversBench
         }
 
         await FileDowntimeAsync(runner, options, changedMib, repeat);
-        var label = Array.IndexOf(args, "--label") is var l and >= 0 && l + 1 < args.Length ? "-" + args[l + 1] : "";
         var file = await SaveFileAsync("movers" + label);
         if (RatesOut.PathArg(args) is { } ratesOut)
         {
             await RatesOut.WriteAsync(ratesOut, new MoversMeasurements
             {
-                MeasuredOn = $"test bed Ceph ({Env("TAQUIN_CEPH_OSDS")} OSD, 127.0.0.1), {Environment.ProcessorCount} cores, {sizeMib} MiB fully written image",
+                MeasuredOn = $"test bed Ceph ({Env("TAQUIN_CEPH_OSDS")} OSD, 127.0.0.1), {Environment.ProcessorCount} cores, {sizesMib.Max()} MiB fully written image",
                 MeasuredAt = DateTimeOffset.UtcNow,
                 DirectMiBps = rates[RatePaths.Direct],
                 RelayedMiBps = rates[RatePaths.Relayed],
@@ -202,88 +216,116 @@ internal static class MoversBench
         }
     }
 
+    /// <summary>A throughput row: its key (for <c>--methods</c>), its label, the raw pipe over the same transport, and the copy.</summary>
+    private sealed record Method(string Key, string Name, string Transport, bool Preallocate, bool IsMover, Func<string, string, Task> Copy);
+
     /// <summary>
-    /// Throughput on one fully written image: every method once per round, rounds interleaved (a shared machine's load
-    /// hits all methods alike), best round each; then the sparse image's bytes sent per data path.
+    /// Throughput on fully written images of each size: every method once per round, rounds interleaved (a shared machine's
+    /// load hits all methods alike), best round each; with two sizes or more, marginal rates between the smallest and the
+    /// largest (the fixed cost per copy drops out). Then the sparse image's bytes sent per data path.
     /// The movers run through SSH.NET to the test bed's sshd, as a real run does (the relayed path's data crosses it).
     /// </summary>
-    private static async Task<IReadOnlyDictionary<string, double>> ThroughputAsync(string conf, string pool, string tag, int sizeMib, int changedMib, int repeat, MoverOptions options)
+    private static async Task<IReadOnlyDictionary<string, double>> ThroughputAsync(string conf, string pool, string tag, IReadOnlyList<int> sizesMib, string[] keys, bool throughputOnly, int changedMib, int repeat, MoverOptions options)
     {
         string Rbd(params string[] a) => Sh(["rbd", "--conf", conf, .. a]);
         using var sshNet = new SshNetRunner(
             new Dictionary<string, SshEndpoint>(StringComparer.Ordinal) { [Host] = new(Env("TAQUIN_SSH_USER"), Env("TAQUIN_SSH_HOST"), int.Parse(Env("TAQUIN_SSH_PORT"), Inv)) },
             SshAccessOptions.FromEnvironment());
-        var full = $"{pool}/bench-full-{tag}";
-        Rbd("create", "--size", $"{sizeMib}M", full);
-        Fill(conf, full, 0, sizeMib);
-        Rbd("snap", "create", $"{full}@s");
         var ssh = ShellQuoting.Join(options.SshCommand(Host));
-        Line($"throughput: {sizeMib} MiB fully written image, best of {repeat} interleaved rounds; ssh = {ssh.Replace(Env("TAQUIN_TESTBED_DIR"), "$TB", StringComparison.Ordinal)}");
-        Task Mover(DataPath path, string target)
-            => new CommandDiskMover(sshNet, options with { DataPath = path }).CopyAsync(new DiskCopyRequest(new RbdImageSource(Host, full), null, "s", new RbdVolumeTarget(Host, target)), null, CancellationToken.None);
+        Task Mover(DataPath path, string source, string target)
+            => new CommandDiskMover(sshNet, options with { DataPath = path }).CopyAsync(new DiskCopyRequest(new RbdImageSource(Host, source), null, "s", new RbdVolumeTarget(Host, target)), null, CancellationToken.None);
         Task Shell(string script) => Task.Run(() => Sh(["bash", "-o", "pipefail", "-c", script]));
-        const string LocalPipe = "local pipe: rbd export - | rbd import -";
-        const string SshPipe = "ssh pipe: rbd export - | ssh | rbd import -";
-        const string TcpPipe = "tcp pipe: rbd export - | socat -b 1M | socat | rbd import -";
-        const string QemuImg = "qemu-img convert -p -n -f raw -O raw (PVE import)";
-        const string MoverDirect = "mover direct (export-diff | ssh | import-diff)";
-        const string MoverRelayed = "mover relayed (SSH.NET channels, orchestrator)";
-        const string MoverTargetClient = "mover target-client (both clusters, no ssh hop)";
-        const string MoverDirectTcp = "mover direct-tcp (export-diff | socat tcp | import-diff)";
-        var tcpPort = 60990;
-        (string Name, bool Preallocate, Func<string, Task> Copy)[] methods =
+        const int TcpPort = 60990;
+        var rbd = $"rbd --conf {conf}";
+        string TcpPipe(string export, string import)
+            => $"socat -u -b 1048576 TCP4-LISTEN:{TcpPort},bind=127.0.0.1,reuseaddr STDOUT | {import} & {export} | socat -u -b 1048576 STDIN TCP4:127.0.0.1:{TcpPort},retry=500,interval=0.01; wait $!";
+        Method[] all =
         [
-            (LocalPipe, false, t => Shell($"rbd --conf {conf} export --no-progress {full}@s - | rbd --conf {conf} import --no-progress - {t}")),
-            (SshPipe, false, t => Shell($"rbd --conf {conf} export --no-progress {full}@s - | {ssh} {ShellQuoting.Quote($"rbd --conf {conf} import --no-progress - {t}")}")),
-            (TcpPipe, false, t => Shell($"socat -u -b 1048576 TCP4-LISTEN:{tcpPort},bind=127.0.0.1,reuseaddr STDOUT | rbd --conf {conf} import --no-progress - {t} & rbd --conf {conf} export --no-progress {full}@s - | socat -u -b 1048576 STDIN TCP4:127.0.0.1:{tcpPort},retry=500,interval=0.01; wait $!")),
-            (QemuImg, true, t => Task.Run(() => Sh(["qemu-img", "convert", "-p", "-n", "-f", "raw", "-O", "raw", $"rbd:{full}@s:conf={conf}", $"rbd:{t}:conf={conf}"]))),
-            (MoverDirect, true, t => Mover(DataPath.Direct, t)),
-            (MoverRelayed, true, t => Mover(DataPath.Relayed, t)),
-            (MoverTargetClient, true, t => Mover(DataPath.TargetClient, t)),
-            (MoverDirectTcp, true, t => Mover(DataPath.DirectTcp, t)),
+            new("local", "local pipe: rbd export - | rbd import -", "local", false, false, (s, t) => Shell($"{rbd} export --no-progress {s}@s - | {rbd} import --no-progress - {t}")),
+            new("ssh", "ssh pipe: rbd export - | ssh | rbd import -", "ssh", false, false, (s, t) => Shell($"{rbd} export --no-progress {s}@s - | {ssh} {ShellQuoting.Quote($"{rbd} import --no-progress - {t}")}")),
+            new("tcp", "tcp pipe: rbd export - | socat -b 1M | socat | rbd import -", "tcp", false, false, (s, t) => Shell(TcpPipe($"{rbd} export --no-progress {s}@s -", $"{rbd} import --no-progress - {t}"))),
+            new("local-diff", "local diff pipe: export-diff | import-diff", "local", true, false, (s, t) => Shell($"{rbd} export-diff --no-progress {s}@s - | {rbd} import-diff --no-progress /dev/stdin {t}")),
+            new("ssh-diff", "ssh diff pipe: export-diff | ssh | import-diff", "ssh", true, false, (s, t) => Shell($"{rbd} export-diff --no-progress {s}@s - | {ssh} {ShellQuoting.Quote($"{rbd} import-diff --no-progress /dev/stdin {t}")}")),
+            new("tcp-diff", "tcp diff pipe: export-diff | socat | socat | import-diff", "tcp", true, false, (s, t) => Shell(TcpPipe($"{rbd} export-diff --no-progress {s}@s -", $"{rbd} import-diff --no-progress /dev/stdin {t}"))),
+            new("qemu", "qemu-img convert -p -n -f raw -O raw (PVE import)", "local", true, false, (s, t) => Task.Run(() => Sh(["qemu-img", "convert", "-p", "-n", "-f", "raw", "-O", "raw", $"rbd:{s}@s:conf={conf}", $"rbd:{t}:conf={conf}"]))),
+            new("direct", "mover direct (export-diff | ssh | import-diff)", "ssh", true, true, (s, t) => Mover(DataPath.Direct, s, t)),
+            new("relayed", "mover relayed (SSH.NET channels, orchestrator)", "ssh", true, true, (s, t) => Mover(DataPath.Relayed, s, t)),
+            new("target-client", "mover target-client (both clusters, no ssh hop)", "local", true, true, (s, t) => Mover(DataPath.TargetClient, s, t)),
+            new("direct-tcp", "mover direct-tcp (export-diff | tcp | import-diff)", "tcp", true, true, (s, t) => Mover(DataPath.DirectTcp, s, t)),
         ];
-        var best = methods.ToDictionary(m => m.Name, _ => double.MaxValue);
-        var sourceSha = Sha(conf, full + "@s");
-        for (var round = 0; round < repeat; round++)
+        // The raw pipes stay in whenever a mover row is measured: the ratios need them.
+        var wanted = keys.Length == 0 ? all : [.. all.Where(m => keys.Contains(m.Key) || m.Key is "local" or "ssh" or "tcp")];
+        // best[size][method] in seconds
+        var best = new Dictionary<int, Dictionary<string, double>>();
+        foreach (var sizeMib in sizesMib)
         {
-            foreach (var (name, preallocate, copy) in methods)
+            var full = $"{pool}/bench-full-{tag}-{sizeMib}";
+            Rbd("create", "--size", $"{sizeMib}M", full);
+            Fill(conf, full, 0, sizeMib);
+            Rbd("snap", "create", $"{full}@s");
+            Line($"throughput: {sizeMib} MiB fully written image, best of {repeat} interleaved rounds, load {Load()} at start; ssh = {ssh.Replace(Env("TAQUIN_TESTBED_DIR"), "$TB", StringComparison.Ordinal)}");
+            var times = wanted.ToDictionary(m => m.Key, _ => double.MaxValue);
+            var sourceSha = Sha(conf, full + "@s");
+            for (var round = 0; round < repeat; round++)
             {
-                var target = $"{pool}/bench-t-{tag}-{round}";
-                if (preallocate)
+                foreach (var method in wanted)
                 {
-                    Rbd("create", "--size", $"{sizeMib}M", target);
-                }
+                    var target = $"{pool}/bench-t-{tag}-{round}";
+                    if (method.Preallocate)
+                    {
+                        Rbd("create", "--size", $"{sizeMib}M", target);
+                    }
 
-                var clock = Stopwatch.StartNew();
-                await copy(target);
-                best[name] = Math.Min(best[name], clock.Elapsed.TotalSeconds);
-                if (round == 0 && preallocate && Sha(conf, target + (name.StartsWith("mover", StringComparison.Ordinal) ? "@s" : "")) != sourceSha)
-                {
-                    throw new InvalidOperationException($"{name}: the target differs from the source");
-                }
+                    var clock = Stopwatch.StartNew();
+                    await method.Copy(full, target);
+                    times[method.Key] = Math.Min(times[method.Key], clock.Elapsed.TotalSeconds);
+                    if (round == 0 && Sha(conf, target + (method.IsMover ? "@s" : "")) != sourceSha)
+                    {
+                        throw new InvalidOperationException($"{method.Name}: the target differs from the source");
+                    }
 
-                Sh(["bash", "-c", $"rbd --conf {conf} snap purge --no-progress {target}; rbd --conf {conf} rm --no-progress {target}"]);
+                    Sh(["bash", "-c", $"rbd --conf {conf} snap purge --no-progress {target}; rbd --conf {conf} rm --no-progress {target}"]);
+                }
+            }
+
+            foreach (var method in wanted)
+            {
+                var seconds = times[method.Key];
+                Line(FormattableString.Invariant($"  {method.Name,-58} {seconds,6:F2} s {sizeMib / seconds,7:F1} MiB/s   / local pipe {times["local"] / seconds,4:F2}   / {method.Transport + " pipe",-10} {times[method.Transport] / seconds,4:F2}"));
+            }
+
+            Line($"  (load {Load()} at the end; movers' times include their rbd diff and snap ls; targets of the diff rows are preallocated as PVE does, outside the time)");
+            Sh(["bash", "-c", $"rbd --conf {conf} snap purge --no-progress {full}; rbd --conf {conf} rm --no-progress {full}"]);
+            best[sizeMib] = times;
+        }
+
+        if (sizesMib.Count >= 2)
+        {
+            var (small, large) = (sizesMib.Min(), sizesMib.Max());
+            double Marginal(string key) => (large - small) / (best[large][key] - best[small][key]);
+            Line(FormattableString.Invariant($"marginal rates between {small} and {large} MiB (rate = {large - small} MiB / (t{large} - t{small}); fixed cost per copy = t{small} - {small} MiB / rate):"));
+            foreach (var method in wanted)
+            {
+                var rate = Marginal(method.Key);
+                Line(FormattableString.Invariant($"  {method.Name,-58} {rate,7:F1} MiB/s   / local pipe {rate / Marginal("local"),4:F2}   / {method.Transport + " pipe",-10} {rate / Marginal(method.Transport),4:F2}   fixed cost {best[small][method.Key] - (small / rate),5:F2} s"));
             }
         }
 
-        var (local, viaSsh) = (best[LocalPipe], best[SshPipe]);
-        foreach (var (name, _, _) in methods)
-        {
-            var seconds = best[name];
-            Line(FormattableString.Invariant($"  {name,-56} {seconds,6:F2} s {sizeMib / seconds,7:F1} MiB/s   / local pipe {local / seconds,4:F2}   / ssh pipe {viaSsh / seconds,4:F2}"));
-        }
-
-        Line($"  (load {Load()} at the end; movers' times include their rbd diff and snap ls; their targets are preallocated as PVE does, outside the time)");
-        Sh(["bash", "-c", $"rbd --conf {conf} snap purge --no-progress {full}; rbd --conf {conf} rm --no-progress {full}"]);
-        // MiB/s per rates-file path name (docs/rates-format.md); file disks copy as qemu-img does.
+        // MiB/s per rates-file path name (docs/rates-format.md), at the largest size; file disks copy as qemu-img does.
+        var largest = best[sizesMib.Max()];
+        double RateOf(string key) => largest.TryGetValue(key, out var seconds) ? sizesMib.Max() / seconds : 0;
         var measured = new Dictionary<string, double>(StringComparer.Ordinal)
         {
-            [RatePaths.Direct] = sizeMib / best[MoverDirect],
-            [RatePaths.Relayed] = sizeMib / best[MoverRelayed],
-            [RatePaths.TargetClient] = sizeMib / best[MoverTargetClient],
-            [RatePaths.DirectTcp] = sizeMib / best[MoverDirectTcp],
-            [RatePaths.File] = sizeMib / best[QemuImg],
+            [RatePaths.Direct] = RateOf("direct"),
+            [RatePaths.Relayed] = RateOf("relayed"),
+            [RatePaths.TargetClient] = RateOf("target-client"),
+            [RatePaths.DirectTcp] = RateOf("direct-tcp"),
+            [RatePaths.File] = RateOf("qemu"),
         };
+        if (throughputOnly)
+        {
+            return measured;
+        }
 
         // Sparse image: bytes sent against allocated, every data path.
         var sparse = $"{pool}/bench-sparse-{tag}";
@@ -319,10 +361,20 @@ internal static class MoversBench
 
     private static string Env(string name) => Environment.GetEnvironmentVariable(name) ?? "";
 
-    /// <summary>Writes <paramref name="mib"/> MiB of non-zero, non-repeating-per-block data at <paramref name="atMib"/>.</summary>
+    /// <summary>
+    /// Writes <paramref name="mib"/> MiB of non-zero, non-repeating-per-block data at <paramref name="atMib"/>, in pieces of at
+    /// most 1 GiB (<c>openssl rand</c> takes at most 2^31-1 bytes).
+    /// </summary>
     private static void Fill(string conf, string image, int atMib, int mib)
-        => Sh(["bash", "-c", FormattableString.Invariant(
-            $"openssl rand -out /tmp/taquin-bench-fill {(long)mib << 20} && qemu-io -f raw -c 'write -s /tmp/taquin-bench-fill {atMib}M {mib}M' 'rbd:{image}:conf={conf}' > /dev/null && rm -f /tmp/taquin-bench-fill")]);
+    {
+        const int PieceMib = 1024;
+        for (var done = 0; done < mib; done += PieceMib)
+        {
+            var piece = Math.Min(PieceMib, mib - done);
+            Sh(["bash", "-c", FormattableString.Invariant(
+                $"openssl rand -out /tmp/taquin-bench-fill {(long)piece << 20} && qemu-io -f raw -c 'write -s /tmp/taquin-bench-fill {atMib + done}M {piece}M' 'rbd:{image}:conf={conf}' > /dev/null && rm -f /tmp/taquin-bench-fill")]);
+        }
+    }
 
     private static string Sh(IReadOnlyList<string> argv)
         => Encoding.UTF8.GetString(TestbedProcess.Run(argv));

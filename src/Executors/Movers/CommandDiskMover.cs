@@ -81,12 +81,17 @@ public sealed class CommandDiskMover(ISshRunner ssh, MoverOptions options, TimeP
             ? SnapshotsAsync(rbdTarget.Host, rbdTarget.Image, options.TargetCephConf, ct)
             : Task.FromResult<IReadOnlyList<string>>([]);
         // The live progress of the remote paths needs the image size (rbd's percentage is of the address space).
-        var sizing = progress is not null && options.DataPath is DataPath.Direct or DataPath.TargetClient && request.Target is RbdVolumeTarget
+        var sizing = progress is not null && options.DataPath is DataPath.Direct or DataPath.TargetClient or DataPath.DirectTcp && request.Target is RbdVolumeTarget
             ? ImageSizeAsync(source.Host, $"{source.Image}@{toSnapshot}", options.SourceCephConf, ct)
             : Task.FromResult(0L);
+        var export = RbdArgs(options.SourceCephConf, ["export-diff", "--no-progress", .. FromSnap(request.FromSnapshot), $"{source.Image}@{toSnapshot}", "-"]);
+        if (options.DataPath == DataPath.DirectTcp && request.Target is RbdVolumeTarget tcpTarget)
+        {
+            return await CopyRbdOverTcpAsync(request, source, tcpTarget, export, (diffing, targetSnapshots, sizing), started, progress, ct);
+        }
+
         await Task.WhenAll(diffing, targetSnapshots, sizing);
         var expected = await diffing;
-        var export = RbdArgs(options.SourceCephConf, ["export-diff", "--no-progress", .. FromSnap(request.FromSnapshot), $"{source.Image}@{toSnapshot}", "-"]);
         switch (request.Target)
         {
             case RbdVolumeTarget target:
@@ -105,13 +110,6 @@ public sealed class CommandDiskMover(ISshRunner ssh, MoverOptions options, TimeP
                         await live.StopAsync();
                         await ReportDoneAsync(progress, expected.StreamBytes, started);
                         return (DataPath.Direct, "rbd export-diff | ssh | rbd import-diff", expected.StreamBytes, expected.DataBytes);
-                    }
-
-                    if (options.DataPath == DataPath.DirectTcp)
-                    {
-                        await new TcpPipe(ssh, options).RunAsync(source.Host, export, target.Host, import, $"copy {request}", ct);
-                        await ReportDoneAsync(progress, expected.StreamBytes, started);
-                        return (DataPath.DirectTcp, "rbd export-diff | tcp | rbd import-diff", expected.StreamBytes, expected.DataBytes);
                     }
 
                     if (options.DataPath == DataPath.TargetClient)
@@ -234,6 +232,52 @@ public sealed class CommandDiskMover(ISshRunner ssh, MoverOptions options, TimeP
                 }
 
                 return (DataPath.Relayed, "rbd export-diff > relay > raw writer", sent, expected.DataBytes);
+        }
+    }
+
+    /// <summary>
+    /// RBD to RBD over TCP: the receiver starts while <c>rbd diff</c> and the target's <c>snap ls</c> run (its start-up is an
+    /// SSH round trip of its own, off the critical path this way); the sender starts once both are known. The sender's
+    /// stderr is export-diff's own: its percentages are the live progress, as on the direct path.
+    /// </summary>
+    private async Task<(DataPath, string, long, long)> CopyRbdOverTcpAsync(DiskCopyRequest request, RbdImageSource source, RbdVolumeTarget target, IReadOnlyList<string> export,
+        (Task<DiffSize> Diffing, Task<IReadOnlyList<string>> TargetSnapshots, Task<long> Sizing) prelude, long started, Func<CopyProgress, Task>? progress, CancellationToken ct)
+    {
+        var toSnapshot = request.ToSnapshot!;
+        ToolProgressReporter? live = null;
+        try
+        {
+            var sent = await new TcpPipe(ssh, options).RunAsync(source.Host, WithProgress(export), target.Host, ImportDiffArgs(target.Image), $"copy {request}", ct, async () =>
+            {
+                await Task.WhenAll(prelude.Diffing, prelude.TargetSnapshots, prelude.Sizing);
+                if ((await prelude.TargetSnapshots).Contains(toSnapshot))
+                {
+                    return new SenderStart(false, null);
+                }
+
+                live = LiveExportProgress(await prelude.Diffing, request.FromSnapshot, toSnapshot, await prelude.Sizing, started, progress);
+                return new SenderStart(true, live.Tap);
+            });
+            if (!sent)
+            {
+                // An earlier attempt finished (import-diff creates the end snapshot last): verification decides.
+                return (DataPath.DirectTcp, "already at " + toSnapshot, 0, 0);
+            }
+
+            await live!.StopAsync();
+            var expected = await prelude.Diffing;
+            await ReportDoneAsync(progress, expected.StreamBytes, started);
+            return (DataPath.DirectTcp, "rbd export-diff | tcp | rbd import-diff", expected.StreamBytes, expected.DataBytes);
+        }
+        finally
+        {
+            if (live is not null)
+            {
+                await live.DisposeAsync();
+            }
+
+            // A receiver that failed first leaves the questions running: wait for them, their failure is not the copy's.
+            await Task.WhenAll(prelude.Diffing, prelude.TargetSnapshots, prelude.Sizing).ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
     }
 

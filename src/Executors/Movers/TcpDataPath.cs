@@ -31,7 +31,10 @@ public sealed record TcpDataPathOptions
     /// <summary>The sender gives up connecting after this time.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Either end stops when nothing moved for this long (a vanished peer never closes its socket).</summary>
+    /// <summary>
+    /// The data connection is probed (TCP keepalive, 3 probes 10 s apart) once idle for this long: a vanished peer never
+    /// closes its socket, and with <c>nofork</c> (docs/adr/0024) no socat stays in the data path to time the transfer out.
+    /// </summary>
     public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(300);
 
     /// <summary>The socat program on the hosts (a name on their PATH, or a path).</summary>
@@ -81,41 +84,47 @@ internal sealed class TcpPipe(ISshRunner ssh, MoverOptions options)
     /// <summary>Receiver exit: no sender connected within the accept timeout.</summary>
     public const int AcceptTimedOut = 124;
 
-    /// <summary>
-    /// socat's transfer block (<c>-b</c>; its default, 8 KiB, costs a system call per 8 KiB: 205 MiB/s through loopback on
-    /// the test bed against 1.48 GiB/s with 1 MiB).
-    /// </summary>
-    public const int BlockBytes = 1 << 20;
-
     private TcpDataPathOptions Tcp => options.Tcp;
 
     /// <summary>
     /// <paramref name="sourceArgv"/>'s stdout on <paramref name="sourceHost"/> becomes <paramref name="targetArgv"/>'s stdin
-    /// on <paramref name="targetHost"/>, over TCP. Every command goes over the hosts' shared SSH connections
-    /// (<see cref="ISshRunner.RunAsync"/>): a streamed command would open a connection of its own, a second or so of
-    /// key exchange on a loaded host, twice per copy. The ends report through control files instead of stdout.
+    /// on <paramref name="targetHost"/>, over TCP. Both commands go over the hosts' shared SSH connections: a streamed
+    /// command would open a connection of its own, a second or so of key exchange on a loaded host, twice per copy. The
+    /// receiver announces its port on stderr (read live through the runner's stderr tap, so the sender starts as soon as
+    /// the listener is bound). <paramref name="ready"/>, when given, runs while the receiver starts (the caller's own
+    /// questions overlap the listener's start-up) and decides whether to send, and where the sender's stderr goes as it
+    /// arrives (the source tool's own progress). False when <paramref name="ready"/> said not to send (the receiver is
+    /// killed).
     /// </summary>
-    public async Task RunAsync(string sourceHost, IReadOnlyList<string> sourceArgv, string targetHost, IReadOnlyList<string> targetArgv, string what, CancellationToken ct)
+    public async Task<bool> RunAsync(string sourceHost, IReadOnlyList<string> sourceArgv, string targetHost, IReadOnlyList<string> targetArgv, string what, CancellationToken ct, Func<Task<SenderStart>>? ready = null)
     {
         var (listen, from) = Addresses(Tcp, sourceHost, targetHost, what);
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var (receiverControl, senderControl) = (ControlFile(), ControlFile());
-        var receiver = ssh.RunAsync(targetHost, ["bash", "-c", ReceiverScript(targetHost, listen, from, targetArgv), "taquin-tcp-receiver", receiverControl], ct: cts.Token);
+        var announcement = new ListeningTap();
+        var receiver = ssh.RunWithStderrTapAsync(targetHost, ["bash", "-c", ReceiverScript(targetHost, listen, from, targetArgv), "taquin-tcp-receiver", receiverControl], announcement, ct: cts.Token);
         Task<SshResult>? sender = null;
-        Task<SshResult>? listening = null;
         int? receiverGroup = null;
         var done = false;
         try
         {
-            listening = ssh.RunAsync(targetHost, ["bash", "-c", WaitScript, "taquin-tcp-wait", receiverControl, Seconds(Tcp.AcceptTimeout)], ct: cts.Token);
-            if (await Task.WhenAny(listening, receiver) == receiver || (await listening).Stdout.Trim().Split(' ') is not [var portText, var groupText]
-                || !int.TryParse(portText, CultureInfo.InvariantCulture, out var port) || !int.TryParse(groupText, CultureInfo.InvariantCulture, out var group))
+            var start = ready is null ? new SenderStart(true, null) : await ready();
+            if (await Task.WhenAny(announcement.Listening, receiver) == receiver && !announcement.Listening.IsCompleted)
             {
                 throw Failure(await receiver, $"{what}: the receiver on {targetHost}");
             }
 
+            var (port, group) = await announcement.Listening;
             receiverGroup = group;
-            sender = ssh.RunAsync(sourceHost, ["bash", "-c", SenderScript(sourceHost, from, listen, port, sourceArgv), "taquin-tcp-sender", senderControl], ct: cts.Token);
+            if (!start.Send)
+            {
+                return false;
+            }
+
+            var senderArgv = new[] { "bash", "-c", SenderScript(sourceHost, from, listen, port, sourceArgv), "taquin-tcp-sender", senderControl };
+            sender = start.StderrTap is null
+                ? ssh.RunAsync(sourceHost, senderArgv, ct: cts.Token)
+                : ssh.RunWithStderrTapAsync(sourceHost, senderArgv, start.StderrTap, ct: cts.Token);
             // Whichever end fails first fails the copy: the other end is killed below rather than waited for.
             var first = await Task.WhenAny(sender, receiver);
             var (firstName, otherName, other) = first == sender ? ($"the sender on {sourceHost}", $"the receiver on {targetHost}:{port}", receiver) : ($"the receiver on {targetHost}:{port}", $"the sender on {sourceHost}", sender);
@@ -132,17 +141,25 @@ internal sealed class TcpPipe(ISshRunner ssh, MoverOptions options)
             }
 
             done = true;
+            return true;
         }
         finally
         {
             if (!done)
             {
+                // Failed or cancelled before the receiver announced itself (e.g. the caller's questions failed): it may be
+                // about to listen, so wait for its announcement (or its end) to know the group to kill.
+                if (receiverGroup is null)
+                {
+                    await Task.WhenAny(announcement.Listening, receiver, Task.Delay(TimeSpan.FromSeconds(10), CancellationToken.None));
+                    receiverGroup = announcement.Listening.IsCompletedSuccessfully ? announcement.Listening.Result.Group : null;
+                }
+
                 await KillAsync(targetHost, receiverControl, receiverGroup);
                 await KillAsync(sourceHost, senderControl, null);
                 await cts.CancelAsync();
                 await Settle(receiver);
                 await Settle(sender);
-                await Settle(listening);
             }
         }
     }
@@ -188,16 +205,6 @@ internal sealed class TcpPipe(ISshRunner ssh, MoverOptions options)
     /// <summary>A file on a host where one end of one copy writes its process group (and the receiver its port).</summary>
     private static string ControlFile() => $"/tmp/taquin-tcp-{Guid.NewGuid():N}";
 
-    /// <summary>
-    /// Waits (on the target, over the shared connection) until the receiver's control file says "PORT GROUP" or
-    /// "ended", at most the accept timeout; prints it and removes the file (the orchestrator keeps the group).
-    /// </summary>
-    private const string WaitScript = """
-        end=$((SECONDS + $2))
-        while [ ! -s "$1" ] && [ $SECONDS -le $end ]; do sleep 0.02; done
-        cat "$1" 2>/dev/null && rm -f "$1"
-        """;
-
     /// <summary>Fails (not transient) when the target host has no migration address: checked before anything runs.</summary>
     public static void CheckAddresses(MoverOptions options, string sourceHost, string targetHost, string what)
         => _ = Addresses(options.Tcp, sourceHost, targetHost, what);
@@ -226,32 +233,50 @@ internal sealed class TcpPipe(ISshRunner ssh, MoverOptions options)
         => $"command -v {ShellQuoting.Quote(Tcp.Socat)} >/dev/null 2>&1 || {{ echo {ShellQuoting.Quote($"{Tcp.Socat} is not installed on {host} (it is the {role} of the direct-tcp data path): apt-get install socat")} >&2; exit {ToolMissing}; }}";
 
     /// <summary>
+    /// TCP keepalive on the data connection: with <c>nofork</c> no socat stays between the tool and the socket to time
+    /// out an idle transfer, so a peer that vanished is detected by the kernel instead (idle timeout, then 3 probes 10 s apart).
+    /// </summary>
+    private string KeepAlive => $"keepalive,keepidle={Seconds(Tcp.IdleTimeout)},keepintvl=10,keepcnt=3";
+
+    /// <summary>
+    /// Writes the tool's command line into a script that the end's socat executes in place of itself (<c>nofork</c>): the
+    /// tool reads or writes the socket directly, no socat copies the bytes through a pipe (socat's own EXEC splitting
+    /// does not honour shell quotes, a script file does).
+    /// </summary>
+    private static string ToolScript(IReadOnlyList<string> argv)
+        => $"run=$(mktemp) && printf '%s\\n' {ShellQuoting.Quote("exec " + ShellQuoting.Join(argv))} > \"$run\" || exit 1";
+
+    /// <summary>
     /// Receiver (control file in <c>$1</c>): tries the ports in turn; socat's "listening on" notice (printed after bind and
-    /// listen succeed) makes it write <c>PORT GROUP</c> to the control file; a bind refused as in use moves to the next
-    /// port; ending before that writes <c>ended</c>. The pipeline runs as its own process group (<c>set -m</c>), killed
-    /// as a whole on failure.
+    /// listen succeed) makes it write <c>PORT GROUP</c> to the control file and announce <c>taquin-tcp listening PORT GROUP</c>
+    /// on stderr; a bind refused as in use moves to the next port; ending before that writes <c>ended</c>. socat accepts
+    /// one connection and then becomes the target command (<c>nofork</c>), which reads the socket itself. It runs as its
+    /// own process group (<c>set -m</c>), killed as a whole on failure.
     /// </summary>
     internal string ReceiverScript(string host, string listen, string? from, IReadOnlyList<string> targetArgv)
     {
         var range = from is null ? "" : $",range={SocatHost(from)}/{(Family(from) == "4" ? 32 : 128)}";
-        var socat = $"{ShellQuoting.Quote(Tcp.Socat)} -d -d -u -b {BlockBytes} -T {Seconds(Tcp.IdleTimeout)} TCP{Family(listen)}-LISTEN:$port,bind={SocatHost(listen)},accept-timeout={Seconds(Tcp.AcceptTimeout)}{range} STDOUT";
+        var socat = $"{ShellQuoting.Quote(Tcp.Socat)} -d -d -u TCP{Family(listen)}-LISTEN:$port,bind={SocatHost(listen)},accept-timeout={Seconds(Tcp.AcceptTimeout)}{range},{KeepAlive} \"EXEC:bash $run,nofork\"";
         var ports = string.Join(' ', PortOrder(Random.Shared.Next(Tcp.FirstPort, Tcp.LastPort + 1)));
         return string.Join('\n',
         [
             "ctl=$1",
-            "trap '[ -n \"${listening:-}\" ] || echo ended > \"$ctl\"' EXIT",
+            "trap '[ -n \"${listening:-}\" ] || echo ended > \"$ctl\"; rm -f \"${run:-}\"' EXIT",
             MissingTool(host, "receiver"),
-            "set -m -o pipefail",
+            ToolScript(targetArgv),
+            "set -m",
             $"for port in {ports}; do",
             "  log=$(mktemp)",
-            $"  ( {socat} 2>\"$log\" | {ShellQuoting.Join(targetArgv)} >&2 ) &",
+            $"  {socat} 2>\"$log\" &",
             "  job=$!",
-            "  while kill -0 $job 2>/dev/null && ! grep -q 'listening on' \"$log\"; do sleep 0.02; done",
+            "  while kill -0 $job 2>/dev/null && ! grep -q 'listening on' \"$log\"; do sleep 0.01; done",
             "  if grep -q 'listening on' \"$log\"; then",
             "    listening=1; echo \"$port $job\" > \"$ctl.new\"; mv \"$ctl.new\" \"$ctl\"",
+            "    echo \"taquin-tcp listening $port $job\" >&2",
             "    wait $job; rc=$?",
             $"    if grep -q 'accept: Connection timed out' \"$log\"; then echo \"no sender connected to {listen}:$port within {Seconds(Tcp.AcceptTimeout)} s\" >&2; rc={AcceptTimedOut}; fi",
-            "    grep -E ' [EF] ' \"$log\" >&2; rm -f \"$log\"; exit $rc",
+            // socat's own notices out; its errors and the target command's stderr (it inherited the log) stay.
+            "    grep -v -E ' socat\\[[0-9]+\\] [DIN] ' \"$log\" >&2; rm -f \"$log\" \"$ctl\"; exit $rc",
             "  fi",
             "  if grep -q 'Address already in use' \"$log\"; then rm -f \"$log\"; continue; fi",
             "  grep -E ' [EWF] ' \"$log\" >&2; rm -f \"$log\"; exit 1",
@@ -260,21 +285,25 @@ internal sealed class TcpPipe(ISshRunner ssh, MoverOptions options)
         ]);
     }
 
-    /// <summary>Sender (control file in <c>$1</c>): the source command piped into socat connecting to the receiver, as its own process group.</summary>
+    /// <summary>
+    /// Sender (control file in <c>$1</c>): socat connects to the receiver and then becomes the source command (<c>nofork</c>),
+    /// which writes the socket itself; its own process group. Its stderr is the tool's (e.g. rbd's progress).
+    /// </summary>
     internal string SenderScript(string host, string? from, string listen, int port, IReadOnlyList<string> sourceArgv)
     {
         var bind = from is null ? "" : $",bind={SocatHost(from)}";
-        var socat = FormattableString.Invariant($"{ShellQuoting.Quote(Tcp.Socat)} -u -b {BlockBytes} -T {Seconds(Tcp.IdleTimeout)} STDIN TCP{Family(listen)}:{SocatHost(listen)}:{port},connect-timeout={Seconds(Tcp.ConnectTimeout)}{bind}");
+        var socat = FormattableString.Invariant($"{ShellQuoting.Quote(Tcp.Socat)} -U TCP{Family(listen)}:{SocatHost(listen)}:{port},connect-timeout={Seconds(Tcp.ConnectTimeout)}{bind},{KeepAlive} \"EXEC:bash $run,nofork\"");
         return string.Join('\n',
         [
             "ctl=$1",
+            "trap 'rm -f \"${run:-}\" \"$ctl\"' EXIT",
             MissingTool(host, "sender"),
-            "set -m -o pipefail",
-            $"( {ShellQuoting.Join(sourceArgv)} | {socat} ) &",
+            ToolScript(sourceArgv),
+            "set -m",
+            $"{socat} &",
             "job=$!",
             "echo \"0 $job\" > \"$ctl\"",
-            "wait $job; rc=$?",
-            "rm -f \"$ctl\"; exit $rc",
+            "wait $job",
         ]);
     }
 
@@ -334,7 +363,7 @@ internal sealed class TcpPipe(ISshRunner ssh, MoverOptions options)
 
     /// <summary>Non-transient: socat missing, no free port. Anything else (a killed end, a reset) restarts the copy.</summary>
     private static SshCommandException Failure(SshResult result, string what)
-        => new($"{what} failed (exit {result.ExitCode}): {result.Stderr.Trim()}", isTransient: result.ExitCode is not (ToolMissing or NoFreePort), result.ExitCode);
+        => new($"{what} failed (exit {result.ExitCode}): {Progress.ToolProgressParser.WithoutProgress(result.Stderr).Trim()}", isTransient: result.ExitCode is not (ToolMissing or NoFreePort), result.ExitCode);
 
     /// <summary>
     /// Kills an end's process group on <paramref name="host"/>: <paramref name="group"/> when known, else the one its
@@ -374,4 +403,68 @@ internal sealed class TcpPipe(ISshRunner ssh, MoverOptions options)
             }
         }
     }
+}
+
+/// <summary>Whether the sender of a <see cref="TcpPipe"/> copy starts, and where its stderr goes as it arrives (null: nowhere live).</summary>
+internal readonly record struct SenderStart(bool Send, Stream? StderrTap);
+
+/// <summary>
+/// The receiver's stderr as it arrives: completes <see cref="Listening"/> with the port and process group of the first
+/// <c>taquin-tcp listening PORT GROUP</c> line. Written on the runner's reading thread: never blocks, never throws.
+/// </summary>
+internal sealed class ListeningTap : Stream
+{
+    private const string Prefix = "taquin-tcp listening ";
+    private readonly TaskCompletionSource<(int Port, int Group)> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly StringBuilder _line = new();
+
+    public Task<(int Port, int Group)> Listening => _listening.Task;
+
+    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        foreach (var b in buffer)
+        {
+            if (_listening.Task.IsCompleted)
+            {
+                return;
+            }
+
+            if (b == (byte)'\n')
+            {
+                var line = _line.ToString();
+                _line.Clear();
+                if (line.StartsWith(Prefix, StringComparison.Ordinal) && line[Prefix.Length..].Split(' ') is [var port, var group]
+                    && int.TryParse(port, CultureInfo.InvariantCulture, out var p) && int.TryParse(group, CultureInfo.InvariantCulture, out var g))
+                {
+                    _listening.TrySetResult((p, g));
+                }
+            }
+            else if (_line.Length < 200)
+            {
+                _line.Append((char)b);
+            }
+        }
+    }
+
+    public override bool CanRead => false;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => true;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override void Flush()
+    {
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
 }

@@ -99,6 +99,24 @@ public sealed class LiveProgressIntegrationTests(ITestOutputHelper output) : IDi
         Assert.True((await mover.VerifyAsync(request, CancellationToken.None)).Match);
     }
 
+    [IntegrationFact]
+    public async Task A_direct_tcp_copy_run_through_ssh_net_streams_the_senders_rbd_progress_back_while_it_runs()
+    {
+        var source = FullSource();
+        var target = _ceph.CreateImage("live-dst", DiskBytes);
+        var request = new DiskCopyRequest(new RbdImageSource(TestbedHosts.Lv1, source), null, "s", new RbdVolumeTarget("pve1", target));
+        // The test bed's migration network is the loopback: both "hosts" are its one sshd.
+        var options = Options(DataPath.DirectTcp, _ceph) with { Tcp = new TcpDataPathOptions { DefaultAddress = Host, FirstPort = 61110, LastPort = 61113 } };
+        var mover = new CommandDiskMover(TestbedHosts.Runner(), options);
+
+        var (report, progress) = await CopyAsync(mover, request);
+
+        Assert.Equal(DataPath.DirectTcp, report.Path);
+        AssertLiveProgress(report, progress);
+        Assert.InRange(report.BytesSent, DiskBytes, DiskBytes + (1 << 20));
+        Assert.True((await mover.VerifyAsync(request, CancellationToken.None)).Match);
+    }
+
     [IntegrationTheory]
     [InlineData(false)]
     [InlineData(true)]

@@ -182,19 +182,29 @@ public sealed class TcpDataPathTests : IDisposable
         var marker = Path.Combine(_dir, "hung-sender-marker");
         var script = fault switch
         {
-            "sender-hangs" => $"""
+            // The sender is "socat -U TCP4:ADDRESS EXEC:bash SCRIPT,nofork" (SCRIPT execs the source command).
+            "sender-hangs" => $$"""
                 #!/bin/bash
-                if [ ! -e {once} ] && [[ " $* " == *" STDIN "* ]]; then touch {once}; head -c 1048576 | /usr/bin/socat "$@"; exec -a {marker} sleep 600; fi
+                if [ ! -e {{once}} ] && [[ " $* " == *" -U "* ]]; then
+                  touch {{once}}; run=${!#}; run=${run#EXEC:bash }; run=${run%,nofork}
+                  bash "$run" | head -c 1048576 | /usr/bin/socat -u STDIN "${@: -2:1}"; exec -a {{marker}} sleep 600
+                fi
                 exec /usr/bin/socat "$@"
                 """,
-            "sender-stalls" => $"""
+            "sender-stalls" => $$"""
                 #!/bin/bash
-                if [ ! -e {once} ] && [[ " $* " == *" STDIN "* ]]; then touch {once}; exec -a {marker} sleep 600; fi
+                if [ ! -e {{once}} ] && [[ " $* " == *" -U "* ]]; then touch {{once}}; exec -a {{marker}} sleep 600; fi
                 exec /usr/bin/socat "$@"
                 """,
-            "receiver-dies" => $"""
+            // The receiver is "socat -d -d -u TCP4-LISTEN:... EXEC:bash SCRIPT,nofork": here it reads 1 MiB into nothing instead.
+            "receiver-dies" => $$"""
                 #!/bin/bash
-                if [ ! -e {once} ] && [[ "$*" == *LISTEN* ]]; then touch {once}; /usr/bin/socat "$@" | head -c 1048576; exit 1; fi
+                if [ ! -e {{once}} ] && [[ "$*" == *LISTEN* ]]; then touch {{once}}; /usr/bin/socat "${@:1:$#-1}" STDOUT | head -c 1048576 > /dev/null; exit 1; fi
+                exec /usr/bin/socat "$@"
+                """,
+            "sender-refused" => $$"""
+                #!/bin/bash
+                if [[ " $* " == *" -U "* ]]; then touch {{once}}; args=("$@"); args[-2]=$(sed -E 's/:[0-9]+,/:1,/' <<< "${args[-2]}"); exec /usr/bin/socat "${args[@]}"; fi
                 exec /usr/bin/socat "$@"
                 """,
             _ => throw new ArgumentOutOfRangeException(nameof(fault)),
@@ -222,6 +232,42 @@ public sealed class TcpDataPathTests : IDisposable
         Assert.True(verify.Match, verify.ToCheckpoint());
         Assert.Empty(ProcessesWith(Path.Combine(_dir, "hung-sender-marker")));
         AssertNothingLeftOn(firstPort, 4);
+    }
+
+    [IntegrationFact]
+    public async Task A_sender_that_cannot_connect_fails_with_its_error_and_the_listener_is_killed()
+    {
+        var source = SparseSource("tcp-refused-src");
+        var request = new DiskCopyRequest(new RbdImageSource(Host, source), null, "base", new RbdVolumeTarget(Host, _ceph.CreateImage("tcp-refused-dst", 64 << 20)));
+        // Every sender connects to port 1 instead of the listener's: refused at once.
+        var mover = new CommandDiskMover(_runner, Options(61100, socat: FlakySocat("sender-refused"), ceph: _ceph) with { CopyAttempts = 1 });
+
+        var error = await Assert.ThrowsAsync<SshCommandException>(() => mover.CopyAsync(request, null, CancellationToken.None));
+
+        Assert.True(error.IsTransient);
+        Assert.Contains("the sender on 127.0.0.1 failed (exit 1)", error.Message, StringComparison.Ordinal);
+        Assert.Contains("127.0.0.1:1", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Connection refused", error.Message, StringComparison.Ordinal);
+        AssertNothingLeftOn(61100, 4);
+    }
+
+    [IntegrationFact]
+    public async Task A_copy_already_done_or_whose_source_cannot_be_read_stops_the_listener_started_alongside_its_questions()
+    {
+        var source = SparseSource("tcp-again-src");
+        var request = new DiskCopyRequest(new RbdImageSource(Host, source), null, "base", new RbdVolumeTarget(Host, _ceph.CreateImage("tcp-again-dst", 64 << 20)));
+        var mover = new CommandDiskMover(_runner, Options(61120, ceph: _ceph) with { CopyAttempts = 1 });
+        await mover.CopyAsync(request, null, CancellationToken.None);
+
+        // The receiver starts while rbd diff and snap ls run; the target already at "base" (or no source) stops it.
+        var again = await mover.CopyAsync(request, null, CancellationToken.None);
+        var missing = await Assert.ThrowsAsync<SshCommandException>(() => mover.CopyAsync(request with { Source = new RbdImageSource(Host, source + "-gone") }, null, CancellationToken.None));
+
+        Assert.Equal("already at base", again.Method);
+        Assert.Equal(0, again.BytesSent);
+        Assert.Contains("rbd diff", missing.Message, StringComparison.Ordinal);
+        AssertNothingLeftOn(61120, 4);
+        Assert.True((await mover.VerifyAsync(request, CancellationToken.None)).Match);
     }
 
     [IntegrationFact]
