@@ -115,7 +115,7 @@ public sealed class FileOverlaySyncTests : IDisposable
         Assert.Contains(_runner.Commands, c => path switch
         {
             DataPath.Direct => c.StartsWith("bash -o pipefail -c if LC_ALL=C dd status=progress", StringComparison.Ordinal),
-            DataPath.DirectTcp => c.Contains($"( cat {overlay} | socat -u", StringComparison.Ordinal),
+            DataPath.DirectTcp => c.Contains($"'exec cat {overlay}'", StringComparison.Ordinal) && c.Contains("socat -U TCP", StringComparison.Ordinal),
             _ => c.StartsWith("cat ", StringComparison.Ordinal),
         });
     }

@@ -56,17 +56,19 @@ public sealed class TcpDataPathOptionsTests
     }
 
     [Fact]
-    public void The_receiver_listens_on_the_targets_address_for_the_source_only_and_pipes_into_the_target_command()
+    public void The_receiver_listens_on_the_targets_address_for_the_source_only_and_becomes_the_target_command()
     {
         var pipe = Pipe(new TcpDataPathOptions { FirstPort = 60000, LastPort = 60001, AcceptTimeout = TimeSpan.FromSeconds(20), IdleTimeout = TimeSpan.FromSeconds(90) });
 
         var script = pipe.ReceiverScript("pve1", "10.10.0.11", "10.10.0.21", ["rbd", "import-diff", "/dev/stdin", "rbd/vm-100-disk-0"]);
 
-        Assert.Contains("( socat -d -d -u -b 1048576 -T 90 TCP4-LISTEN:$port,bind=10.10.0.11,accept-timeout=20,range=10.10.0.21/32 STDOUT 2>\"$log\" | rbd import-diff /dev/stdin rbd/vm-100-disk-0 >&2 ) &", script, StringComparison.Ordinal);
+        // socat accepts one connection from the source and then execs the target command on the socket (nofork).
+        Assert.Contains("socat -d -d -u TCP4-LISTEN:$port,bind=10.10.0.11,accept-timeout=20,range=10.10.0.21/32,keepalive,keepidle=90,keepintvl=10,keepcnt=3 \"EXEC:bash $run,nofork\" 2>\"$log\" &", script, StringComparison.Ordinal);
+        Assert.Contains("run=$(mktemp) && printf '%s\\n' 'exec rbd import-diff /dev/stdin rbd/vm-100-disk-0' > \"$run\"", script, StringComparison.Ordinal);
         Assert.Contains("listening=1; echo \"$port $job\" > \"$ctl.new\"; mv \"$ctl.new\" \"$ctl\"", script, StringComparison.Ordinal);
         Assert.Matches(@"for port in (60000 60001|60001 60000); do", script);
         Assert.Contains("command -v socat >/dev/null 2>&1 || { echo 'socat is not installed on pve1 (it is the receiver of the direct-tcp data path): apt-get install socat' >&2; exit 127; }", script, StringComparison.Ordinal);
-        Assert.Contains("set -m -o pipefail", script, StringComparison.Ordinal);
+        Assert.Contains("\nset -m\n", script, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -77,9 +79,10 @@ public sealed class TcpDataPathOptionsTests
         var receiver = pipe.ReceiverScript("pve1", "fd00::11", null, ["cat"]);
         var sender = pipe.SenderScript("kvm1", "fd00::21", "fd00::11", 60007, ["rbd", "export-diff", "rbd/a@s", "-"]);
 
-        Assert.Contains("TCP6-LISTEN:$port,bind=[fd00::11],accept-timeout=30 STDOUT", receiver, StringComparison.Ordinal);
+        Assert.Contains("TCP6-LISTEN:$port,bind=[fd00::11],accept-timeout=30,keepalive", receiver, StringComparison.Ordinal);
         Assert.DoesNotContain("range=", receiver, StringComparison.Ordinal);
-        Assert.Contains("( rbd export-diff rbd/a@s - | socat -u -b 1048576 -T 300 STDIN TCP6:[fd00::11]:60007,connect-timeout=10,bind=[fd00::21] ) &", sender, StringComparison.Ordinal);
+        Assert.Contains("socat -U TCP6:[fd00::11]:60007,connect-timeout=10,bind=[fd00::21],keepalive,keepidle=300,keepintvl=10,keepcnt=3 \"EXEC:bash $run,nofork\" &", sender, StringComparison.Ordinal);
+        Assert.Contains("printf '%s\\n' 'exec rbd export-diff rbd/a@s -' > \"$run\"", sender, StringComparison.Ordinal);
         Assert.Contains("echo \"0 $job\" > \"$ctl\"", sender, StringComparison.Ordinal);
     }
 
