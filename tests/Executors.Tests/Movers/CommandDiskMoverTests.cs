@@ -47,16 +47,18 @@ public sealed class CommandDiskMoverTests : IDisposable
 
     internal static byte[] Pattern(int length, byte seed) => [.. Enumerable.Range(0, length).Select(i => (byte)(seed ^ (i * 13) ^ (i >> 9)))];
 
-    /// <summary>A 64 MiB source with 6 MiB written in three places, snapshotted as "base".</summary>
-    private string SparseSource(string prefix)
+    /// <summary>A 64 MiB source with 6 MiB written in three places, snapshotted as "base" (the movers' tests share it).</summary>
+    internal static string SparseSource(TestbedCeph ceph, string prefix)
     {
-        var image = _ceph.CreateImage(prefix, 64 << 20);
-        _ceph.Write(image, 0, Pattern(2 << 20, 1));
-        _ceph.Write(image, 20 << 20, Pattern(2 << 20, 2));
-        _ceph.Write(image, 62 << 20, Pattern(2 << 20, 3));
-        _ceph.Snapshot(image, "base");
+        var image = ceph.CreateImage(prefix, 64 << 20);
+        ceph.Write(image, 0, Pattern(2 << 20, 1));
+        ceph.Write(image, 20 << 20, Pattern(2 << 20, 2));
+        ceph.Write(image, 62 << 20, Pattern(2 << 20, 3));
+        ceph.Snapshot(image, "base");
         return image;
     }
+
+    private string SparseSource(string prefix) => SparseSource(_ceph, prefix);
 
     [IntegrationTheory]
     [InlineData(DataPath.Direct)]

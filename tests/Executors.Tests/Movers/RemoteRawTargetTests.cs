@@ -29,15 +29,7 @@ public sealed class RemoteRawTargetTests : IDisposable
         Tcp = new TcpDataPathOptions { DefaultAddress = Host, FirstPort = 61200, LastPort = 61203, AcceptTimeout = TimeSpan.FromSeconds(5), ConnectTimeout = TimeSpan.FromSeconds(5) },
     });
 
-    private string SparseSource(string prefix)
-    {
-        var image = _ceph.CreateImage(prefix, 64 << 20);
-        _ceph.Write(image, 0, CommandDiskMoverTests.Pattern(2 << 20, 1));
-        _ceph.Write(image, 20 << 20, CommandDiskMoverTests.Pattern(2 << 20, 2));
-        _ceph.Write(image, 62 << 20, CommandDiskMoverTests.Pattern(2 << 20, 3));
-        _ceph.Snapshot(image, "base");
-        return image;
-    }
+    private string SparseSource(string prefix) => CommandDiskMoverTests.SparseSource(_ceph, prefix);
 
     [IntegrationTheory]
     [InlineData(DataPath.Direct)]

@@ -41,15 +41,7 @@ public sealed class TcpDataPathTests : IDisposable
 
     private CommandDiskMover Mover(int firstPort, int ports = 4, string socat = "socat") => new(_runner, Options(firstPort, ports, socat, _ceph));
 
-    private string SparseSource(string prefix)
-    {
-        var image = _ceph.CreateImage(prefix, 64 << 20);
-        _ceph.Write(image, 0, CommandDiskMoverTests.Pattern(2 << 20, 1));
-        _ceph.Write(image, 20 << 20, CommandDiskMoverTests.Pattern(2 << 20, 2));
-        _ceph.Write(image, 62 << 20, CommandDiskMoverTests.Pattern(2 << 20, 3));
-        _ceph.Snapshot(image, "base");
-        return image;
-    }
+    private string SparseSource(string prefix) => CommandDiskMoverTests.SparseSource(_ceph, prefix);
 
     /// <summary>Processes of this machine whose command line mentions <paramref name="marker"/>.</summary>
     private static List<string> ProcessesWith(string marker)
