@@ -155,9 +155,11 @@ internal static class MoversBench
 
     private static async Task<string> SaveFileAsync(string name)
     {
-        var file = Path.Combine(FindRepo(), "bench", "results", $"{DateTime.UtcNow:yyyy-MM-dd}-{name}.txt");
+        var repo = FindRepo();
+        var file = Path.Combine(repo, "bench", "results", $"{DateTime.UtcNow:yyyy-MM-dd}-{name}.txt");
         await File.WriteAllTextAsync(file, Out.ToString());
-        Console.WriteLine($"saved {file}");
+        // Relative: this line often ends up in a committed results file, where a machine's path would not be true.
+        Console.WriteLine($"saved {Path.GetRelativePath(repo, file)}");
         return file;
     }
 
