@@ -81,7 +81,8 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null, TimeProvider? clock
         var relaxed = PlanningProblem.From(inventory, options, forBounds: true);
         var lower = Math.Max(StageLowerBound(relaxed), bounds.Stages);
         var upper = greedy?.Stages ?? FallbackStageLimit(problem);
-        var context = new SearchContext(problem, options, tuning, log, cancellationToken) { Budget = budget };
+        var scheduleSearch = ScheduleBranchAndBound.Applies(problem, relaxed, upper);
+        var context = new SearchContext(problem, options, tuning, log, cancellationToken) { Budget = budget, ScheduleSearchFollows = scheduleSearch };
         // The same relaxation with interchangeable hosts counted per class decides big fleets fast (ADR 0027); both are valid.
         lower = HostClassRelaxation.RaiseLowerBound(context, relaxed, lower, upper, Math.Max(0.5, options.TimeLimitSeconds * 0.05));
         lower = StageRelaxation.RaiseLowerBound(context, lower, upper, relaxed);
@@ -126,10 +127,11 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null, TimeProvider? clock
             lower = MoveRelaxation.RaiseLowerBound(context, relaxed, lower, outcome.Decisions.Stages, options.TimeLimitSeconds * MoveStageBoundDeterministicShare);
         }
 
-        // Live migrations are bounded at the plan's stage count only when that count is proven minimal (lexicographic).
-        // Half of what is left: the other half is the bound schedule's (below).
+        // Live migrations are bounded at the plan's stage count only when that count is proven minimal (lexicographic);
+        // the schedule search needs the relaxation's schedule either way (Optimality ignores a bound above the stage bound).
+        // Half of what is left: the other half is the bound schedule's or the schedule search's (below).
         MoveBound? moveBound = null;
-        if (outcome.Decisions.Stages <= lower)
+        if (outcome.Decisions.Stages <= lower || (scheduleSearch && ScheduleBranchAndBound.Applies(problem, relaxed, outcome.Decisions.Stages)))
         {
             budget.EnterWithin("live-migration bound", 0.5);
             moveBound = MoveRelaxation.LiveMigrationBound(context, relaxed, outcome.Decisions.Stages, options.TimeLimitSeconds * MoveBoundDeterministicShare);
@@ -238,7 +240,7 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null, TimeProvider? clock
     internal const double MoveBoundDeterministicShare = 0.1;
 
     /// <summary>Deterministic share of the time limit for the branch and bound over schedules (ADR 0026).</summary>
-    internal const double ScheduleSearchDeterministicShare = 0.3;
+    internal const double ScheduleSearchDeterministicShare = 0.4;
 
     private static MigrationPlan? Baseline(FleetInventory inventory, PlannerOptions options, CancellationToken cancellationToken)
     {
@@ -389,6 +391,12 @@ internal sealed record SearchContext(PlanningProblem Problem, PlannerOptions Opt
 {
     /// <summary>The run's wall-clock budget; unlimited unless the planner sets one.</summary>
     public PlanningBudget Budget { get; init; } = new(TimeProvider.System, double.PositiveInfinity);
+
+    /// <summary>
+    /// The schedule search (ADR 0026, 0029) runs after the search: the decomposition then leaves its window search out
+    /// and the time to it (it places whole schedules guided by their relaxation, which the windows do not beat).
+    /// </summary>
+    public bool ScheduleSearchFollows { get; init; }
 
     public double Wall { get; private set; }
 

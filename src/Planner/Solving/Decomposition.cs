@@ -128,12 +128,16 @@ internal sealed class Decomposition(SearchContext context)
             return new SearchOutcome(null, "UNKNOWN", null, context.Wall, context.FirstFeasible, "decomposition", []);
         }
 
-        // The schedule is settled: the exact placement model (or windows of it) removes needless live migrations.
-        context.Budget.EnterWithin("window search", 1);
+        // The schedule is settled: the exact placement model (or windows of it) removes needless live migrations,
+        // unless the schedule search follows (ADR 0029): it places whole schedules, guided, and takes this time.
         var window = new WindowSearch(context);
-        // A quarter of the search's deterministic time: at 216 VMs the schedule search finds the live migrations and
-        // the whole-fleet placement proves or polishes them (no fewer on the 4 instances of bench/results/2026-11-24-plan-speed.txt).
-        best = window.Improve(best, budget * WindowDeterministicShare);
+        if (!context.ScheduleSearchFollows)
+        {
+            context.Budget.EnterWithin("window search", 1);
+            // A quarter of the search's deterministic time: the schedule search above finds the live migrations and
+            // the whole-fleet placement proves or polishes them (no fewer on the 4 instances of bench/results/2026-11-24-plan-speed.txt).
+            best = window.Improve(best, budget * WindowDeterministicShare);
+        }
 
         proven |= best.Stages <= lower;
         var gap = best.Stages == 0 ? 0 : (double)(best.Stages - lower) / best.Stages;

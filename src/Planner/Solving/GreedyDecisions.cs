@@ -16,18 +16,23 @@ internal static class GreedyDecisions
     /// When the old Ceph needs room, cross the VMs with most RBD data per MiB of RAM first (most data off the old Ceph
     /// for the PVE RAM they take) rather than those of the hosts converting next (fewer hops): for tight schedules (ADR 0027).
     /// </param>
-    public static SolverDecisions? Solve(PlanningProblem problem, IReadOnlyList<int>? conversionOrder = null, IReadOnlyList<int>? conversionStages = null, bool rbdDenseFirst = false)
+    /// <param name="targetWaves">
+    /// Crossing wave per VM to aim for (the schedule relaxation's, ADR 0029): a VM crosses in that wave (or later when
+    /// nothing fits), and a VM due later leaves a converting host by live migration rather than crossing early.
+    /// </param>
+    public static SolverDecisions? Solve(
+        PlanningProblem problem, IReadOnlyList<int>? conversionOrder = null, IReadOnlyList<int>? conversionStages = null, bool rbdDenseFirst = false, IReadOnlyList<int>? targetWaves = null)
     {
         if (conversionOrder is not null)
         {
-            return new Run(problem, conversionOrder, conversionStages, rbdDenseFirst).Execute();
+            return new Run(problem, conversionOrder, conversionStages, rbdDenseFirst, targetWaves).Execute();
         }
 
         // A few cheap orders; the best valid result wins (fewest stages, then live migrations).
         SolverDecisions? best = null;
         foreach (var order in CandidateOrders(problem))
         {
-            var result = new Run(problem, order, null, false).Execute();
+            var result = new Run(problem, order, null, false, null).Execute();
             if (result is not null && (best is null || result.Stages < best.Stages
                 || (result.Stages == best.Stages && result.LiveMigrations < best.LiveMigrations)))
             {
@@ -69,7 +74,7 @@ internal static class GreedyDecisions
         return PinnedFirst(problem, sorted);
     }
 
-    private sealed class Run(PlanningProblem problem, IReadOnlyList<int> order, IReadOnlyList<int>? plannedStages, bool rbdDenseFirst)
+    private sealed class Run(PlanningProblem problem, IReadOnlyList<int> order, IReadOnlyList<int>? plannedStages, bool rbdDenseFirst, IReadOnlyList<int>? targetWaves)
     {
         private readonly int[] location = problem.Vms.Select(v => v.Home).ToArray();
         private readonly int[] crossStage = Enumerable.Repeat(0, problem.Vms.Count).ToArray();
@@ -147,6 +152,16 @@ internal static class GreedyDecisions
                     progress = true;
                 }
 
+                if (targetWaves is not null)
+                {
+                    // The VMs due now, hardest to place first (most disk, then RAM).
+                    foreach (var vm in problem.Vms.Where(v => !Crossed(v.Index) && targetWaves[v.Index] <= stage && !hops[v.Index].Any(h => h.Stage == stage))
+                        .OrderBy(v => targetWaves[v.Index]).ThenByDescending(v => v.ProvisionedMiB).ThenByDescending(v => v.RamMiB).ThenBy(v => v.Index).ToList())
+                    {
+                        progress |= TryCross(vm.Index);
+                    }
+                }
+
                 progress |= CrossForNextConversion(queue);
                 if (queue.Count == 0)
                 {
@@ -177,7 +192,12 @@ internal static class GreedyDecisions
             foreach (var vm in residents)
             {
                 var pinnedLater = problem.PinnedStage.TryGetValue(vm.Index, out var p) && p != stage;
-                if ((pinnedLater || !TryCross(vm.Index)) && !TryLiveMigrate(vm.Index, host))
+                // Due in a later wave: it leaves by live migration, crossing now only when no libvirt host takes it.
+                var dueLater = targetWaves is not null && targetWaves[vm.Index] > stage;
+                var left = dueLater
+                    ? TryLiveMigrate(vm.Index, host) || (!pinnedLater && TryCross(vm.Index))
+                    : (!pinnedLater && TryCross(vm.Index)) || TryLiveMigrate(vm.Index, host);
+                if (!left)
                 {
                     Array.Copy(snapshot.location, location, location.Length);
                     Array.Copy(snapshot.cross, crossStage, crossStage.Length);

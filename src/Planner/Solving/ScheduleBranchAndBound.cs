@@ -21,6 +21,12 @@ internal static class ScheduleBranchAndBound
     /// <summary>Share of the deterministic time left that one solve (relaxation or placement) may use.</summary>
     private const double SolveShare = 0.5;
 
+    /// <summary>Share of a schedule's deterministic seconds for its relaxation (the bound and the crossing waves).</summary>
+    private const double RelaxationShare = 0.4;
+
+    /// <summary>Up to this many Booleans the unrestricted placement on the bounds' rounding is tried for the schedule's optimum.</summary>
+    private const long ExactBoundVariables = 5_000;
+
     /// <summary>Below this many deterministic seconds a solve of the 216-VM models proves nothing: stop instead.</summary>
     private const double MinSolveSeconds = 0.1;
 
@@ -144,47 +150,111 @@ internal static class ScheduleBranchAndBound
     }
 
     /// <summary>
-    /// The fewest live migrations of <paramref name="schedule"/> on the bounds' rounding (every plan valid in bytes
-    /// with that schedule fits), below <paramref name="below"/>; a solution there is also tried as a plan on the
-    /// planning rounding. Returns the proven bound for the schedule (≥ below when none beats it).
+    /// Resolves one schedule below <paramref name="below"/> live migrations (ADR 0029). Its bound is the schedule
+    /// relaxation's on the bounds' rounding (every plan valid in bytes with that schedule fits it). Its plan comes from
+    /// the exact placement on the planning numbers guided by that relaxation: first with every VM's crossing wave fixed
+    /// to the relaxation's (small: hosts only), then with only the relaxation's stayers held to their home's wave,
+    /// started from the first placement. On small fleets the unrestricted placement on the bounds' rounding, with the
+    /// time left, may raise the bound to the schedule's optimum (ADR 0026).
     /// </summary>
     private static (int Bound, SolverDecisions? Plan, double Spent) Resolve(
         SearchContext context, PlanningProblem bounds, int?[] schedule, int stages, int below, double deterministicSeconds)
     {
-        var empty = new SolverDecisions(stages, schedule, [.. bounds.Vms.Select(_ => new VmDecision(stages, 0, false, []))]);
-        var placement = new PlacementModel(bounds, empty, [.. bounds.Vms.Select(v => v.Index)]);
-        placement.AddLeaveHomeCuts();
-        placement.Model.Add(placement.LiveMigrations <= below - 1);
-        placement.Model.Minimize(placement.LiveMigrations);
-        var (status, solver) = context.Solve(placement.Model, deterministicSeconds);
-        var spent = solver.Response?.DeterministicTime ?? deterministicSeconds;
-        if (status == CpSolverStatus.Infeasible)
+        var relaxation = ScheduleRelaxation.Solve(context, bounds, schedule, stages, deterministicSeconds * RelaxationShare);
+        var spent = relaxation.Spent;
+        if (!relaxation.Feasible)
         {
             return (below, null, spent);
         }
 
-        if (status is not (CpSolverStatus.Optimal or CpSolverStatus.Feasible))
+        var bound = relaxation.Bound;
+        if (bound >= below || relaxation.Waves is not { } waves)
         {
-            // Stopped without a solution: what the search proved still holds for the schedule.
-            return (ProvenBound(solver), null, spent);
+            return (bound, null, spent);
         }
 
-        var bound = ProvenBound(solver);
-        var found = placement.Extract(solver);
-        if (Valid(context.Problem, found))
+        var problem = context.Problem;
+        var all = problem.Vms.Select(v => v.Index).ToList();
+        var empty = new SolverDecisions(stages, schedule, [.. problem.Vms.Select(_ => new VmDecision(stages, 0, false, []))]);
+        double Left(double share) => Math.Max(MinSolveSeconds, (deterministicSeconds - spent) * share);
+
+        // The relaxation's crossing waves, packed host by host (fast), then placed exactly with those waves fixed.
+        var order = problem.Hosts.Where(h => h.Convertible && schedule[h.Index] is not null).OrderBy(h => schedule[h.Index]).ThenBy(h => h.Index).Select(h => h.Index).ToList();
+        var guided = GreedyDecisions.Solve(problem, order, [.. schedule.Select(c => c ?? 0)], targetWaves: waves);
+        var plan = guided is not null && guided.Stages <= stages && guided.LiveMigrations < below && Valid(problem, guided) ? guided : null;
+        context.Log.Add($"schedule packing at the relaxation's waves: {plan?.LiveMigrations.ToString(CultureInfo.InvariantCulture) ?? "none"}");
+        if (plan is not null && plan.LiveMigrations <= bound)
         {
-            return (bound, found, spent);
+            return (bound, plan, spent);
         }
 
-        // Rounding differs (demands up, capacities down): place again on the planning numbers, hinted.
-        var exact = new PlacementModel(context.Problem, found, [.. context.Problem.Vms.Select(v => v.Index)]);
-        exact.HintCurrent();
-        exact.Model.Add(exact.LiveMigrations <= below - 1);
-        exact.Model.Minimize(exact.LiveMigrations);
-        var (again, second) = context.Solve(exact.Model, deterministicSeconds);
-        spent += second.Response?.DeterministicTime ?? deterministicSeconds;
-        return (bound, again is CpSolverStatus.Optimal or CpSolverStatus.Feasible ? exact.Extract(second) : null, spent);
+        var atWaves = new PlacementModel(problem, empty, all);
+        atWaves.FixCrossingWaves(waves);
+        var placed = Place(context, atWaves, plan?.LiveMigrations ?? below, Left(0.4), ref spent);
+        context.Log.Add($"schedule placement at the relaxation's waves: {placed?.LiveMigrations.ToString(CultureInfo.InvariantCulture) ?? "none"} (bound {bound})");
+        plan = placed ?? plan;
+        if (plan is not null && plan.LiveMigrations <= bound)
+        {
+            return (bound, plan, spent);
+        }
+
+        // Then only the relaxation's stayers held to their home's wave, started from the best placement that keeps them.
+        var stayers = problem.Vms.Where(v => problem.Hosts[v.Home].Convertible && schedule[v.Home] is { } home && waves[v.Index] <= home).ToList();
+        var start = plan is not null && plan.Stages == stages && plan.ConversionStage.SequenceEqual(schedule)
+            && stayers.All(v => plan.Vms[v.Index].CrossStage <= schedule[v.Home]) ? plan : null;
+        var held = new PlacementModel(problem, start ?? empty, all);
+        foreach (var v in stayers)
+        {
+            held.RequireCrossedBy(v.Index, schedule[v.Home]!.Value);
+        }
+
+        if (start is null)
+        {
+            held.HintWaves(waves);
+        }
+        else
+        {
+            held.HintCurrent();
+        }
+
+        var better = Place(context, held, below, Left(ExactBoundVariables >= EstimatedVariables(problem, empty) ? 0.5 : 1), ref spent);
+        context.Log.Add($"schedule placement with the relaxation's stayers: {better?.LiveMigrations.ToString(CultureInfo.InvariantCulture) ?? "none"}");
+        if (better is not null && (plan is null || better.LiveMigrations < plan.LiveMigrations))
+        {
+            plan = better;
+        }
+
+        // Small fleets: the whole placement on the bounds' rounding closes the schedule (its optimum, or no plan below).
+        if ((plan?.LiveMigrations ?? below) > bound && ExactBoundVariables >= EstimatedVariables(problem, empty) && deterministicSeconds - spent > MinSolveSeconds)
+        {
+            var exact = new PlacementModel(bounds, empty, all);
+            exact.AddLeaveHomeCuts();
+            exact.Model.Add(exact.LiveMigrations <= (plan?.LiveMigrations ?? below) - 1);
+            exact.Model.Minimize(exact.LiveMigrations);
+            var (status, solver) = context.Solve(exact.Model, Left(1));
+            spent += solver.Response?.DeterministicTime ?? 0;
+            bound = status == CpSolverStatus.Infeasible ? plan?.LiveMigrations ?? below : Math.Max(bound, ProvenBound(solver));
+            if (status is CpSolverStatus.Optimal or CpSolverStatus.Feasible && exact.Extract(solver) is { } found && Valid(problem, found)
+                && found.LiveMigrations < (plan?.LiveMigrations ?? below))
+            {
+                plan = found;
+            }
+        }
+
+        return (bound, plan, spent);
     }
+
+    /// <summary>Fewest live migrations below <paramref name="below"/> the placement finds, checked on the planning numbers.</summary>
+    private static SolverDecisions? Place(SearchContext context, PlacementModel placement, int below, double deterministicSeconds, ref double spent)
+    {
+        placement.Model.Add(placement.LiveMigrations <= below - 1);
+        placement.Model.Minimize(placement.LiveMigrations);
+        var (status, solver) = context.Solve(placement.Model, deterministicSeconds);
+        spent += solver.Response?.DeterministicTime ?? 0;
+        return status is CpSolverStatus.Optimal or CpSolverStatus.Feasible && placement.Extract(solver) is { } found && Valid(context.Problem, found) ? found : null;
+    }
+
+    private static long EstimatedVariables(PlanningProblem problem, SolverDecisions schedule) => WindowSearch.EstimatedVariables(problem, schedule);
 
     private static int ProvenBound(CpSolver solver)
         => double.IsFinite(solver.BestObjectiveBound) ? Math.Max(0, (int)Math.Ceiling(solver.BestObjectiveBound - 1e-6)) : 0;
