@@ -195,8 +195,8 @@ internal static class GreedyDecisions
                 // Due in a later wave: it leaves by live migration, crossing now only when no libvirt host takes it.
                 var dueLater = targetWaves is not null && targetWaves[vm.Index] > stage;
                 var left = dueLater
-                    ? TryLiveMigrate(vm.Index, host) || (!pinnedLater && TryCross(vm.Index))
-                    : (!pinnedLater && TryCross(vm.Index)) || TryLiveMigrate(vm.Index, host);
+                    ? TryLiveMigrate(vm.Index, host) || (!pinnedLater && TryCross(vm.Index)) || MakeRoomAndMigrate(vm.Index, host)
+                    : (!pinnedLater && TryCross(vm.Index)) || TryLiveMigrate(vm.Index, host) || MakeRoomAndMigrate(vm.Index, host);
                 if (!left)
                 {
                     Array.Copy(snapshot.location, location, location.Length);
@@ -250,6 +250,45 @@ internal static class GreedyDecisions
             return false;
         }
 
+        /// <summary>
+        /// With target waves only: no libvirt host has the RAM for the VM, though together they do. The roomiest host
+        /// that may take it sends some of its own VMs on (to PVE when they fit there, else to another libvirt host),
+        /// the ones due soonest and biggest first, until the VM fits. Partial moves are undone by the evacuation's rollback.
+        /// </summary>
+        private bool MakeRoomAndMigrate(int v, int from)
+        {
+            if (targetWaves is null)
+            {
+                return false;
+            }
+
+            var vm = problem.Vms[v];
+            var host = problem.Hosts.Where(h => h.Index != from && !h.Excluded && IsLibvirt(h.Index, stage) && conversion[h.Index] is null
+                    && (!vm.FileBacked || h.FileCopyTarget) && (plannedStages is null || !h.Convertible || plannedStages[h.Index] > stage)
+                    && charge[h.Index] + vm.HopMiB <= h.CopyBudgetMiB && charge[from] + vm.HopMiB <= problem.Hosts[from].CopyBudgetMiB
+                    && (vm.FileMiB == 0 || local[h.Index] + vm.FileMiB <= h.LocalImagesMiB))
+                .OrderByDescending(h => h.RamCapacityMiB - ram[h.Index]).ThenBy(h => h.Index).FirstOrDefault();
+            if (host is null)
+            {
+                return false;
+            }
+
+            var guests = problem.Vms.Where(u => u.Index != v && !Crossed(u.Index) && location[u.Index] == host.Index && u.RamMiB > 0
+                    && !hops[u.Index].Any(h => h.Stage == stage) && !problem.PinnedStage.ContainsKey(u.Index))
+                .OrderBy(u => targetWaves[u.Index]).ThenByDescending(u => u.RamMiB).ThenBy(u => u.Index).ToList();
+            foreach (var guest in guests)
+            {
+                if (ram[host.Index] + vm.RamMiB <= host.RamCapacityMiB)
+                {
+                    break;
+                }
+
+                _ = TryCross(guest.Index) || TryLiveMigrate(guest.Index, host.Index);
+            }
+
+            return ram[host.Index] + vm.RamMiB <= host.RamCapacityMiB && TryLiveMigrate(v, from);
+        }
+
         private bool TryCross(int v)
         {
             var vm = problem.Vms[v];
@@ -266,7 +305,11 @@ internal static class GreedyDecisions
                 return false;
             }
 
-            foreach (var h in pveHosts.OrderByDescending(h => h.RamCapacityMiB - ram[h.Index]).ThenBy(h => h.Index))
+            var byRoom = pveHosts.OrderByDescending(h => h.RamCapacityMiB - ram[h.Index]).ThenBy(h => h.Index);
+            // Aiming at target waves, a host with ZFS room comes before the new Ceph on the roomiest host: the shared
+            // Ceph is what the big disks due later need (the relaxation counts ZFS and Ceph as one pool).
+            var tries = targetWaves is null ? byRoom : byRoom.Where(h => zfsUsed[h.Index] + vm.ProvisionedMiB <= h.ZfsCapacityMiB).Concat(byRoom);
+            foreach (var h in tries)
             {
                 if ((problem.PinnedHost.TryGetValue(v, out var pinnedHost) && pinnedHost != h.Index)
                     || ram[h.Index] + vm.RamMiB > h.RamCapacityMiB

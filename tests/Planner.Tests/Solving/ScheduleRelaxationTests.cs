@@ -82,4 +82,34 @@ public class ScheduleRelaxationTests
         Assert.Equal(free.Schedule, guided.ConversionStage);
         Assert.InRange(guided.LiveMigrations, relaxation.Bound, unguided?.LiveMigrations ?? int.MaxValue);
     }
+
+    [Fact]
+    public void The_guided_packing_makes_room_for_a_vm_no_single_host_can_take()
+    {
+        // a converts first: its 70 GiB VM must live-migrate while nothing is PVE, but b and c have 40 GiB free each.
+        // Two of b's 20 GiB VMs go to c first, then the big one fits on b: 3 live migrations, the fewest possible.
+        var inventory = new TestFleet()
+            .Host("a", 100).Host("b", 100).Host("c", 100)
+            .Vm("big", "a", 70)
+            .Vms("b", 3, "b", 20)
+            .Vms("c", 3, "c", 20)
+            .Build();
+        var problem = PlanningProblem.From(inventory, Planning.Options(10));
+        int Host(string name) => problem.Hosts.Single(h => h.Name == name).Index;
+        int[] order = [Host("a"), Host("b"), Host("c")];
+        // c holds the last old-Ceph OSDs: it converts once every RBD image has left (wave 4).
+        var stages = problem.Hosts.Select(h => h.Index == Host("c") ? 4 : Array.IndexOf(order, h.Index) + 1).ToArray();
+        // The relaxation's answer: the big VM and b's cross in wave 2 (onto a), c's in wave 3.
+        var waves = problem.Vms.Select(v => v.Home == Host("c") ? 3 : 2).ToArray();
+
+        var guided = GreedyDecisions.Solve(problem, order, stages, targetWaves: waves);
+        var unguided = GreedyDecisions.Solve(problem, order, stages);
+
+        Assert.Null(unguided);
+        Assert.NotNull(guided);
+        Assert.Empty(new PlanSimulation(problem, guided).Violations());
+        Assert.Equal(stages.Select(s => (int?)s), guided.ConversionStage);
+        Assert.Equal(3, guided.LiveMigrations);
+        Assert.Single(guided.Vms[problem.Vms.Single(v => v.RamMiB == 70 * 1024).Index].Hops);
+    }
 }
