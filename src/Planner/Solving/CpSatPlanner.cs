@@ -374,7 +374,7 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null, TimeProvider? clock
     {
         var w = workers ?? Math.Max(1, options.Workers);
         return string.Create(CultureInfo.InvariantCulture,
-            $"num_workers:{w}, random_seed:{options.Seed}, max_deterministic_time:{Math.Max(0.01, deterministicSeconds):0.###}, relative_gap_limit:{options.RelativeGap:0.######}, log_search_progress:false, interleave_search:true");
+            $"num_workers:{w}, random_seed:{options.Seed}, max_deterministic_time:{Math.Max(0.01, deterministicSeconds):0.###}, relative_gap_limit:{options.RelativeGap:0.######}, log_search_progress:false, interleave_search:true, interleave_batch_size:2");
     }
 }
 

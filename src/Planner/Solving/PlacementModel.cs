@@ -458,15 +458,6 @@ internal sealed class PlacementModel
     /// <summary>VM <paramref name="v"/> is on PVE by stage <paramref name="s"/> (a restriction: the model is no longer a bound).</summary>
     public void RequireCrossedBy(int v, int s) => Model.Add(CrossedBy(v, s) == 1);
 
-    /// <summary>Hints each free VM's crossing: wave and PVE host (a partial plan's; a wave beyond the last counts as the last).</summary>
-    public void HintCrossings(IReadOnlyList<VmDecision> crossings)
-    {
-        foreach (var ((v, h, s), var) in x)
-        {
-            Model.AddHint(var, Math.Min(crossings[v].CrossStage, stages) == s && crossings[v].TargetHost == h);
-        }
-    }
-
     /// <summary>Hints the crossing wave of every free VM, not its host.</summary>
     public void HintWaves(IReadOnlyList<int> waves)
     {

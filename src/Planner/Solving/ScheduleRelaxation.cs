@@ -50,6 +50,7 @@ internal static class ScheduleRelaxation
             }
         }
 
+        LinearExpr WaveOf(int v) => LinearExpr.WeightedSum(Enumerable.Range(1, stages).Select(w => wave[v][w]), Enumerable.Range(1, stages).Select(w => (long)w));
         LinearExpr On(int v, int s) => s <= 0 ? LinearExpr.Constant(0) : LinearExpr.Sum(Enumerable.Range(1, s).Select(w => wave[v][w]));
         long total(Func<SolverVm, long> demand) => problem.Vms.Sum(demand);
         for (var s = 1; s <= stages; s++)
@@ -84,6 +85,16 @@ internal static class ScheduleRelaxation
             model.Add(copies <= pve.Sum(h => h.CopyBudgetMiB));
             model.Add(filesCrossed >= total(v => v.FileMiB) - libvirt.Sum(h => h.LocalImagesMiB));
             model.Add(filesCrossedBefore >= total(v => v.FileMiB) - hosts.Where(h => Libvirt(h, s - 1)).Sum(h => h.LocalImagesMiB));
+        }
+
+        // VMs of one home with the same numbers are interchangeable: the lower index crosses no later.
+        foreach (var group in problem.Vms.GroupBy(v => (v.Home, v.RamMiB, v.RbdMiB, v.CopyMiB, v.ProvisionedMiB, v.FileMiB)))
+        {
+            var list = group.OrderBy(v => v.Index).ToList();
+            for (var i = 1; i < list.Count; i++)
+            {
+                model.Add(WaveOf(list[i - 1].Index) <= WaveOf(list[i].Index));
+            }
         }
 
         model.Minimize(migrate);
