@@ -28,7 +28,7 @@ internal static class MoveRelaxation
         {
             var model = new CpModel();
             _ = Build(model, problem, t);
-            var (status, _) = context.Solve(model, deterministicSeconds);
+            var (status, _) = context.Solve(model, deterministicSeconds, fineBatches: true);
             context.Log.Add($"move relaxation T={t}: {status}");
             if (status != CpSolverStatus.Infeasible)
             {
@@ -53,7 +53,7 @@ internal static class MoveRelaxation
         var model = new CpModel();
         var relaxation = Build(model, problem, stages, secondHops);
         model.Minimize(relaxation.MustMigrate);
-        var (status, solver) = context.Solve(model, deterministicSeconds);
+        var (status, solver) = context.Solve(model, deterministicSeconds, fineBatches: true);
         context.Log.Add($"live-migration relaxation T={stages}: {status}, bound {Math.Ceiling(solver.BestObjectiveBound - 1e-6)} ({solver.WallTime():0.00}s)");
         if (status == CpSolverStatus.Infeasible)
         {

@@ -82,7 +82,7 @@ internal static class ScheduleBranchAndBound
             // Only schedules that could beat the incumbent matter; the others are bounded by it.
             model.Add(relaxation.MustMigrate <= best.LiveMigrations - 1);
             model.Minimize(relaxation.MustMigrate);
-            var (status, solver) = context.Solve(model, perSolve);
+            var (status, solver) = context.Solve(model, perSolve, fineBatches: true);
             spent += Math.Max(perSolve * 0.05, solver.Response?.DeterministicTime ?? perSolve);
             if (status == CpSolverStatus.Infeasible)
             {
@@ -231,7 +231,7 @@ internal static class ScheduleBranchAndBound
             exact.AddLeaveHomeCuts();
             exact.Model.Add(exact.LiveMigrations <= (plan?.LiveMigrations ?? below) - 1);
             exact.Model.Minimize(exact.LiveMigrations);
-            var (status, solver) = context.Solve(exact.Model, Left(1));
+            var (status, solver) = context.Solve(exact.Model, Left(1), fineBatches: true);
             spent += solver.Response?.DeterministicTime ?? 0;
             bound = status == CpSolverStatus.Infeasible ? plan?.LiveMigrations ?? below : Math.Max(bound, ProvenBound(solver));
             if (status is CpSolverStatus.Optimal or CpSolverStatus.Feasible && exact.Extract(solver) is { } found && Valid(problem, found)
@@ -249,7 +249,7 @@ internal static class ScheduleBranchAndBound
     {
         placement.Model.Add(placement.LiveMigrations <= below - 1);
         placement.Model.Minimize(placement.LiveMigrations);
-        var (status, solver) = context.Solve(placement.Model, deterministicSeconds);
+        var (status, solver) = context.Solve(placement.Model, deterministicSeconds, fineBatches: true);
         spent += solver.Response?.DeterministicTime ?? 0;
         return status is CpSolverStatus.Optimal or CpSolverStatus.Feasible && placement.Extract(solver) is { } found && Valid(context.Problem, found) ? found : null;
     }

@@ -98,7 +98,7 @@ internal static class ScheduleRelaxation
         }
 
         model.Minimize(migrate);
-        var (status, solver) = context.Solve(model, deterministicSeconds);
+        var (status, solver) = context.Solve(model, deterministicSeconds, fineBatches: true);
         var spent = solver.Response?.DeterministicTime ?? deterministicSeconds;
         context.Log.Add($"schedule relaxation {string.Join(",", schedule.Select(s => s?.ToString() ?? "-"))}: {status}, bound {Bound(solver, status)}");
         if (status == CpSolverStatus.Infeasible)
