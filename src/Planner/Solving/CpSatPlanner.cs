@@ -134,7 +134,7 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null, TimeProvider? clock
         if (outcome.Decisions.Stages <= lower || (scheduleSearch && ScheduleBranchAndBound.Applies(problem, relaxed, outcome.Decisions.Stages)))
         {
             budget.EnterWithin("live-migration bound", 0.5);
-            moveBound = MoveRelaxation.LiveMigrationBound(context, relaxed, outcome.Decisions.Stages, options.TimeLimitSeconds * MoveBoundDeterministicShare);
+            moveBound = MoveRelaxation.LiveMigrationBound(context, relaxed, outcome.Decisions.Stages, options.TimeLimitSeconds * MoveBoundDeterministicShare, hint: outcome.Decisions.ConversionStage);
         }
         // ADR 0026: branch and bound over schedules (relaxation's best schedule placed exactly, cut off, again) proves
         // the live migrations or raises their bound; ADR 0022's single bound schedule where it does not apply.

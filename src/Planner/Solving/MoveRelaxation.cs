@@ -43,7 +43,9 @@ internal static class MoveRelaxation
     /// The fewest live migrations of any plan with at most <paramref name="stages"/> stages, as proven by the
     /// solver's objective bound (valid even when the search stops early); null when nothing was proven.
     /// </summary>
-    public static MoveBound? LiveMigrationBound(SearchContext context, PlanningProblem problem, int stages, double deterministicSeconds, bool secondHops = false)
+    /// <param name="hint">A plan's schedule (conversion stage per host) to start the search from.</param>
+    public static MoveBound? LiveMigrationBound(
+        SearchContext context, PlanningProblem problem, int stages, double deterministicSeconds, bool secondHops = false, IReadOnlyList<int?>? hint = null)
     {
         if (!Fits(problem, stages))
         {
@@ -52,6 +54,15 @@ internal static class MoveRelaxation
 
         var model = new CpModel();
         var relaxation = Build(model, problem, stages, secondHops);
+        // The plan's schedule as a start: the search then finds schedules at least that good within its short limit.
+        if (hint is not null)
+        {
+            foreach (var ((h, s), conv) in relaxation.Conversion.Conv)
+            {
+                model.AddHint(conv, hint[h] == s);
+            }
+        }
+
         model.Minimize(relaxation.MustMigrate);
         var (status, solver) = context.Solve(model, deterministicSeconds, fineBatches: true);
         context.Log.Add($"live-migration relaxation T={stages}: {status}, bound {Math.Ceiling(solver.BestObjectiveBound - 1e-6)} ({solver.WallTime():0.00}s)");
