@@ -143,7 +143,7 @@ internal sealed class Decomposition(SearchContext context)
         var gap = best.Stages == 0 ? 0 : (double)(best.Stages - lower) / best.Stages;
         // Stages may be proven; live migrations are not minimised exactly here, so the plan is FEASIBLE.
         return new SearchOutcome(best, "FEASIBLE", gap, context.Wall, context.FirstFeasible,
-            $"decomposition: host-level CP-SAT for the conversion stages, greedy packing per stage, CP-SAT placement {(window.ProvenForSchedule ? "proving the live migrations minimal for that schedule" : "over windows of stages")}; stage lower bound {lower}{(proven ? " reached: stage count optimal" : "")}", []);
+            $"decomposition: host-level CP-SAT for the conversion stages, greedy packing per stage, {(context.ScheduleSearchFollows ? "then a search over schedules, each bounded by its relaxation and placed from it" : window.ProvenForSchedule ? "CP-SAT placement proving the live migrations minimal for that schedule" : "CP-SAT placement over windows of stages")}; stage lower bound {lower}{(proven ? " reached: stage count optimal" : "")}", []);
     }
 
     /// <summary>
