@@ -10,13 +10,7 @@ namespace Taquin.Planner.Tests.Solving;
 /// </summary>
 public class ScheduleBranchAndBoundTests
 {
-    private static (SearchContext Context, PlanningProblem Relaxed) Fleet(int seed, int vms, int hosts)
-    {
-        var inventory = SolverFleets.Generated(seed, vms, hosts, keepFileDisks: true);
-        var options = Planning.Options(10);
-        var context = new SearchContext(PlanningProblem.From(inventory, options), options, new CpSatTuning(), [], CancellationToken.None);
-        return (context, PlanningProblem.From(inventory, options, forBounds: true));
-    }
+    private static (SearchContext Context, PlanningProblem Relaxed) Fleet(int seed, int vms, int hosts) => SolverFleets.Problems(seed, vms, hosts);
 
     [Theory]
     [InlineData(2)]

@@ -1,6 +1,7 @@
 using Taquin.Planner.Inventory;
 using Taquin.Planner.Libvirt;
 using Taquin.Planner.Samples;
+using Taquin.Planner.Solving;
 
 namespace Taquin.Planner.Tests.Solving;
 
@@ -28,6 +29,18 @@ internal static class SolverFleets
         var loaded = InventoryLoader.Load(folder);
         var inventory = loaded.Inventory ?? throw new InvalidOperationException(string.Join("; ", loaded.Diagnostics));
         return keepFileDisks ? inventory : RbdOnly(inventory);
+    }
+
+    /// <summary>
+    /// A generated fleet with its file disks, as the planner sees it (planning rounding, in a search context with a
+    /// 10 s limit) and as the bounds see it (demands rounded down, capacities up).
+    /// </summary>
+    public static (SearchContext Context, PlanningProblem Relaxed) Problems(int seed, int vms, int hosts)
+    {
+        var inventory = Generated(seed, vms, hosts, keepFileDisks: true);
+        var options = Planning.Options(10);
+        var context = new SearchContext(PlanningProblem.From(inventory, options), options, new CpSatTuning(), [], CancellationToken.None);
+        return (context, PlanningProblem.From(inventory, options, forBounds: true));
     }
 
     public static FleetInventory RbdOnly(FleetInventory inventory)
