@@ -223,10 +223,7 @@ internal static class GreedyDecisions
         {
             var vm = problem.Vms[v];
             // The host converted last keeps the VM longest: fewer second hops.
-            // Never onto a host due to convert in this very wave (it would have to be emptied again).
-            var candidates = problem.Hosts.Where(h => h.Index != from && !h.Excluded && IsLibvirt(h.Index, stage) && conversion[h.Index] is null
-                    && (!vm.FileBacked || h.FileCopyTarget)
-                    && (plannedStages is null || !h.Convertible || plannedStages[h.Index] > stage))
+            var candidates = problem.Hosts.Where(h => MayLand(vm, h, from))
                 .OrderByDescending(h => rank.GetValueOrDefault(h.Index, int.MaxValue))
                 .ThenBy(h => h.Index);
             foreach (var h in candidates)
@@ -251,6 +248,15 @@ internal static class GreedyDecisions
         }
 
         /// <summary>
+        /// A libvirt host a VM leaving <paramref name="from"/> may land on in this wave: not converting now or in this very
+        /// wave (it would have to be emptied again), and a copy target for a file-disk VM.
+        /// </summary>
+        private bool MayLand(SolverVm vm, SolverHost h, int from)
+            => h.Index != from && !h.Excluded && IsLibvirt(h.Index, stage) && conversion[h.Index] is null
+                && (!vm.FileBacked || h.FileCopyTarget)
+                && (plannedStages is null || !h.Convertible || plannedStages[h.Index] > stage);
+
+        /// <summary>
         /// With target waves only: no libvirt host has the RAM for the VM, though together they do. The roomiest host
         /// that may take it sends some of its own VMs on (to PVE when they fit there, else to another libvirt host),
         /// the ones due soonest and biggest first, until the VM fits. Partial moves are undone by the evacuation's rollback.
@@ -263,8 +269,7 @@ internal static class GreedyDecisions
             }
 
             var vm = problem.Vms[v];
-            var host = problem.Hosts.Where(h => h.Index != from && !h.Excluded && IsLibvirt(h.Index, stage) && conversion[h.Index] is null
-                    && (!vm.FileBacked || h.FileCopyTarget) && (plannedStages is null || !h.Convertible || plannedStages[h.Index] > stage)
+            var host = problem.Hosts.Where(h => MayLand(vm, h, from)
                     && charge[h.Index] + vm.HopMiB <= h.CopyBudgetMiB && charge[from] + vm.HopMiB <= problem.Hosts[from].CopyBudgetMiB
                     && (vm.FileMiB == 0 || local[h.Index] + vm.FileMiB <= h.LocalImagesMiB))
                 .OrderByDescending(h => h.RamCapacityMiB - ram[h.Index]).ThenBy(h => h.Index).FirstOrDefault();

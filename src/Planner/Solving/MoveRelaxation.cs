@@ -54,7 +54,7 @@ internal static class MoveRelaxation
 
         var model = new CpModel();
         var relaxation = Build(model, problem, stages, secondHops);
-        // The plan's schedule as a start: the search then finds schedules at least that good within its short limit.
+        // The plan's schedule as a start: within its short limit the search begins near a schedule known to pack.
         if (hint is not null)
         {
             foreach (var ((h, s), conv) in relaxation.Conversion.Conv)
