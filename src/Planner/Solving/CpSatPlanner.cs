@@ -121,28 +121,40 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null, TimeProvider? clock
         // The per-VM relaxation may prove the plan's stage count where the host-level one did not (after the search,
         // which keeps its own start; the probe runs only when it can change the status).
         budget.Enter("move bounds", 1, finish);
+        MoveBound? admitted = null;
         if (outcome.Decisions.Stages > lower)
         {
             budget.EnterWithin("per-VM stage bound", 0.25);
-            lower = MoveRelaxation.RaiseLowerBound(context, relaxed, lower, outcome.Decisions.Stages, options.TimeLimitSeconds * MoveStageBoundDeterministicShare);
+            lower = MoveRelaxation.RaiseLowerBound(context, relaxed, lower, outcome.Decisions.Stages, options.TimeLimitSeconds * MoveStageBoundDeterministicShare, out admitted);
+        }
+
+        // When the per-VM relaxation admits fewer stages than the plan has, its schedules are searched at that count
+        // (a plan found there wins outright); otherwise at the plan's count.
+        var target = outcome.Decisions.Stages;
+        if (target > lower && scheduleSearch && ScheduleBranchAndBound.Applies(problem, relaxed, lower))
+        {
+            target = lower;
         }
 
         // Live migrations are bounded at the plan's stage count only when that count is proven minimal (lexicographic);
         // the schedule search needs the relaxation's schedule either way (Optimality ignores a bound above the stage bound).
         // Half of what is left: the other half is the bound schedule's or the schedule search's (below).
-        MoveBound? moveBound = null;
-        if (outcome.Decisions.Stages <= lower || (scheduleSearch && ScheduleBranchAndBound.Applies(problem, relaxed, outcome.Decisions.Stages)))
+        // The probe that admitted fewer stages already solved that relaxation: its schedule starts the search there.
+        MoveBound? moveBound = target < outcome.Decisions.Stages && admitted is { Feasible: true } && admitted.Stages == target ? admitted : null;
+        if (moveBound is null && (target <= lower || (scheduleSearch && ScheduleBranchAndBound.Applies(problem, relaxed, target))))
         {
             budget.EnterWithin("live-migration bound", 0.5);
-            moveBound = MoveRelaxation.LiveMigrationBound(context, relaxed, outcome.Decisions.Stages, options.TimeLimitSeconds * MoveBoundDeterministicShare, hint: outcome.Decisions.ConversionStage);
+            var hint = target == outcome.Decisions.Stages ? outcome.Decisions.ConversionStage : null;
+            moveBound = MoveRelaxation.LiveMigrationBound(context, relaxed, target, options.TimeLimitSeconds * MoveBoundDeterministicShare, hint: hint);
         }
+
         // ADR 0026: branch and bound over schedules (relaxation's best schedule placed exactly, cut off, again) proves
         // the live migrations or raises their bound; ADR 0022's single bound schedule where it does not apply.
-        if (moveBound is { Feasible: true } && outcome.Decisions.LiveMigrations > moveBound.LiveMigrations
-            && ScheduleBranchAndBound.Applies(problem, relaxed, outcome.Decisions.Stages))
+        if (moveBound is { Feasible: true } && (target < outcome.Decisions.Stages || outcome.Decisions.LiveMigrations > moveBound.LiveMigrations)
+            && ScheduleBranchAndBound.Applies(problem, relaxed, target))
         {
             budget.EnterWithin("schedule search", 1);
-            if (ScheduleBranchAndBound.Run(context, relaxed, outcome.Decisions, options.TimeLimitSeconds * ScheduleSearchDeterministicShare, moveBound) is { } searched)
+            if (ScheduleBranchAndBound.Run(context, relaxed, outcome.Decisions, options.TimeLimitSeconds * ScheduleSearchDeterministicShare, moveBound, stages: target) is { } searched)
             {
                 outcome = outcome with { Decisions = searched.Plan };
                 moveBound = moveBound with { LiveMigrations = Math.Max(moveBound.LiveMigrations, searched.Bound) };
@@ -155,6 +167,12 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null, TimeProvider? clock
             {
                 outcome = outcome with { Decisions = fromBound };
             }
+        }
+
+        // A bound at fewer stages than the plan kept says nothing about the plan's live migrations.
+        if (moveBound is not null && moveBound.Stages != outcome.Decisions.Stages)
+        {
+            moveBound = null;
         }
 
         budget.Enter("plan and checks", 1);
@@ -413,8 +431,20 @@ internal sealed record SearchContext(PlanningProblem Problem, PlannerOptions Opt
     /// schedule relaxation answered in 0.2 s and returned after 3.5 s). Used by the per-VM relaxations and the schedule
     /// search; the host-level models of big fleets keep the default, which finds their schedules.
     /// </param>
-    public (CpSolverStatus Status, CpSolver Solver) Solve(CpModel model, double deterministicSeconds, int? workers = null, bool fineBatches = false)
+    /// <param name="knownFeasible">
+    /// The model has a solution (the hinted plan satisfies it). Only then is a solution hint kept: CP-SAT 9.15 aborts the
+    /// whole process ("Check failed: heuristics.fixed_search != nullptr") when, in interleaved search, a subsolver proves a
+    /// hinted model infeasible while loading it and then follows the hint (ADR 0030). A model with a solution cannot be
+    /// proven infeasible, so its hint is safe.
+    /// </param>
+    public (CpSolverStatus Status, CpSolver Solver) Solve(CpModel model, double deterministicSeconds, int? workers = null, bool fineBatches = false, bool knownFeasible = false)
     {
+        if (!knownFeasible && model.Model.SolutionHint is { Vars.Count: > 0 })
+        {
+            model.ClearHints();
+            Log.Add("solution hint dropped: the model may have no solution (ADR 0030)");
+        }
+
         var cap = Budget.PhaseRemaining;
         var parameters = CpSatPlanner.Parameters(Options, deterministicSeconds, workers) + (fineBatches ? ", interleave_batch_size:2" : "");
         if (double.IsFinite(cap))
@@ -464,13 +494,15 @@ internal sealed class ExactSearch(SearchContext context)
 
             var isLast = t == upper;
             var model = new CpSatStageModel(problem, t);
-            if (context.Tuning.UseGreedyHint && greedy is not null)
+            // The greedy plan is a solution only with at least its stages (padded); below, the probe may have none.
+            var hinted = context.Tuning.UseGreedyHint && greedy is not null && t >= greedy.Stages;
+            if (hinted)
             {
-                model.Hint(problem, greedy);
+                model.Hint(problem, greedy!);
             }
 
             model.Model.Minimize(model.LiveMigrations);
-            var (status, solver) = context.Solve(model.Model, isLast ? budget * 0.6 : budget * 0.15);
+            var (status, solver) = context.Solve(model.Model, isLast ? budget * 0.6 : budget * 0.15, knownFeasible: hinted);
             log.Add($"T={t}: {status} ({solver.WallTime():0.00}s)");
             if (status is CpSolverStatus.Optimal or CpSolverStatus.Feasible)
             {
@@ -528,7 +560,7 @@ internal sealed class ExactSearch(SearchContext context)
         model.Model.Add(model.LiveMigrations <= moves);
         // Lexicographic within one solve: bytes of storage copies first, then the RAM spread (0..1000).
         model.Model.Minimize((model.StorageCopyMiB * 1001) + model.RamSpread);
-        var (status, solver) = context.Solve(model.Model, deterministicSeconds);
+        var (status, solver) = context.Solve(model.Model, deterministicSeconds, knownFeasible: true);
         log.Add($"balance T={stages}: {status}");
         return status is CpSolverStatus.Optimal or CpSolverStatus.Feasible ? model.Extract(solver) : null;
     }

@@ -20,18 +20,23 @@ internal static class MoveRelaxation
     /// The smallest T in [lower, upper) this relaxation does not rule out, or upper when it rules all out. A probe
     /// that times out rules nothing out, so the result is always a proven bound. <paramref name="problem"/>: the
     /// inventory rounded for bounds (<see cref="PlanningProblem.ForBounds"/>), so the bound holds for plans in bytes.
+    /// Each probe minimizes the live migrations, so the one that admits T also gives T's live-migration bound and best
+    /// schedule (<paramref name="admitted"/>; null when it timed out without a schedule or all were ruled out).
     /// </summary>
-    public static int RaiseLowerBound(SearchContext context, PlanningProblem problem, int lower, int upper, double deterministicSeconds)
+    public static int RaiseLowerBound(SearchContext context, PlanningProblem problem, int lower, int upper, double deterministicSeconds, out MoveBound? admitted)
     {
+        admitted = null;
         var t = lower;
         for (; t < upper && Fits(problem, t); t++)
         {
             var model = new CpModel();
-            _ = Build(model, problem, t);
-            var (status, _) = context.Solve(model, deterministicSeconds, fineBatches: true);
+            var relaxation = Build(model, problem, t);
+            model.Minimize(relaxation.MustMigrate);
+            var (status, solver) = context.Solve(model, deterministicSeconds, fineBatches: true);
             context.Log.Add($"move relaxation T={t}: {status}");
             if (status != CpSolverStatus.Infeasible)
             {
+                admitted = ToBound(problem, relaxation, t, status, solver);
                 return t;
             }
         }
@@ -43,7 +48,7 @@ internal static class MoveRelaxation
     /// The fewest live migrations of any plan with at most <paramref name="stages"/> stages, as proven by the
     /// solver's objective bound (valid even when the search stops early); null when nothing was proven.
     /// </summary>
-    /// <param name="hint">A plan's schedule (conversion stage per host) to start the search from.</param>
+    /// <param name="hint">The schedule (conversion stage per host) of a plan with these stages, to start the search from.</param>
     public static MoveBound? LiveMigrationBound(
         SearchContext context, PlanningProblem problem, int stages, double deterministicSeconds, bool secondHops = false, IReadOnlyList<int?>? hint = null)
     {
@@ -64,13 +69,15 @@ internal static class MoveRelaxation
         }
 
         model.Minimize(relaxation.MustMigrate);
-        var (status, solver) = context.Solve(model, deterministicSeconds, fineBatches: true);
+        // With a hint, the caller's plan has these stages: it satisfies the relaxation.
+        var (status, solver) = context.Solve(model, deterministicSeconds, fineBatches: true, knownFeasible: hint is not null);
         context.Log.Add($"live-migration relaxation T={stages}: {status}, bound {Math.Ceiling(solver.BestObjectiveBound - 1e-6)} ({solver.WallTime():0.00}s)");
-        if (status == CpSolverStatus.Infeasible)
-        {
-            return new MoveBound(stages, 0, Feasible: false, Exact: true);
-        }
+        return status == CpSolverStatus.Infeasible ? new MoveBound(stages, 0, Feasible: false, Exact: true) : ToBound(problem, relaxation, stages, status, solver);
+    }
 
+    /// <summary>The solved relaxation's proven bound and best schedule; null when the solve found no schedule.</summary>
+    private static MoveBound? ToBound(PlanningProblem problem, RelaxedSchedule relaxation, int stages, CpSolverStatus status, CpSolver solver)
+    {
         if (status is not (CpSolverStatus.Optimal or CpSolverStatus.Feasible))
         {
             return null;

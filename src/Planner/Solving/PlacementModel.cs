@@ -442,7 +442,6 @@ internal sealed class PlacementModel
             x.Where(e => e.Key.Vm == v).Select(e => e.Value),
             x.Where(e => e.Key.Vm == v).Select(e => (long)e.Key.Stage));
 
-    /// <summary>Hints the current decisions of the free VMs (a valid solution of this model).</summary>
     /// <summary>Each free VM crosses in the wave given (the schedule relaxation's), on a host of the model's choice.</summary>
     public void FixCrossingWaves(IReadOnlyList<int> waves)
     {
@@ -458,18 +457,7 @@ internal sealed class PlacementModel
     /// <summary>VM <paramref name="v"/> is on PVE by stage <paramref name="s"/> (a restriction: the model is no longer a bound).</summary>
     public void RequireCrossedBy(int v, int s) => Model.Add(CrossedBy(v, s) == 1);
 
-    /// <summary>Hints the crossing wave of every free VM, not its host.</summary>
-    public void HintWaves(IReadOnlyList<int> waves)
-    {
-        foreach (var ((v, _, s), var) in x)
-        {
-            if (s != waves[v])
-            {
-                Model.AddHint(var, false);
-            }
-        }
-    }
-
+    /// <summary>Hints the current decisions of the free VMs (a valid solution of this model).</summary>
     public void HintCurrent()
     {
         foreach (var ((v, h, s), var) in x)

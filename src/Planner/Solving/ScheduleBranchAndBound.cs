@@ -31,18 +31,26 @@ internal static class ScheduleBranchAndBound
     private const double MinSolveSeconds = 0.1;
 
     /// <param name="first">The live-migration relaxation already solved at this stage count (its schedule is placed first).</param>
+    /// <param name="stages">
+    /// The stage count searched; fewer than the incumbent's when the per-VM relaxation admits fewer stages than the plan
+    /// has (then any plan found wins, being lexicographically better, and the result is null when none is found).
+    /// </param>
     public static ScheduleSearchResult? Run(
-        SearchContext context, PlanningProblem relaxed, SolverDecisions incumbent, double deterministicSeconds, MoveBound? first = null, int maxRounds = MaxRounds)
+        SearchContext context, PlanningProblem relaxed, SolverDecisions incumbent, double deterministicSeconds, MoveBound? first = null, int maxRounds = MaxRounds,
+        int? stages = null)
     {
         var problem = context.Problem;
-        var stages = incumbent.Stages;
+        var target = stages ?? incumbent.Stages;
         var bounds = Unpinned(relaxed);
-        if (!Applies(problem, relaxed, stages))
+        if (target > incumbent.Stages || !Applies(problem, relaxed, target))
         {
             return null;
         }
 
-        var best = incumbent;
+        // Below the incumbent's stage count there is no plan to beat yet: every plan found is better.
+        var best = incumbent.Stages == target ? incumbent : null;
+        var uncapped = problem.Vms.Count * (target + 1) + 1;
+        int Cap() => best?.LiveMigrations ?? uncapped;
         // Proven bound of each schedule cut off from the relaxation (its optimum, or what its solve proved).
         var resolved = new List<(int?[] Schedule, int Bound)>();
         var remaining = 0;
@@ -50,19 +58,20 @@ internal static class ScheduleBranchAndBound
         var spent = 0.0;
         var rounds = 0;
         double Share() => Math.Max(MinSolveSeconds, (deterministicSeconds - spent) * SolveShare);
-        if (first is { Feasible: true } && first.Stages == stages && first.Schedule.Count == bounds.Hosts.Count && first.LiveMigrations < best.LiveMigrations)
+        bool Better(SolverDecisions? plan) => plan is not null && plan.Stages == target && plan.LiveMigrations < Cap() && Valid(problem, plan);
+        if (first is { Feasible: true } && first.Stages == target && first.Schedule.Count == bounds.Hosts.Count && first.LiveMigrations < Cap())
         {
             // Round 1 is the relaxation the planner already solved: place its schedule.
             rounds++;
             remaining = first.LiveMigrations;
             var schedule = first.Schedule.ToArray();
-            var (bound, plan, placed) = Resolve(context, bounds, schedule, stages, best.LiveMigrations, Share());
+            var (bound, plan, placed) = Resolve(context, bounds, schedule, target, Cap(), Share());
             spent += placed;
             // The schedule was among those the relaxation bounded: its bound holds for it too.
-            bound = Math.Max(bound, Math.Min(remaining, best.LiveMigrations));
+            bound = Math.Max(bound, Math.Min(remaining, Cap()));
             resolved.Add((schedule, bound));
-            context.Log.Add($"schedule search 1: bound schedule {string.Join(",", schedule)}: ≥ {bound}{(plan is null ? "" : $", plan {plan.LiveMigrations}")}");
-            if (plan is not null && plan.LiveMigrations < best.LiveMigrations && Valid(problem, plan))
+            context.Log.Add($"schedule search 1 ({target} stages): bound schedule {string.Join(",", schedule)}: ≥ {bound}{(plan is null ? "" : $", plan {plan.LiveMigrations}")}");
+            if (Better(plan))
             {
                 best = plan;
             }
@@ -73,22 +82,27 @@ internal static class ScheduleBranchAndBound
             rounds++;
             var perSolve = Share();
             var model = new CpModel();
-            var relaxation = MoveRelaxation.Build(model, bounds, stages);
+            var relaxation = MoveRelaxation.Build(model, bounds, target);
             foreach (var (schedule, _) in resolved)
             {
                 CutOff(model, relaxation.Conversion, bounds, schedule);
             }
 
             // Only schedules that could beat the incumbent matter; the others are bounded by it.
-            model.Add(relaxation.MustMigrate <= best.LiveMigrations - 1);
+            if (best is not null)
+            {
+                model.Add(relaxation.MustMigrate <= best.LiveMigrations - 1);
+            }
+
             model.Minimize(relaxation.MustMigrate);
             var (status, solver) = context.Solve(model, perSolve, fineBatches: true);
             spent += Math.Max(perSolve * 0.05, solver.Response?.DeterministicTime ?? perSolve);
             if (status == CpSolverStatus.Infeasible)
             {
-                remaining = best.LiveMigrations;
-                finished = true;
-                context.Log.Add($"schedule search: no schedule left below {best.LiveMigrations} ({resolved.Count} resolved)");
+                // Without a plan at this stage count nothing is proven: a resolved schedule may have a plan not found.
+                remaining = Cap();
+                finished = best is not null;
+                context.Log.Add($"schedule search: no schedule left below {Cap()} ({resolved.Count} resolved)");
                 break;
             }
 
@@ -98,20 +112,25 @@ internal static class ScheduleBranchAndBound
                 break;
             }
 
-            remaining = Math.Min(best.LiveMigrations, (int)Math.Ceiling(solver.BestObjectiveBound - 1e-6));
+            remaining = Math.Min(Cap(), (int)Math.Ceiling(solver.BestObjectiveBound - 1e-6));
             var candidate = bounds.Hosts
-                .Select(h => h.Convertible ? Enumerable.Range(1, stages).First(s => solver.BooleanValue(relaxation.Conversion.Conv[(h.Index, s)])) : (int?)null)
+                .Select(h => h.Convertible ? Enumerable.Range(1, target).First(s => solver.BooleanValue(relaxation.Conversion.Conv[(h.Index, s)])) : (int?)null)
                 .ToArray();
-            var (bound, plan, placed) = Resolve(context, bounds, candidate, stages, best.LiveMigrations, Share());
+            var (bound, plan, placed) = Resolve(context, bounds, candidate, target, Cap(), Share());
             spent += placed;
             bound = Math.Max(bound, remaining);
             resolved.Add((candidate, bound));
             context.Log.Add(string.Create(CultureInfo.InvariantCulture,
-                $"schedule search {rounds}: relaxation {(int)solver.ObjectiveValue} (bound {remaining}), schedule {string.Join(",", candidate)}: ≥ {bound}{(plan is null ? "" : $", plan {plan.LiveMigrations}")}"));
-            if (plan is not null && plan.LiveMigrations < best.LiveMigrations && Valid(problem, plan))
+                $"schedule search {rounds} ({target} stages): relaxation {(int)solver.ObjectiveValue} (bound {remaining}), schedule {string.Join(",", candidate)}: ≥ {bound}{(plan is null ? "" : $", plan {plan.LiveMigrations}")}"));
+            if (Better(plan))
             {
                 best = plan;
             }
+        }
+
+        if (best is null)
+        {
+            return null;
         }
 
         var proven = resolved.Select(r => r.Bound).Append(best.LiveMigrations).Append(finished ? best.LiveMigrations : remaining).Min();
@@ -208,16 +227,13 @@ internal static class ScheduleBranchAndBound
             held.RequireCrossedBy(v.Index, schedule[v.Home]!.Value);
         }
 
-        if (start is null)
-        {
-            held.HintWaves(waves);
-        }
-        else
+        // Only a plan that keeps the stayers is a hint, a solution of the model (ADR 0030); without it the model may have none.
+        if (start is not null)
         {
             held.HintCurrent();
         }
 
-        var better = Place(context, held, below, Left(ExactBoundVariables >= EstimatedVariables(problem, empty) ? 0.5 : 1), ref spent);
+        var better = Place(context, held, below, Left(ExactBoundVariables >= EstimatedVariables(problem, empty) ? 0.5 : 1), ref spent, knownFeasible: start is not null);
         context.Log.Add($"schedule placement with the relaxation's stayers: {better?.LiveMigrations.ToString(CultureInfo.InvariantCulture) ?? "none"}");
         if (better is not null && (plan is null || better.LiveMigrations < plan.LiveMigrations))
         {
@@ -245,11 +261,11 @@ internal static class ScheduleBranchAndBound
     }
 
     /// <summary>Fewest live migrations below <paramref name="below"/> the placement finds, checked on the planning numbers.</summary>
-    private static SolverDecisions? Place(SearchContext context, PlacementModel placement, int below, double deterministicSeconds, ref double spent)
+    private static SolverDecisions? Place(SearchContext context, PlacementModel placement, int below, double deterministicSeconds, ref double spent, bool knownFeasible = false)
     {
         placement.Model.Add(placement.LiveMigrations <= below - 1);
         placement.Model.Minimize(placement.LiveMigrations);
-        var (status, solver) = context.Solve(placement.Model, deterministicSeconds, fineBatches: true);
+        var (status, solver) = context.Solve(placement.Model, deterministicSeconds, fineBatches: true, knownFeasible: knownFeasible);
         spent += solver.Response?.DeterministicTime ?? 0;
         return status is CpSolverStatus.Optimal or CpSolverStatus.Feasible && placement.Extract(solver) is { } found && Valid(context.Problem, found) ? found : null;
     }

@@ -183,7 +183,8 @@ internal sealed class WindowSearch(SearchContext context)
         model.HintCurrent();
         model.Model.Add(model.LiveMigrations <= current.LiveMigrations);
         model.Model.Minimize(model.LiveMigrations);
-        var (status, solver) = context.Solve(model.Model, deterministicSeconds);
+        // The current plan satisfies the model (hint and cap): the hint is kept.
+        var (status, solver) = context.Solve(model.Model, deterministicSeconds, knownFeasible: true);
         return (status, status is CpSolverStatus.Optimal or CpSolverStatus.Feasible ? model.Extract(solver) : null);
     }
 
@@ -194,7 +195,7 @@ internal sealed class WindowSearch(SearchContext context)
         model.HintCurrent();
         model.Model.Add(model.LiveMigrations <= best.LiveMigrations);
         model.Model.Minimize((model.StorageCopyMiB * 1001) + model.RamSpread);
-        var (status, solver) = context.Solve(model.Model, deterministicSeconds);
+        var (status, solver) = context.Solve(model.Model, deterministicSeconds, knownFeasible: true);
         context.Log.Add($"window search, storage copies and RAM balance: {status}");
         if (status is not (CpSolverStatus.Optimal or CpSolverStatus.Feasible))
         {

@@ -37,6 +37,25 @@ public class DecompositionTests
         Assert.Contains(plan.Stages.SelectMany(s => s.Actions), PlanReport.IsLiveMigrationWithStorageCopy);
     }
 
+    [Fact]
+    public void A_fleet_the_search_packs_a_stage_above_the_bound_is_planned_in_the_fewer_stages_the_per_vm_relaxation_admits()
+    {
+        // Generated seed 18: the decomposition's schedules pack into 6 stages; the per-VM relaxation admits 5, and its
+        // best 5-stage schedule, placed from its relaxation, gives a 5-stage plan (ADR 0030).
+        var inventory = SolverFleets.Generated(18, vms: 216, hosts: 7, keepFileDisks: true);
+
+        var result = Planning.Planner().Plan(inventory, Planning.Options(timeLimit: 10));
+
+        Assert.True(result.IsFeasible);
+        var plan = result.Plan!;
+        Assert.Empty(PlanVerifier.Verify(plan, inventory));
+        Assert.Contains(result.Log, line => line.StartsWith("schedule search 1 (5 stages)", StringComparison.Ordinal));
+        Assert.Equal(5, plan.Metrics.Stages);
+        Assert.Equal(5, result.StageLowerBound);
+        Assert.Contains("stages", plan.Solver.Proven);
+        Assert.InRange(plan.LowerBound!.LiveMigrations, 1, plan.Metrics.LiveMigrations);
+    }
+
     private static string RepositoryRoot()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);

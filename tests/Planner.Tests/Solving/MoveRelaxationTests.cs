@@ -81,7 +81,7 @@ public class MoveRelaxationTests
         var inventory = ShortZfsFleet();
         var options = Planning.Options();
 
-        Assert.Equal(3, MoveRelaxation.RaiseLowerBound(Context(inventory, options), ForBounds(inventory, options), lower: 2, upper: 6, deterministicSeconds: 5));
+        Assert.Equal(3, MoveRelaxation.RaiseLowerBound(Context(inventory, options), ForBounds(inventory, options), lower: 2, upper: 6, deterministicSeconds: 5, out _));
         Assert.False(MoveRelaxation.LiveMigrationBound(Context(inventory, options), ForBounds(inventory, options), stages: 2, 5)!.Feasible);
     }
 

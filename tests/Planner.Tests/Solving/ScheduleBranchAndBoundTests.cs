@@ -57,6 +57,40 @@ public class ScheduleBranchAndBoundTests
         Assert.Empty(new PlanSimulation(context.Problem, result.Plan).Violations());
     }
 
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void Finds_a_plan_with_the_fewer_stages_the_relaxation_admits_where_the_incumbent_has_more(int seed)
+    {
+        // The one-host-per-stage greedy takes a stage per host; the relaxation admits fewer. Searched at that count, the
+        // schedules give a plan there (lexicographically better whatever its live migrations), bounded like any other.
+        var (context, relaxed) = Fleet(seed, 36, 4);
+        var greedy = GreedyDecisions.Solve(context.Problem)!;
+        var fewer = MoveRelaxation.RaiseLowerBound(context, relaxed, 2, greedy.Stages, 10, out var admitted);
+        var exact = new CpSatStageModel(relaxed, fewer);
+        exact.Model.Minimize(exact.LiveMigrations);
+        var (status, solver) = context.Solve(exact.Model, 30);
+
+        var result = ScheduleBranchAndBound.Run(context, relaxed, greedy, 10, admitted, stages: fewer)!;
+
+        Assert.InRange(fewer, 2, greedy.Stages - 1);
+        Assert.Equal(CpSolverStatus.Optimal, status);
+        Assert.Equal(fewer, result.Plan.Stages);
+        Assert.Empty(new PlanSimulation(context.Problem, result.Plan).Violations());
+        Assert.InRange(result.Bound, 0, (int)solver.ObjectiveValue);
+        Assert.InRange(result.Plan.LiveMigrations, (int)solver.ObjectiveValue, int.MaxValue);
+    }
+
+    [Fact]
+    public void Returns_nothing_below_the_incumbents_stages_when_no_plan_is_found_there()
+    {
+        // Every host in wave 1 of a 1-stage schedule: nothing runs PVE yet, so no plan has one stage.
+        var (context, relaxed) = Fleet(2, 36, 4);
+        var greedy = GreedyDecisions.Solve(context.Problem)!;
+
+        Assert.Null(ScheduleBranchAndBound.Run(context, relaxed, greedy, 2, stages: 1));
+    }
+
     [Fact]
     public void Gives_the_same_plan_and_bound_twice()
     {
