@@ -148,6 +148,17 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null, TimeProvider? clock
             moveBound = MoveRelaxation.LiveMigrationBound(context, relaxed, target, options.TimeLimitSeconds * MoveBoundDeterministicShare, hint: hint);
         }
 
+        // The host-level bound (ADR 0031) where the per-VM relaxation is not built or found no schedule within its limit
+        // (1,000 VMs): its LP answers at the root. On the 216-VM fleets it only took time from the schedule search.
+        if (target <= lower && moveBound is null)
+        {
+            budget.EnterWithin("host live-migration bound", 0.5);
+            if (HostMoveRelaxation.LiveMigrationBound(context, relaxed, target, options.TimeLimitSeconds * MoveBoundDeterministicShare) is { } hostBound)
+            {
+                moveBound = new MoveBound(target, hostBound, Feasible: true, Exact: false);
+            }
+        }
+
         // ADR 0026: branch and bound over schedules (relaxation's best schedule placed exactly, cut off, again) proves
         // the live migrations or raises their bound; ADR 0022's single bound schedule where it does not apply.
         if (moveBound is { Feasible: true } && (target < outcome.Decisions.Stages || outcome.Decisions.LiveMigrations > moveBound.LiveMigrations)

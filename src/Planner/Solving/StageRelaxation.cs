@@ -32,11 +32,20 @@ internal static class StageRelaxation
 
     private static CpSolverStatus Solve(SearchContext context, PlanningProblem problem, int stages)
     {
-        var hosts = problem.Hosts;
-        var vms = problem.Vms;
         var model = new CpModel();
-        var conversion = new HostConversionVariables(model, hosts, stages);
+        var conversion = new HostConversionVariables(model, problem.Hosts, stages);
+        _ = AddAggregates(model, problem, conversion, stages);
+        var (status, _) = context.Solve(model, Math.Max(0.5, context.Options.TimeLimitSeconds * 0.05));
+        return status;
+    }
 
+    /// <summary>
+    /// The relaxation's constraints on the crossed amounts, for the conversion variables given; returns the RAM crossed by
+    /// each stage (index 0: nothing), which <see cref="HostMoveRelaxation"/> splits per home host.
+    /// </summary>
+    internal static IntVar[] AddAggregates(CpModel model, PlanningProblem problem, HostConversionVariables conversion, int stages)
+    {
+        var vms = problem.Vms;
         var ram = vms.Sum(v => v.RamMiB);
         var rbd = vms.Sum(v => v.RbdMiB);
         var storage = vms.Sum(v => v.ProvisionedMiB);
@@ -78,8 +87,7 @@ internal static class StageRelaxation
             AddKnapsackCut(model, ramCrossed[s], storageCrossed[s], vms.Select(v => (v.RamMiB, v.ProvisionedMiB)));
         }
 
-        var (status, _) = context.Solve(model, Math.Max(0.5, context.Options.TimeLimitSeconds * 0.05));
-        return status;
+        return ramCrossed;
     }
 
     /// <summary>
