@@ -274,18 +274,6 @@ internal static class HostClassRelaxation
 
         public IReadOnlyList<IntVar?[]> Count { get; }
 
-        private IntVar[] Cumulative(string name, long total, int stages)
-        {
-            var vars = new IntVar[stages + 1];
-            vars[0] = Cp.NewConstant(0);
-            for (var s = 1; s <= stages; s++)
-            {
-                vars[s] = Cp.NewIntVar(0, total, $"{name}_{s}");
-                Cp.Add(vars[s] >= vars[s - 1]);
-            }
-
-            Cp.Add(vars[stages] == total);
-            return vars;
-        }
+        private IntVar[] Cumulative(string name, long total, int stages) => StageRelaxation.CumulativeAmount(Cp, name, total, stages);
     }
 }

@@ -51,16 +51,7 @@ internal static class HostMoveRelaxation
 
             var total = sizes.Sum();
             // crossed[s]: RAM of the host's own VMs on PVE at stage s.
-            var crossed = new IntVar[stages + 1];
-            crossed[0] = model.NewConstant(0);
-            for (var s = 1; s <= stages; s++)
-            {
-                crossed[s] = model.NewIntVar(0, total, $"own_crossed_{h.Index}_{s}");
-                model.Add(crossed[s] >= crossed[s - 1]);
-            }
-
-            // Every VM is on PVE at the last stage.
-            model.Add(crossed[stages] == total);
+            var crossed = StageRelaxation.CumulativeAmount(model, $"own_crossed_{h.Index}", total, stages);
             ownCrossed.Add(crossed);
             // The RAM left on the host when it converts went by live migration, one VM at a time: at least k VMs once it
             // exceeds the k − 1 biggest. That count is convex in the RAM (sizes sorted down), so each segment's line bounds

@@ -50,19 +50,7 @@ internal static class StageRelaxation
         var rbd = vms.Sum(v => v.RbdMiB);
         var storage = vms.Sum(v => v.ProvisionedMiB);
         var copy = vms.Sum(v => v.CopyMiB);
-        IntVar[] Cumulative(string name, long total)
-        {
-            var vars = new IntVar[stages + 1];
-            vars[0] = model.NewConstant(0);
-            for (var s = 1; s <= stages; s++)
-            {
-                vars[s] = model.NewIntVar(0, total, $"{name}_{s}");
-                model.Add(vars[s] >= vars[s - 1]);
-            }
-
-            model.Add(vars[stages] == total);
-            return vars;
-        }
+        IntVar[] Cumulative(string name, long total) => CumulativeAmount(model, name, total, stages);
 
         var ramCrossed = Cumulative("ram", ram);
         var rbdCrossed = Cumulative("rbd", rbd);
@@ -88,6 +76,24 @@ internal static class StageRelaxation
         }
 
         return ramCrossed;
+    }
+
+    /// <summary>
+    /// An amount that has crossed by each stage 0..T: 0 at stage 0, never decreasing, all of <paramref name="total"/> at T
+    /// (every VM ends on PVE).
+    /// </summary>
+    internal static IntVar[] CumulativeAmount(CpModel model, string name, long total, int stages)
+    {
+        var vars = new IntVar[stages + 1];
+        vars[0] = model.NewConstant(0);
+        for (var s = 1; s <= stages; s++)
+        {
+            vars[s] = model.NewIntVar(0, total, $"{name}_{s}");
+            model.Add(vars[s] >= vars[s - 1]);
+        }
+
+        model.Add(vars[stages] == total);
+        return vars;
     }
 
     /// <summary>
