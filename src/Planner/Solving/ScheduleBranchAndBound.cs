@@ -57,7 +57,8 @@ internal static class ScheduleBranchAndBound
         var finished = false;
         var spent = 0.0;
         var rounds = 0;
-        double Share() => Math.Max(MinSolveSeconds, (deterministicSeconds - spent) * SolveShare);
+        // Without a plan at this stage count yet, the first schedule that places matters most: it gets the whole share.
+        double Share() => Math.Max(MinSolveSeconds, (deterministicSeconds - spent) * (best is null ? 1 : SolveShare));
         bool Better(SolverDecisions? plan) => plan is not null && plan.Stages == target && plan.LiveMigrations < Cap() && Valid(problem, plan);
         if (first is { Feasible: true } && first.Stages == target && first.Schedule.Count == bounds.Hosts.Count && first.LiveMigrations < Cap())
         {
