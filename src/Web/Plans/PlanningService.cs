@@ -82,8 +82,9 @@ public sealed class PlanningService(PlanCatalog catalog, InventoryCache inventor
             Report(planId, "baseline and lower bound", null);
             plan = WithBaselineAndBound(plan, inventory, options);
             catalog.SavePlan(planId, PlanJson.Serialize(plan));
-            catalog.SaveMeta(meta with { Status = PlanStatus.Ready });
+            // The event goes in before the plan shows as ready: a reader who sees it ready also sees how it was made.
             audit.RecordPlanEventAsync(planId, meta.CreatedBy, "plan-created", $"{meta.Planner}: {plan.Solver.Status}, {plan.Metrics.Stages} stages, inventory {meta.InventoryFolder}").GetAwaiter().GetResult();
+            catalog.SaveMeta(meta with { Status = PlanStatus.Ready });
         }
         catch (Exception ex) when (ex is WebUserException or PlanInfeasibleException or IOException)
         {
