@@ -50,7 +50,7 @@ internal static class HostClassRelaxation
     {
         for (var t = lower; t < upper; t++)
         {
-            var model = new Model(problem, t, margin: 1);
+            var model = new Model(problem, t, margin: 1, forBound: true);
             var (status, _) = context.Solve(model.Cp, deterministicSeconds);
             context.Log.Add($"host-class relaxation T={t} ({model.ClassCount} classes): {status}");
             if (status != CpSolverStatus.Infeasible)
@@ -71,7 +71,7 @@ internal static class HostClassRelaxation
     public static int[][]? Schedule(SearchContext context, int stages, double margin, double deterministicSeconds, IReadOnlyList<int[][]> except, bool fewestFirstWave)
     {
         var problem = context.Problem;
-        var model = new Model(problem, stages, margin);
+        var model = new Model(problem, stages, margin, forBound: false);
         if (!problem.Hosts.Any(h => h.AlreadyPve && !h.Excluded))
         {
             // Nothing runs PVE in wave 1: its hosts are emptied by live migration, so none with a VM no other host can take.
@@ -159,7 +159,7 @@ internal static class HostClassRelaxation
     /// <summary>The counted model: Count[c][s] hosts of class c convert in wave s (index 0 unused).</summary>
     private sealed class Model
     {
-        public Model(PlanningProblem problem, int stages, double margin)
+        public Model(PlanningProblem problem, int stages, double margin, bool forBound)
         {
             var classes = Classes(problem);
             ClassCount = classes.Count;
@@ -258,13 +258,8 @@ internal static class HostClassRelaxation
                 Cp.Add(copyCrossed[s] - copyCrossed[s - 1] <= budget);
                 Cp.Add(rbdCrossed[s] - rbdCrossed[s - 1] <= copyCrossed[s] - copyCrossed[s - 1]);
                 Cp.Add(files - filesCrossed[s] <= localImages);
-                StageRelaxation.AddKnapsackCut(Cp, rbdCrossed[s], storageCrossed[s], vms.Select(v => (v.RbdMiB, v.ProvisionedMiB)));
-                StageRelaxation.AddKnapsackCut(Cp, ramCrossed[s], storageCrossed[s], vms.Select(v => (v.RamMiB, v.ProvisionedMiB)));
-                // The VMs not yet crossed are a set of VMs too: their RAM and storage are bounded by the most any VMs with
-                // their RBD data (or storage) can have. At the last stage no RBD data is left, so what stays is file-only VMs.
-                StageRelaxation.AddKnapsackCut(Cp, ram - ramCrossed[s], rbd - rbdCrossed[s], vms.Select(v => (v.RamMiB, v.RbdMiB)));
-                StageRelaxation.AddKnapsackCut(Cp, storage - storageCrossed[s], rbd - rbdCrossed[s], vms.Select(v => (v.ProvisionedMiB, v.RbdMiB)));
-                StageRelaxation.AddKnapsackCut(Cp, ram - ramCrossed[s], storage - storageCrossed[s], vms.Select(v => (v.RamMiB, v.ProvisionedMiB)));
+                // The RBD-per-RAM cut only for the bound: schedules drawn with it packed a stage longer on the 5,000-VM fleet (ADR 0032).
+                StageRelaxation.AddCrossingCuts(Cp, vms, (ramCrossed[s], rbdCrossed[s], storageCrossed[s]), (ram, rbd, storage), rbdPerRam: forBound);
             }
         }
 

@@ -69,13 +69,33 @@ internal static class StageRelaxation
             // A VM's move carries at least its RBD data: RBD leaves the old Ceph only as fast as copies run.
             model.Add(rbdCrossed[s] - rbdCrossed[s - 1] <= copyCrossed[s] - copyCrossed[s - 1]);
             model.Add(files - filesCrossed[s] <= room.LocalImages);
-            // The VMs that crossed hold at most as much RBD data as the densest VMs (RBD per provisioned
-            // storage) filling the storage that crossed: a fractional knapsack, a concave bound drawn as lines.
-            AddKnapsackCut(model, rbdCrossed[s], storageCrossed[s], vms.Select(v => (v.RbdMiB, v.ProvisionedMiB)));
-            AddKnapsackCut(model, ramCrossed[s], storageCrossed[s], vms.Select(v => (v.RamMiB, v.ProvisionedMiB)));
+            AddCrossingCuts(model, vms, (ramCrossed[s], rbdCrossed[s], storageCrossed[s]), (ram, rbd, storage));
         }
 
         return ramCrossed;
+    }
+
+    /// <summary>
+    /// The knapsack cuts that tie the crossed amounts of one stage together: the VMs that crossed (and those that did
+    /// not) are a set of VMs, so each amount is at most what the densest VMs carry for another. Shared by the host-level
+    /// relaxations (this one, <see cref="HostMoveRelaxation"/>, <see cref="HostClassRelaxation"/>).
+    /// </summary>
+    internal static void AddCrossingCuts(CpModel model, IReadOnlyList<SolverVm> vms, (LinearExpr Ram, LinearExpr Rbd, LinearExpr Storage) crossed, (long Ram, long Rbd, long Storage) total, bool rbdPerRam = true)
+    {
+        // RBD data leaves the old Ceph only with VMs that take PVE storage and PVE RAM: the RBD-densest VMs per MiB of
+        // each (ADR 0032 for the RAM cut: without it the 5,000-VM bound let RBD cross with RAM it does not have).
+        AddKnapsackCut(model, crossed.Rbd, crossed.Storage, vms.Select(v => (v.RbdMiB, v.ProvisionedMiB)));
+        if (rbdPerRam)
+        {
+            AddKnapsackCut(model, crossed.Rbd, crossed.Ram, vms.Select(v => (v.RbdMiB, v.RamMiB)));
+        }
+
+        AddKnapsackCut(model, crossed.Ram, crossed.Storage, vms.Select(v => (v.RamMiB, v.ProvisionedMiB)));
+        // The VMs not yet crossed are a set of VMs too: their RAM and storage are bounded by the most any VMs with
+        // their RBD data (or storage) can have. At the last stage no RBD data is left, so what stays is file-only VMs.
+        AddKnapsackCut(model, total.Ram - crossed.Ram, total.Rbd - crossed.Rbd, vms.Select(v => (v.RamMiB, v.RbdMiB)));
+        AddKnapsackCut(model, total.Storage - crossed.Storage, total.Rbd - crossed.Rbd, vms.Select(v => (v.ProvisionedMiB, v.RbdMiB)));
+        AddKnapsackCut(model, total.Ram - crossed.Ram, total.Storage - crossed.Storage, vms.Select(v => (v.RamMiB, v.ProvisionedMiB)));
     }
 
     /// <summary>

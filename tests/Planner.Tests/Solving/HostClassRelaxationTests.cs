@@ -82,10 +82,11 @@ public class HostClassRelaxationTests
     }
 
     [Fact]
-    public void Counting_hosts_per_class_proves_a_stage_the_per_host_relaxation_leaves_open_and_a_plan_meets_it()
+    public void The_cuts_on_the_vms_not_yet_crossed_prove_a_stage_and_a_class_schedule_meets_it()
     {
         // 250 VMs / 10 hosts, seed 2: the VMs not yet crossed must hold the RBD data still on the old Ceph, which ties
-        // their RAM to that data (the cuts on the complement); the per-host relaxation, without them, admits 4 stages.
+        // their RAM to that data (the cuts on the complement). Without them the per-host relaxation admitted 4 stages;
+        // both relaxations share them now (StageRelaxation.AddCrossingCuts, ADR 0032).
         var inventory = SolverFleets.Generated(2, 250, 10, keepFileDisks: true);
         var options = Planning.Options();
         var context = Context(inventory, options);
@@ -94,7 +95,7 @@ public class HostClassRelaxationTests
         var bound = HostClassRelaxation.RaiseLowerBound(context, relaxed, 2, 12, 2);
         var plan = HostClassSchedules.Search(context, null, bound, 4);
 
-        Assert.Equal(4, StageRelaxation.RaiseLowerBound(context, 2, 12, relaxed));
+        Assert.Equal(5, StageRelaxation.RaiseLowerBound(context, 2, 12, relaxed));
         Assert.Equal(5, bound);
         Assert.NotNull(plan);
         Assert.Equal(5, Verified(inventory, context, plan).Metrics.Stages);
