@@ -87,4 +87,23 @@ public class OptimalityTests
         Assert.Equal(["stages", "reboots", "downtime"], proven);
         Assert.Equal("FEASIBLE (stages, reboots, downtime); bytes, balance: best found", new SolverReport { Status = "FEASIBLE", Proven = proven }.StatusLine());
     }
+
+    [Fact]
+    public void A_per_vm_bound_stopped_below_the_host_level_one_gives_way_to_it()
+    {
+        // 216 VMs / 7 hosts, seed 5, 5 stages: the per-VM relaxation stops at its limit with a weak proven bound; the
+        // host-level relaxation's LP closes higher at the root. The plan reports the larger, still below its own count.
+        var inventory = SolverFleets.Generated(5, 216, 7, keepFileDisks: true);
+        var options = Planning.Options(10);
+
+        var result = Planning.Planner().Plan(inventory, options);
+
+        var plan = result.Plan!;
+        var hostLevel = HostMoveRelaxation.LiveMigrationBound(
+            new SearchContext(PlanningProblem.From(inventory, options), options, new CpSatTuning(), [], CancellationToken.None),
+            PlanningProblem.From(inventory, options, forBounds: true), plan.Metrics.Stages, options.TimeLimitSeconds * CpSatPlanner.MoveBoundDeterministicShare * 0.5);
+        Assert.Contains(result.Log, line => line.StartsWith("host-level bound ", StringComparison.Ordinal));
+        Assert.NotNull(hostLevel);
+        Assert.InRange(plan.LowerBound!.LiveMigrations, hostLevel.Value, plan.Metrics.LiveMigrations);
+    }
 }
