@@ -161,7 +161,7 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null, TimeProvider? clock
         else if (target <= lower && moveBound is { Feasible: true, Exact: false } && moveBound.Stages == target)
         {
             // The per-VM relaxation stopped before its optimum: its proven bound can sit below the host-level one, whose LP
-            // closes at the root (seed-5: 38 against 75, fleet-1000 at 60 s: 126 against 200). Both are valid; the larger counts.
+            // closes at the root (seed-5: 38 against 75, fleet-1000 at 60 s: 126 against 139). Both are valid; the larger counts.
             budget.EnterWithin("host live-migration bound", 0.25);
             if (HostMoveRelaxation.LiveMigrationBound(context, relaxed, target, options.TimeLimitSeconds * MoveBoundDeterministicShare * 0.5) is { } hostBound && hostBound > moveBound.LiveMigrations)
             {
