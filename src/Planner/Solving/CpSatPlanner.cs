@@ -163,7 +163,7 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null, TimeProvider? clock
             // The per-VM relaxation stopped before its optimum: its proven bound can sit below the host-level one, whose LP
             // closes at the root (seed-5: 38 against 75, fleet-1000 at 60 s: 126 against 139). Both are valid; the larger counts.
             budget.EnterWithin("host live-migration bound", 0.25);
-            if (HostMoveRelaxation.LiveMigrationBound(context, relaxed, target, options.TimeLimitSeconds * MoveBoundDeterministicShare * 0.5) is { } hostBound && hostBound > moveBound.LiveMigrations)
+            if (HostMoveRelaxation.LiveMigrationBound(context, relaxed, target, options.TimeLimitSeconds * HostBoundBesidePerVmDeterministicShare) is { } hostBound && hostBound > moveBound.LiveMigrations)
             {
                 context.Log.Add($"host-level bound {hostBound} above the per-VM relaxation's {moveBound.LiveMigrations}");
                 moveBound = moveBound with { LiveMigrations = hostBound };
@@ -278,6 +278,9 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null, TimeProvider? clock
     /// <summary>Deterministic share of the time limit for the per-VM stage-bound probe, and for the live-migration bound.</summary>
     internal const double MoveStageBoundDeterministicShare = 0.1;
     internal const double MoveBoundDeterministicShare = 0.1;
+
+    /// <summary>Deterministic share for the host-level bound beside a per-VM bound that stopped early (its LP closes at the root).</summary>
+    internal const double HostBoundBesidePerVmDeterministicShare = MoveBoundDeterministicShare * 0.5;
 
     /// <summary>Deterministic share of the time limit for the branch and bound over schedules (ADR 0026).</summary>
     internal const double ScheduleSearchDeterministicShare = 0.4;

@@ -101,7 +101,7 @@ public class OptimalityTests
         var plan = result.Plan!;
         var hostLevel = HostMoveRelaxation.LiveMigrationBound(
             new SearchContext(PlanningProblem.From(inventory, options), options, new CpSatTuning(), [], CancellationToken.None),
-            PlanningProblem.From(inventory, options, forBounds: true), plan.Metrics.Stages, options.TimeLimitSeconds * CpSatPlanner.MoveBoundDeterministicShare * 0.5);
+            PlanningProblem.From(inventory, options, forBounds: true), plan.Metrics.Stages, options.TimeLimitSeconds * CpSatPlanner.HostBoundBesidePerVmDeterministicShare);
         Assert.Contains(result.Log, line => line.StartsWith("host-level bound ", StringComparison.Ordinal));
         Assert.NotNull(hostLevel);
         Assert.InRange(plan.LowerBound!.LiveMigrations, hostLevel.Value, plan.Metrics.LiveMigrations);
