@@ -59,6 +59,11 @@ public static class TaquinWeb
         // that one is disposed (tests host several). The engine's journal is the record; Hangfire's own logs are off.
         GlobalConfiguration.Configuration.UseLogProvider(new SilentHangfireLog());
         var storage = HangfireSetup.CreateStorage(options.PostgresConnection);
+        if (string.IsNullOrWhiteSpace(options.PostgresConnection))
+        {
+            PlanningService.FailPlansLostInRestart(new PlanCatalog(options));
+        }
+
         services.AddHangfire(c => c.UseStorage(storage).UseLogProvider(new SilentHangfireLog()));
         services.AddHangfireServer(o =>
         {

@@ -26,20 +26,30 @@ public sealed class JournalHub(WebOptions options) : IAsyncDisposable
         return journal;
     }
 
-    private Task<IRunJournal> GetAsync(string anchor, TimeProvider clock)
+    private async Task<IRunJournal> GetAsync(string anchor, TimeProvider clock)
     {
         var key = string.IsNullOrWhiteSpace(options.PostgresConnection) ? anchor : "postgres";
-        return _journals.GetOrAdd(key, _ => new Lazy<Task<IRunJournal>>(async () =>
+        var lazy = _journals.GetOrAdd(key, _ => new Lazy<Task<IRunJournal>>(async () =>
         {
             var journal = JournalFactory.Open(options.PostgresConnection, JournalFactory.SqlitePathBesidePlan(anchor), clock);
             await journal.InitializeAsync();
             return journal;
-        })).Value;
+        }));
+        try
+        {
+            return await lazy.Value;
+        }
+        catch
+        {
+            // A journal that failed to open (database down, file in the way) is tried again on the next request.
+            _journals.TryRemove(new KeyValuePair<string, Lazy<Task<IRunJournal>>>(key, lazy));
+            throw;
+        }
     }
 
     public async ValueTask DisposeAsync()
     {
-        foreach (var lazy in _journals.Values.Where(l => l.IsValueCreated))
+        foreach (var lazy in _journals.Values.Where(l => l.IsValueCreated && l.Value.IsCompletedSuccessfully))
         {
             if (await lazy.Value is IAsyncDisposable disposable)
             {

@@ -91,10 +91,33 @@ public sealed class PlanningService(PlanCatalog catalog, InventoryCache inventor
             var error = ex is PlanInfeasibleException infeasible ? "no plan: " + string.Join("; ", infeasible.Blockers) : ex.Message;
             catalog.SaveMeta(meta with { Status = PlanStatus.Failed, Error = error });
         }
+        catch (Exception ex)
+        {
+            // Not the admin's mistake (a journal that cannot be written, a bug): the plan must not look "planning" for
+            // good. Rethrown so the Hangfire dashboard keeps the details; the page shows the short form.
+            catalog.SaveMeta(meta with { Status = PlanStatus.Failed, Error = $"planning stopped on an unexpected error ({ex.GetType().Name}: {ex.Message}); the job's details are on /hangfire" });
+            throw;
+        }
         finally
         {
             _progress.TryRemove(planId, out _);
         }
+    }
+
+    /// <summary>
+    /// With the embedded job store a restart loses queued and running jobs: a plan still "planning" then never ends.
+    /// Called once at start-up; PostgreSQL-backed jobs survive a restart and are left to finish.
+    /// </summary>
+    public static int FailPlansLostInRestart(PlanCatalog catalog)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        var lost = catalog.List().Where(m => m.Status == PlanStatus.Planning).ToList();
+        foreach (var meta in lost)
+        {
+            catalog.SaveMeta(meta with { Status = PlanStatus.Failed, Error = "the server restarted while this plan was being made (the embedded job store does not keep jobs): plan the inventory again" });
+        }
+
+        return lost.Count;
     }
 
     /// <summary>The review shows the gain and the gap: the baseline and the bound when the planner did not give them.</summary>

@@ -16,6 +16,7 @@ namespace Taquin.Web.Tests.Support;
 public sealed partial class WebServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
+    private bool _stopped;
 
     private WebServer(string data, WebApplication app, WebOptions options)
     {
@@ -29,12 +30,16 @@ public sealed partial class WebServer : IAsyncDisposable
     public Uri Address { get; }
     public WebOptions Options { get; }
 
-    public static async Task<WebServer> StartAsync(bool simulate = true, string? trustedUserHeader = null, double timeScale = 300, string? postgres = null)
+    /// <summary>A server over a new data folder, or over <paramref name="data"/> of a stopped one (a restart).</summary>
+    public static async Task<WebServer> StartAsync(bool simulate = true, string? trustedUserHeader = null, double timeScale = 300, string? postgres = null, string? data = null)
     {
-        var data = Directory.CreateTempSubdirectory("taquin-web-").FullName;
-        foreach (var role in Roles.All)
+        if (data is null)
         {
-            UserStore.Add(data, role, role, role + "-password");
+            data = Directory.CreateTempSubdirectory("taquin-web-").FullName;
+            foreach (var role in Roles.All)
+            {
+                UserStore.Add(data, role, role, role + "-password");
+            }
         }
 
         var options = new WebOptions { DataDirectory = data, Simulate = simulate, TimeScale = timeScale, TrustedUserHeader = trustedUserHeader, PostgresConnection = postgres };
@@ -81,8 +86,22 @@ public sealed partial class WebServer : IAsyncDisposable
 
     public PageClient Anonymous() => new(Address);
 
+    /// <summary>Stops the server and keeps its data folder, for a restart over it.</summary>
+    public async Task<string> StopKeepingDataAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        _stopped = true;
+        return Data;
+    }
+
     public async ValueTask DisposeAsync()
     {
+        if (_stopped)
+        {
+            return;
+        }
+
         await _app.StopAsync();
         await _app.DisposeAsync();
         try
