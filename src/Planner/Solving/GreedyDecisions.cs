@@ -18,21 +18,24 @@ internal static class GreedyDecisions
     /// </param>
     /// <param name="targetWaves">
     /// Crossing wave per VM to aim for (the schedule relaxation's, ADR 0029): a VM crosses in that wave (or later when
-    /// nothing fits), and a VM due later leaves a converting host by live migration rather than crossing early.
+    /// nothing fits), and a VM due later leaves a converting host by live migration rather than crossing early, to a
+    /// host that stays libvirt until its wave where one has room.
     /// </param>
+    /// <param name="packing">How VMs are packed at target waves (none wins on every fleet: callers try each).</param>
     public static SolverDecisions? Solve(
-        PlanningProblem problem, IReadOnlyList<int>? conversionOrder = null, IReadOnlyList<int>? conversionStages = null, bool rbdDenseFirst = false, IReadOnlyList<int>? targetWaves = null)
+        PlanningProblem problem, IReadOnlyList<int>? conversionOrder = null, IReadOnlyList<int>? conversionStages = null, bool rbdDenseFirst = false,
+        IReadOnlyList<int>? targetWaves = null, WavePacking packing = WavePacking.LastConvertedHost)
     {
         if (conversionOrder is not null)
         {
-            return new Run(problem, conversionOrder, conversionStages, rbdDenseFirst, targetWaves).Execute();
+            return new Run(problem, conversionOrder, conversionStages, rbdDenseFirst, targetWaves, packing).Execute();
         }
 
         // A few cheap orders; the best valid result wins (fewest stages, then live migrations).
         SolverDecisions? best = null;
         foreach (var order in CandidateOrders(problem))
         {
-            var result = new Run(problem, order, null, false, null).Execute();
+            var result = new Run(problem, order, null, false, null, WavePacking.LastConvertedHost).Execute();
             if (result is not null && (best is null || result.Stages < best.Stages
                 || (result.Stages == best.Stages && result.LiveMigrations < best.LiveMigrations)))
             {
@@ -74,8 +77,11 @@ internal static class GreedyDecisions
         return PinnedFirst(problem, sorted);
     }
 
-    private sealed class Run(PlanningProblem problem, IReadOnlyList<int> order, IReadOnlyList<int>? plannedStages, bool rbdDenseFirst, IReadOnlyList<int>? targetWaves)
+    private sealed class Run(PlanningProblem problem, IReadOnlyList<int> order, IReadOnlyList<int>? plannedStages, bool rbdDenseFirst, IReadOnlyList<int>? targetWaves, WavePacking packing)
     {
+        private readonly bool dueFirst = packing == WavePacking.DueFirst;
+        // The VMs due later stay off PVE and land where they need no second hop (both refined packings).
+        private readonly bool tight = targetWaves is not null && packing != WavePacking.LastConvertedHost;
         private readonly int[] location = problem.Vms.Select(v => v.Home).ToArray();
         private readonly int[] crossStage = Enumerable.Repeat(0, problem.Vms.Count).ToArray();
         private readonly bool[] onCeph = new bool[problem.Vms.Count];
@@ -125,6 +131,11 @@ internal static class GreedyDecisions
 
                 var progress = false;
                 var usage = problem.Vms.Where(v => !Crossed(v.Index)).Sum(v => v.RbdMiB);
+                if (targetWaves is not null && dueFirst)
+                {
+                    progress |= CrossDue(targetWaves);
+                }
+
                 // Without planned stages one host per stage; with them (decomposition) every host due now.
                 var converted = 0;
                 while (queue.Count > 0 && (plannedStages is null ? converted == 0 : plannedStages[queue.Peek()] <= stage))
@@ -152,14 +163,9 @@ internal static class GreedyDecisions
                     progress = true;
                 }
 
-                if (targetWaves is not null)
+                if (targetWaves is not null && !dueFirst)
                 {
-                    // The VMs due now, hardest to place first (most disk, then RAM).
-                    foreach (var vm in problem.Vms.Where(v => !Crossed(v.Index) && targetWaves[v.Index] <= stage && !hops[v.Index].Any(h => h.Stage == stage))
-                        .OrderBy(v => targetWaves[v.Index]).ThenByDescending(v => v.ProvisionedMiB).ThenByDescending(v => v.RamMiB).ThenBy(v => v.Index).ToList())
-                    {
-                        progress |= TryCross(vm.Index);
-                    }
+                    progress |= CrossDue(targetWaves);
                 }
 
                 progress |= CrossForNextConversion(queue);
@@ -181,6 +187,19 @@ internal static class GreedyDecisions
             return new SolverDecisions(stage, conversion, decisions);
         }
 
+        /// <summary>The VMs due now (or overdue) cross, hardest to place first (most disk, then RAM).</summary>
+        private bool CrossDue(IReadOnlyList<int> waves)
+        {
+            var progress = false;
+            foreach (var vm in problem.Vms.Where(v => !Crossed(v.Index) && waves[v.Index] <= stage && !hops[v.Index].Any(h => h.Stage == stage))
+                .OrderBy(v => waves[v.Index]).ThenByDescending(v => v.ProvisionedMiB).ThenByDescending(v => v.RamMiB).ThenBy(v => v.Index).ToList())
+            {
+                progress |= TryCross(vm.Index);
+            }
+
+            return progress;
+        }
+
         /// <summary>Moves every VM off the host (cross to PVE, else live-migrate); rolls back on failure.</summary>
         private bool TryEvacuate(int host)
         {
@@ -192,9 +211,12 @@ internal static class GreedyDecisions
             foreach (var vm in residents)
             {
                 var pinnedLater = problem.PinnedStage.TryGetValue(vm.Index, out var p) && p != stage;
-                // Due in a later wave: it leaves by live migration, crossing now only when no libvirt host takes it.
+                // Due in a later wave: it leaves by live migration, crossing now only when no libvirt host takes it even
+                // after one makes room (an early crossing takes PVE room the VMs due now need).
                 var dueLater = targetWaves is not null && targetWaves[vm.Index] > stage;
-                var left = dueLater
+                var left = dueLater && tight
+                    ? TryLiveMigrate(vm.Index, host) || MakeRoomAndMigrate(vm.Index, host) || (!pinnedLater && TryCross(vm.Index))
+                    : dueLater
                     ? TryLiveMigrate(vm.Index, host) || (!pinnedLater && TryCross(vm.Index)) || MakeRoomAndMigrate(vm.Index, host)
                     : (!pinnedLater && TryCross(vm.Index)) || TryLiveMigrate(vm.Index, host) || MakeRoomAndMigrate(vm.Index, host);
                 if (!left)
@@ -224,7 +246,9 @@ internal static class GreedyDecisions
             var vm = problem.Vms[v];
             // The host converted last keeps the VM longest: fewer second hops.
             var candidates = problem.Hosts.Where(h => MayLand(vm, h, from))
-                .OrderByDescending(h => rank.GetValueOrDefault(h.Index, int.MaxValue))
+                .OrderBy(h => StaysUntilDue(v, h) ? 0 : 1)
+                .ThenBy(h => StaysUntilDue(v, h) ? plannedStages![h.Index] : 0)
+                .ThenByDescending(h => rank.GetValueOrDefault(h.Index, int.MaxValue))
                 .ThenBy(h => h.Index);
             foreach (var h in candidates)
             {
@@ -248,6 +272,13 @@ internal static class GreedyDecisions
         }
 
         /// <summary>
+        /// Aiming at target waves: the host stays libvirt until the VM's wave, so the VM needs no second hop; the one
+        /// converting soonest first, keeping the hosts converting last for the VMs due last.
+        /// </summary>
+        private bool StaysUntilDue(int v, SolverHost h)
+            => tight && plannedStages is not null && h.Convertible && plannedStages[h.Index] >= targetWaves![v];
+
+        /// <summary>
         /// A libvirt host a VM leaving <paramref name="from"/> may land on in this wave: not converting now or in this very
         /// wave (it would have to be emptied again), and a copy target for a file-disk VM.
         /// </summary>
@@ -258,7 +289,7 @@ internal static class GreedyDecisions
 
         /// <summary>
         /// With target waves only: no libvirt host has the RAM for the VM, though together they do. The roomiest host
-        /// that may take it sends some of its own VMs on (to PVE when they fit there, else to another libvirt host),
+        /// that may take it sends some of its own VMs on (to PVE when they are due, else to another libvirt host),
         /// the ones due soonest and biggest first, until the VM fits. Partial moves are undone by the evacuation's rollback.
         /// </summary>
         private bool MakeRoomAndMigrate(int v, int from)
@@ -288,7 +319,7 @@ internal static class GreedyDecisions
                     break;
                 }
 
-                _ = TryCross(guest.Index) || TryLiveMigrate(guest.Index, host.Index);
+                _ = ((!tight || targetWaves[guest.Index] <= stage) && TryCross(guest.Index)) || TryLiveMigrate(guest.Index, host.Index);
             }
 
             return ram[host.Index] + vm.RamMiB <= host.RamCapacityMiB && TryLiveMigrate(v, from);
@@ -395,4 +426,23 @@ internal static class GreedyDecisions
             return progress;
         }
     }
+}
+
+/// <summary>How <see cref="GreedyDecisions"/> packs VMs at target waves (ADR 0033). Each wins on some fleets.</summary>
+internal enum WavePacking
+{
+    /// <summary>
+    /// The hosts converting in a wave are evacuated first; a VM due later that no libvirt host takes crosses early, and
+    /// one leaving lands on the host converted last (the packing without target waves does the same).
+    /// </summary>
+    LastConvertedHost,
+
+    /// <summary>
+    /// The evacuations first; a VM due later crosses early only when no libvirt host takes it even after one makes room,
+    /// and lands on the libvirt host converting soonest that still stays libvirt until its wave (no second hop).
+    /// </summary>
+    EvacuationsFirst,
+
+    /// <summary>As <see cref="EvacuationsFirst"/>, but the VMs due in a wave cross before the evacuations, all in one order (biggest disks first).</summary>
+    DueFirst,
 }
