@@ -167,22 +167,10 @@ public sealed class AttachAndMoveIntegrationTests(SimulatedPveCluster pve, ITest
         var ceph = pve.Server.State.Options.Ceph ?? throw new InvalidOperationException($"TAQUIN_CEPH_CONF is not set: {Testbed.StartHint} (with ceph)");
         await EnsureOldCephStorageAsync(ceph);
         var image = $"{_rbd.Pool}/am-src-{Guid.NewGuid():N}"[..(_rbd.Pool.Length + 20)];
-        var file = Path.Combine(pve.DataDirectory, Path.GetFileName(image) + ".raw");
-        await using (var stream = File.Create(file))
-        {
-            var block = new byte[8 << 20];
-            for (var i = 0; i < mib / 8; i++)
-            {
-                RandomNumberGenerator.Fill(block);
-                await stream.WriteAsync(block);
-            }
-        }
-
-        _rbd.Rbd("import", "--no-progress", file, image);
-        File.Delete(file);
+        // The checksum of the bytes written, which the snapshot holds: every later comparison reads Ceph's copy back.
+        var checksum = _rbd.ImportRandom(image, mib);
         _rbd.Track(image);
         _rbd.Snapshot(image, "taquin-src");
-        var checksum = _rbd.Sha256($"{image}@taquin-src");
 
         var vmId = await _client.GetNextVmIdAsync();
         var attached = $"{_rbd.Pool}/vm-{vmId}-disk-0";
