@@ -21,7 +21,7 @@ namespace Taquin.Executors.Tests.Movers;
 /// move_disk carries it to the node's zfs stand-in, verified against the stop-time snapshot. The source domain is not
 /// in these tests (the input's source host lv1 has no such domain: the cutover guard finds it undefined).
 /// </summary>
-[Collection(TestbedCollections.Ceph)]
+[Collection(TestbedCollections.CephGuests)]
 public sealed class AttachAndMoveIntegrationTests(SimulatedPveCluster pve, ITestOutputHelper output) : IClassFixture<SimulatedPveCluster>, IDisposable
 {
     private const string Node = "pve1";
@@ -167,22 +167,10 @@ public sealed class AttachAndMoveIntegrationTests(SimulatedPveCluster pve, ITest
         var ceph = pve.Server.State.Options.Ceph ?? throw new InvalidOperationException($"TAQUIN_CEPH_CONF is not set: {Testbed.StartHint} (with ceph)");
         await EnsureOldCephStorageAsync(ceph);
         var image = $"{_rbd.Pool}/am-src-{Guid.NewGuid():N}"[..(_rbd.Pool.Length + 20)];
-        var file = Path.Combine(pve.DataDirectory, Path.GetFileName(image) + ".raw");
-        await using (var stream = File.Create(file))
-        {
-            var block = new byte[8 << 20];
-            for (var i = 0; i < mib / 8; i++)
-            {
-                RandomNumberGenerator.Fill(block);
-                await stream.WriteAsync(block);
-            }
-        }
-
-        _rbd.Rbd("import", "--no-progress", file, image);
-        File.Delete(file);
+        // The checksum of the bytes written, which the snapshot holds: every later comparison reads Ceph's copy back.
+        var checksum = _rbd.ImportRandom(image, mib);
         _rbd.Track(image);
         _rbd.Snapshot(image, "taquin-src");
-        var checksum = _rbd.Sha256($"{image}@taquin-src");
 
         var vmId = await _client.GetNextVmIdAsync();
         var attached = $"{_rbd.Pool}/vm-{vmId}-disk-0";

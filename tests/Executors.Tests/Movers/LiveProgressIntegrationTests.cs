@@ -11,7 +11,8 @@ namespace Taquin.Executors.Tests.Movers;
 /// checkpoint format the relayed path writes. Through a local runner and through SSH.NET against the test bed's sshd.
 /// </summary>
 [Collection(TestbedCollections.Ceph)]
-public sealed class LiveProgressIntegrationTests(ITestOutputHelper output) : IDisposable
+public sealed class LiveProgressIntegrationTests(LiveProgressIntegrationTests.FullSourceImage fullSource, ITestOutputHelper output)
+    : IClassFixture<LiveProgressIntegrationTests.FullSourceImage>, IDisposable
 {
     private const string Host = "127.0.0.1";
     private const long DiskBytes = 512L << 20;
@@ -24,14 +25,33 @@ public sealed class LiveProgressIntegrationTests(ITestOutputHelper output) : IDi
         Directory.Delete(_dir, recursive: true);
     }
 
-    /// <summary>A 512 MiB image written in full (128 objects: rbd prints about one percentage per object), snapshot "s".</summary>
-    private string FullSource()
+    /// <summary>
+    /// A 512 MiB image written in full (128 objects: rbd prints about one percentage per object), snapshot "s": made once
+    /// for the class (the copies only read the snapshot), on first use so that TAQUIN_NO_TESTBED=1 skips without a Ceph.
+    /// </summary>
+    public sealed class FullSourceImage : IDisposable
     {
-        var image = _ceph.CreateImage("live-src", DiskBytes);
-        _ceph.Rbd("bench", "--io-type", "write", "--io-size", "4M", "--io-total", "512M", "--io-pattern", "seq", image);
-        _ceph.Snapshot(image, "s");
-        return image;
+        private readonly Lazy<(TestbedCeph Ceph, string Image)> _made = new(() =>
+        {
+            var ceph = new TestbedCeph();
+            var image = ceph.CreateImage("live-src", DiskBytes);
+            ceph.Rbd("bench", "--io-type", "write", "--io-size", "4M", "--io-total", "512M", "--io-pattern", "seq", image);
+            ceph.Snapshot(image, "s");
+            return (ceph, image);
+        });
+
+        public string Image => _made.Value.Image;
+
+        public void Dispose()
+        {
+            if (_made.IsValueCreated)
+            {
+                _made.Value.Ceph.Dispose();
+            }
+        }
     }
+
+    private string FullSource() => fullSource.Image;
 
     private static MoverOptions Options(DataPath path, TestbedCeph ceph) => CommandDiskMoverTests.Options(path, ceph) with { Verify = VerifyMode.Sampled };
 

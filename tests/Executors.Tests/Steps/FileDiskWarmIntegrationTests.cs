@@ -383,10 +383,16 @@ public sealed class FileDiskWarmIntegrationTests(Lv1PveFixture pve, ITestOutputH
             }
         }
 
-        var rawSource = Path.Combine(TestbedHosts.Images, name + ".src.raw");
-        await File.WriteAllBytesAsync(rawSource, content);
-        await TestbedHosts.RunAsync(_runner, Node, "qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", rawSource, basePath);
-        File.Delete(rawSource);
+        var rawSource = Path.Combine(TestbedHosts.Staging, name + ".src.raw");
+        try
+        {
+            await File.WriteAllBytesAsync(rawSource, content);
+            await TestbedHosts.RunAsync(_runner, Node, "qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", rawSource, basePath);
+        }
+        finally
+        {
+            File.Delete(rawSource);
+        }
         await libvirt.DefineAsync(Node, TestbedHosts.TcgDomainXml(name, qcow2Path: basePath));
         await libvirt.StartAsync(Node, name);
 

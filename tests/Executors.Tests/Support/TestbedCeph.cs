@@ -29,6 +29,48 @@ public sealed class TestbedCeph : IDisposable
 
     public void Track(string image) => _images.Add(image);
 
+    /// <summary>
+    /// A new image of <paramref name="mib"/> MiB of random bytes, every byte written (no zero run for rbd to skip),
+    /// streamed into <c>rbd import -</c> without a staging file; returns the SHA-256 of the bytes sent. The caller tracks it.
+    /// </summary>
+    public string ImportRandom(string image, int mib)
+    {
+        var start = new ProcessStartInfo("rbd") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
+        foreach (var a in new[] { "--conf", Conf, "import", "--no-progress", "-", image })
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var block = new byte[8 << 20];
+        try
+        {
+            for (var left = (long)mib << 20; left > 0; left -= block.Length)
+            {
+                var chunk = block.AsSpan(0, (int)Math.Min(left, block.Length));
+                RandomNumberGenerator.Fill(chunk);
+                sha.AppendData(chunk);
+                process.StandardInput.BaseStream.Write(chunk);
+            }
+        }
+        catch (IOException)
+        {
+            // rbd stopped reading: its exit code and stderr below say why
+        }
+        finally
+        {
+            process.StandardInput.Close();
+        }
+
+        process.WaitForExit();
+        stdout.GetAwaiter().GetResult();
+        return process.ExitCode == 0 ? Convert.ToHexStringLower(sha.GetHashAndReset())
+            : throw new InvalidOperationException($"rbd import - {image} exited {process.ExitCode}: {stderr.GetAwaiter().GetResult()}");
+    }
+
     /// <summary>Writes <paramref name="data"/> at <paramref name="offset"/> of the image (through rbd import-diff of a hand-built diff).</summary>
     public void Write(string image, long offset, byte[] data)
     {
