@@ -21,7 +21,7 @@ namespace Taquin.Executors.Tests.Movers;
 /// move_disk carries it to the node's zfs stand-in, verified against the stop-time snapshot. The source domain is not
 /// in these tests (the input's source host lv1 has no such domain: the cutover guard finds it undefined).
 /// </summary>
-[Collection(TestbedCollections.CephGuests)]
+[Collection(TestbedCollections.Ceph)]
 public sealed class AttachAndMoveIntegrationTests(SimulatedPveCluster pve, ITestOutputHelper output) : IClassFixture<SimulatedPveCluster>, IDisposable
 {
     private const string Node = "pve1";

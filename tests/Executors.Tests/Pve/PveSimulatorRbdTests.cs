@@ -7,7 +7,7 @@ using Taquin.PveSimulator;
 namespace Taquin.Executors.Tests.Pve;
 
 /// <summary>The simulator's rbd storage is the test bed's real Ceph pool (scripts/testbed up --only ceph).</summary>
-[Collection(TestbedCollections.CephGuests)]
+[Collection(TestbedCollections.Ceph)]
 public sealed class PveSimulatorRbdTests(SimulatedPveCluster pve) : IClassFixture<SimulatedPveCluster>
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(120);

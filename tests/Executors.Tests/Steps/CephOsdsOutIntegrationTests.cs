@@ -15,7 +15,7 @@ namespace Taquin.Executors.Tests.Steps;
 /// ceph-osds-out on the test bed's Ceph with two OSDs: osd.1 is placed in its own CRUSH host bucket so that fleet host
 /// "h2" owns exactly one OSD; its data moves to osd.0 and back.
 /// </summary>
-[Collection(TestbedCollections.CephOsds)]
+[Collection(TestbedCollections.Ceph)]
 public sealed class CephOsdsOutIntegrationTests(ITestOutputHelper output)
 {
     private const string FleetHost = "h2";

@@ -17,7 +17,7 @@ namespace Taquin.Executors.Tests.Steps;
 /// at each step rolls back to a source that runs, with its autostart, its unchanged disk, no Taquin snapshot and no
 /// half VM on PVE. Needs `scripts/testbed up --only ssh,libvirt,ceph --libvirt-hosts 2 --osds 2`.
 /// </summary>
-[Collection(TestbedCollections.CephGuests)]
+[Collection(TestbedCollections.Ceph)]
 public sealed class StrategiesOnRealGuestsTests(RealGuestBed bed, ITestOutputHelper output) : IClassFixture<RealGuestBed>, IAsyncLifetime
 {
     private const int DiskBytes = 16 << 20;
