@@ -257,8 +257,24 @@ public sealed class RbdCephCluster(ISshRunner ssh, CephClusterOptions options, T
             ?? throw new CephException($"rbd du {spec} listed no image", isTransient: false);
     }
 
+    /// <summary>Tries of a pool-wide <c>rbd du</c> that an image removed while it walked the pool made fail.</summary>
+    internal const int PoolListingTries = 3;
+
     public async Task<IReadOnlyList<RbdImageUsage>> ListImageUsageAsync(string pool, CancellationToken ct = default)
-        => ParseDu(await RbdAsync(["du", "--format", "json", "--pool", pool], ct), pool);
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return ParseDu(await RbdAsync(["du", "--format", "json", "--pool", pool], ct), pool);
+            }
+            catch (CephCommandException e) when (e.Errno == 2 && attempt < PoolListingTries)
+            {
+                // ENOENT: an image listed at the start was gone when its turn came (another tool or migration removed
+                // it). The pool is still there; a new walk sees the images as they are now.
+            }
+        }
+    }
 
     /// <summary>The image heads of <c>rbd du --format json</c> (snapshot rows left out), named "pool/image".</summary>
     internal static IReadOnlyList<RbdImageUsage> ParseDu(string json, string pool)

@@ -138,6 +138,44 @@ public sealed class RbdCephClusterTests
         Assert.Equal([new RbdImageUsage("libvirt/a", 100, 60), new RbdImageUsage("libvirt/b", 50, 0)], usage);
     }
 
+    [IntegrationFact]
+    public async Task A_pool_listing_that_meets_an_image_removed_under_it_walks_the_pool_again()
+    {
+        using var testbed = new TestbedCeph();
+        var image = testbed.CreateImage("taquin-it-du", 8L * 1024 * 1024);
+        // rbd du fails with ENOENT when an image it listed is removed before its turn: the first walks meet that race.
+        var racing = new PoolWalkRacingRunner(_runner, failures: RbdCephCluster.PoolListingTries - 1);
+
+        var usage = await new RbdCephCluster(racing, TestbedHosts.CephOptions()).ListImageUsageAsync(testbed.Pool);
+
+        Assert.Contains(usage, u => u.Image == image && u.ProvisionedBytes == 8L * 1024 * 1024);
+        Assert.Equal(RbdCephCluster.PoolListingTries, racing.PoolWalks);
+        var always = new PoolWalkRacingRunner(_runner, failures: int.MaxValue);
+        var error = await Assert.ThrowsAsync<CephCommandException>(() => new RbdCephCluster(always, TestbedHosts.CephOptions()).ListImageUsageAsync(testbed.Pool));
+        Assert.Equal(2, error.Errno);
+        Assert.Contains("No such file or directory", error.Message, StringComparison.Ordinal);
+        Assert.Equal(RbdCephCluster.PoolListingTries, always.PoolWalks);
+    }
+
+    /// <summary>Answers the first <c>rbd du --pool</c> calls as rbd does when an image vanished mid-walk; runs the rest for real.</summary>
+    private sealed class PoolWalkRacingRunner(ISshRunner inner, int failures) : ISshRunner
+    {
+        public int PoolWalks { get; private set; }
+
+        public Task<SshResult> RunAsync(string host, IReadOnlyList<string> argv, Stream? stdin = null, CancellationToken ct = default)
+        {
+            if (argv[0] == "rbd" && argv.Contains("du") && argv.Contains("--pool") && ++PoolWalks <= failures)
+            {
+                return Task.FromResult(new SshResult(2, "", "rbd: du failed: (2) No such file or directory"));
+            }
+
+            return inner.RunAsync(host, argv, stdin, ct);
+        }
+
+        public Task<SshResult> RunStreamingAsync(string host, IReadOnlyList<string> argv, Stream? stdin, Stream stdout, CancellationToken ct = default)
+            => inner.RunStreamingAsync(host, argv, stdin, stdout, ct);
+    }
+
     private static async Task RemoveWithSnapshotsAsync(RbdCephCluster ceph, string image)
     {
         if (!await ceph.ImageExistsAsync(image))
