@@ -300,18 +300,26 @@ internal static class GreedyDecisions
             }
 
             var vm = problem.Vms[v];
-            var host = problem.Hosts.Where(h => MayLand(vm, h, from)
+            List<SolverVm> Guests(SolverHost h) => [.. problem.Vms.Where(u => u.Index != v && !Crossed(u.Index) && location[u.Index] == h.Index && u.RamMiB > 0
+                    && !hops[u.Index].Any(x => x.Stage == stage) && !problem.PinnedStage.ContainsKey(u.Index))];
+            long Deficit(SolverHost h) => ram[h.Index] + vm.RamMiB - h.RamCapacityMiB;
+            var candidates = problem.Hosts.Where(h => MayLand(vm, h, from)
                     && charge[h.Index] + vm.HopMiB <= h.CopyBudgetMiB && charge[from] + vm.HopMiB <= problem.Hosts[from].CopyBudgetMiB
-                    && (vm.FileMiB == 0 || local[h.Index] + vm.FileMiB <= h.LocalImagesMiB))
-                .OrderByDescending(h => h.RamCapacityMiB - ram[h.Index]).ThenBy(h => h.Index).FirstOrDefault();
+                    && (vm.FileMiB == 0 || local[h.Index] + vm.FileMiB <= h.LocalImagesMiB));
+            // The refined packings pick the host that needs the fewest guests sent on (each is a live migration), the
+            // smallest guest that frees enough first; the first packing takes the roomiest host, the guests due soonest.
+            var host = tight
+                ? candidates.OrderBy(h => GuestsToSend(Guests(h), Deficit(h))).ThenBy(Deficit).ThenBy(h => h.Index).FirstOrDefault()
+                : candidates.OrderByDescending(h => h.RamCapacityMiB - ram[h.Index]).ThenBy(h => h.Index).FirstOrDefault();
             if (host is null)
             {
                 return false;
             }
 
-            var guests = problem.Vms.Where(u => u.Index != v && !Crossed(u.Index) && location[u.Index] == host.Index && u.RamMiB > 0
-                    && !hops[u.Index].Any(h => h.Stage == stage) && !problem.PinnedStage.ContainsKey(u.Index))
-                .OrderBy(u => targetWaves[u.Index]).ThenByDescending(u => u.RamMiB).ThenBy(u => u.Index).ToList();
+            var deficit = Deficit(host);
+            var guests = tight
+                ? [.. Guests(host).OrderBy(u => u.RamMiB >= deficit ? 0 : 1).ThenBy(u => u.RamMiB >= deficit ? u.RamMiB : -u.RamMiB).ThenBy(u => u.Index)]
+                : Guests(host).OrderBy(u => targetWaves[u.Index]).ThenByDescending(u => u.RamMiB).ThenBy(u => u.Index).ToList();
             foreach (var guest in guests)
             {
                 if (ram[host.Index] + vm.RamMiB <= host.RamCapacityMiB)
@@ -323,6 +331,25 @@ internal static class GreedyDecisions
             }
 
             return ram[host.Index] + vm.RamMiB <= host.RamCapacityMiB && TryLiveMigrate(v, from);
+        }
+
+        /// <summary>How many of the guests, biggest first, free <paramref name="deficit"/> MiB (one when a single one does).</summary>
+        private static int GuestsToSend(List<SolverVm> guests, long deficit)
+        {
+            var freed = 0L;
+            var count = 0;
+            foreach (var size in guests.Select(u => u.RamMiB).OrderDescending())
+            {
+                if (freed >= deficit)
+                {
+                    break;
+                }
+
+                freed += size;
+                count++;
+            }
+
+            return freed >= deficit ? count : int.MaxValue;
         }
 
         private bool TryCross(int v)
@@ -439,7 +466,8 @@ internal enum WavePacking
 
     /// <summary>
     /// The evacuations first; a VM due later crosses early only when no libvirt host takes it even after one makes room,
-    /// and lands on the libvirt host converting soonest that still stays libvirt until its wave (no second hop).
+    /// and lands on the libvirt host converting soonest that still stays libvirt until its wave (no second hop). The host
+    /// that makes room is the one that needs the fewest of its guests sent on, the smallest guest that frees enough first.
     /// </summary>
     EvacuationsFirst,
 
