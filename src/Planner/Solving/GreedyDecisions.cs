@@ -300,8 +300,9 @@ internal static class GreedyDecisions
             }
 
             var vm = problem.Vms[v];
+            // The refined packings count only guests that some other libvirt host has the RAM for (or PVE, when due now).
             List<SolverVm> Guests(SolverHost h) => [.. problem.Vms.Where(u => u.Index != v && !Crossed(u.Index) && location[u.Index] == h.Index && u.RamMiB > 0
-                    && !hops[u.Index].Any(x => x.Stage == stage) && !problem.PinnedStage.ContainsKey(u.Index))];
+                    && !hops[u.Index].Any(x => x.Stage == stage) && !problem.PinnedStage.ContainsKey(u.Index) && (!tight || Movable(u, h, from)))];
             long Deficit(SolverHost h) => ram[h.Index] + vm.RamMiB - h.RamCapacityMiB;
             var candidates = problem.Hosts.Where(h => MayLand(vm, h, from)
                     && charge[h.Index] + vm.HopMiB <= h.CopyBudgetMiB && charge[from] + vm.HopMiB <= problem.Hosts[from].CopyBudgetMiB
@@ -332,6 +333,11 @@ internal static class GreedyDecisions
 
             return ram[host.Index] + vm.RamMiB <= host.RamCapacityMiB && TryLiveMigrate(v, from);
         }
+
+        /// <summary>Some host other than <paramref name="from"/> has the RAM for the guest now: a libvirt one it may land on, or PVE when it is due.</summary>
+        private bool Movable(SolverVm guest, SolverHost host, int from)
+            => problem.Hosts.Any(h => h.Index != from && ram[h.Index] + guest.RamMiB <= h.RamCapacityMiB
+                && (MayLand(guest, h, host.Index) || (IsPve(h.Index, stage) && !h.Excluded && targetWaves![guest.Index] <= stage)));
 
         /// <summary>How many of the guests, biggest first, free <paramref name="deficit"/> MiB (one when a single one does).</summary>
         private static int GuestsToSend(List<SolverVm> guests, long deficit)
