@@ -473,7 +473,8 @@ internal enum WavePacking
     /// <summary>
     /// The evacuations first; a VM due later crosses early only when no libvirt host takes it even after one makes room,
     /// and lands on the libvirt host converting soonest that still stays libvirt until its wave (no second hop). The host
-    /// that makes room is the one that needs the fewest of its guests sent on, the smallest guest that frees enough first.
+    /// that makes room is the one that needs the fewest of its guests sent on (counting only guests another host has the
+    /// RAM for), the smallest guest that frees enough first.
     /// </summary>
     EvacuationsFirst,
 
