@@ -244,7 +244,8 @@ internal static class GreedyDecisions
         private bool TryLiveMigrate(int v, int from)
         {
             var vm = problem.Vms[v];
-            // The host converted last keeps the VM longest: fewer second hops.
+            // The refined packings first try a host that stays libvirt until the VM's wave; else the host converted last
+            // keeps the VM longest: fewer second hops.
             var candidates = problem.Hosts.Where(h => MayLand(vm, h, from))
                 .OrderBy(h => StaysUntilDue(v, h) ? 0 : 1)
                 .ThenBy(h => StaysUntilDue(v, h) ? plannedStages![h.Index] : 0)
