@@ -157,6 +157,7 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null, TimeProvider? clock
             {
                 moveBound = new MoveBound(target, hostBound, Feasible: true, Exact: false);
             }
+
         }
         else if (target <= lower && moveBound is { Feasible: true, Exact: false } && moveBound.Stages == target)
         {
@@ -167,6 +168,20 @@ public sealed class CpSatPlanner(CpSatTuning? tuning = null, TimeProvider? clock
             {
                 context.Log.Add($"host-level bound {hostBound} above the per-VM relaxation's {moveBound.LiveMigrations}");
                 moveBound = moveBound with { LiveMigrations = hostBound };
+            }
+        }
+
+        // The per-VM relaxation as an LP (ADR 0034) where its root fits the bound's share and CP-SAT's version did not close
+        // (fleet-5000 at 5 stages: 659 → 811). Both are valid: the larger counts, the CP-SAT schedule stays.
+        if (target <= lower && moveBound is not { Exact: true }
+            && LinearMoveRelaxation.EstimatedRootSeconds(relaxed, target) <= options.TimeLimitSeconds * MoveBoundDeterministicShare && !budget.StopNow())
+        {
+            using var linear = new LinearMoveRelaxation(relaxed, target);
+            var linearBound = linear.LiveMigrationBound(budget.PhaseRemaining);
+            context.Log.Add($"linear live-migration relaxation T={target}: bound {linearBound?.ToString(CultureInfo.InvariantCulture) ?? "none"}");
+            if (linearBound is { } value && value > (moveBound?.LiveMigrations ?? 0))
+            {
+                moveBound = moveBound is null ? new MoveBound(target, value, Feasible: true, Exact: false) : moveBound with { LiveMigrations = value };
             }
         }
 

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Google.OrTools.Sat;
 
 namespace Taquin.Planner.Solving;
@@ -28,6 +29,15 @@ internal sealed class Decomposition(SearchContext context)
 
     /// <summary>Greedy packings the schedule search may try, per second of time limit and per VM (counted, not timed: deterministic).</summary>
     internal const double PackingsPerSecondAndVm = 8000;
+
+    /// <summary>
+    /// Capacity margins of the schedule dives, tried in turn (ADR 0034): at 1 the 5,000-VM fleet's dived schedule packed
+    /// only in 6 stages, at 0.99 in 5; the 1,000-VM fleet packed at 0.98.
+    /// </summary>
+    internal static readonly double[] DiveMargins = [0.99, 0.98, 0.97, 0.96];
+
+    /// <summary>Share of the time limit the schedule dives may take, counted by their estimated cost (deterministic).</summary>
+    internal const double DiveShare = 0.3;
 
     private readonly PlanningProblem problem = context.Problem;
 
@@ -114,13 +124,15 @@ internal sealed class Decomposition(SearchContext context)
 
         if (best is not null)
         {
+            // Above the stage bound the host-level schedules and the local search look for fewer stages first (seed-19: the
+            // local search merges 8 stages into 7, where no dived 7-stage schedule packs), then the dives. At the bound the
+            // dives go first, while the phase has time (fleet-1000 at 10 s: after the others they had none), and the local
+            // search goes on from a dived plan (fleet-5000 at 60 s: 939 → 924). At the bound it tries same-length schedules.
+            var atStageBound = best.Stages <= lower;
+            best = atStageBound ? DiveSchedules(best, lower) : best;
             best = FewestHopSchedules(best);
-        }
-
-        if (best is not null)
-        {
-            // At the stage bound only same-length schedules are tried: fewer live migrations.
             best = ScheduleSearch(best, lower);
+            best = atStageBound ? best : DiveSchedules(best, lower);
         }
 
         if (best is null)
@@ -183,6 +195,58 @@ internal sealed class Decomposition(SearchContext context)
                 if (valid && ExactSearch.Worse(best, packed!))
                 {
                     best = packed!;
+                }
+            }
+        }
+
+        return best;
+    }
+
+    /// <summary>
+    /// Schedules from the per-VM relaxation as an LP (ADR 0034): a dive fixes the hosts' waves, the LP with them fixed
+    /// gives each VM's crossing wave, and the packings aim at those waves. One stage fewer first while above the stage
+    /// bound. Run while the dives' estimated cost fits <see cref="DiveShare"/> of the time limit (counted, not timed).
+    /// </summary>
+    private SolverDecisions DiveSchedules(SolverDecisions best, int lower)
+    {
+        var allowance = context.Options.TimeLimitSeconds * DiveShare;
+        int[] targets = best.Stages > lower ? [best.Stages - 1, best.Stages] : [best.Stages];
+        foreach (var target in targets)
+        {
+            foreach (var margin in DiveMargins)
+            {
+                var cost = LinearMoveRelaxation.EstimatedDiveSeconds(problem, target);
+                if (cost > allowance || target > best.Stages || context.Cancellation.IsCancellationRequested || context.Budget.StopNow())
+                {
+                    return best;
+                }
+
+                allowance -= cost;
+                using var relaxation = new LinearMoveRelaxation(problem, target, margin);
+                var value = relaxation.Solve(context.Budget.PhaseRemaining);
+                var schedule = value is null ? null : relaxation.Dive(() => context.Budget.PhaseRemaining, context.Budget.StopNow);
+                if (schedule is null)
+                {
+                    context.Log.Add($"schedule dive ({target} stages, margin {margin}): {(value is null ? "LP not solved" : "no schedule")}");
+                    continue;
+                }
+
+                // Crossing waves from the LP with the margin and from the LP without it (each packs where the other fails).
+                using var full = new LinearMoveRelaxation(problem, target);
+                int[]?[] waves = [relaxation.CrossingWaves(schedule, context.Budget.PhaseRemaining), full.CrossingWaves(schedule, context.Budget.PhaseRemaining)];
+                var order = problem.Hosts.Where(h => h.Convertible).OrderBy(h => schedule[h.Index]).ThenBy(h => h.Index).Select(h => h.Index).ToList();
+                int[] stages = [.. schedule.Select(c => c ?? 0)];
+                var packed = waves.OfType<int[]>()
+                    .SelectMany(targetWaves => Enum.GetValues<WavePacking>().Select(packing => GreedyDecisions.Solve(problem, order, stages, targetWaves: targetWaves, packing: packing)))
+                    .Append(GreedyDecisions.Solve(problem, order, stages))
+                    .Where(plan => plan is not null && new PlanSimulation(problem, plan).Violations().Count == 0)
+                    .Aggregate((SolverDecisions?)null, (a, b) => a is null || ExactSearch.Worse(a, b!) ? b : a);
+                context.Log.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"schedule dive ({target} stages, margin {margin}): LP {value:0.0}, packing {(packed is null ? "failed" : $"{packed.Stages} stages, {packed.LiveMigrations} live migrations")}"));
+                if (packed is not null && ExactSearch.Worse(best, packed))
+                {
+                    best = packed;
+                    context.Budget.NoteFirstPlan();
                 }
             }
         }
