@@ -75,6 +75,36 @@ public class LinearMoveRelaxationTests
     }
 
     [Fact]
+    public void Similar_vms_of_a_host_dive_as_one_group_and_each_vm_gets_a_wave_from_its_groups_share()
+    {
+        var (context, _) = SolverFleets.Problems(1, 1000, 20);
+        var problem = context.Problem;
+        var groups = LinearMoveRelaxation.Groups(problem);
+        var baseline = GreedyPlanner.Plan(SolverFleets.Generated(1, vms: 1000, hosts: 20, keepFileDisks: true), Planning.Options(10)).Metrics;
+
+        using var relaxation = new LinearMoveRelaxation(problem, 5, margin: 0.985, grouped: true);
+        Assert.NotNull(relaxation.Solve(wallSeconds: 60));
+        var schedule = relaxation.Dive(() => 60, () => false);
+        Assert.NotNull(schedule);
+        var waves = relaxation.CrossingWaves(schedule, wallSeconds: 60);
+        Assert.NotNull(waves);
+        var order = problem.Hosts.Where(h => h.Convertible).OrderBy(h => schedule[h.Index]).ThenBy(h => h.Index).Select(h => h.Index).ToList();
+        var best = Enum.GetValues<WavePacking>()
+            .Select(packing => GreedyDecisions.Solve(problem, order, [.. schedule.Select(c => c ?? 0)], targetWaves: waves, packing: packing))
+            .Where(plan => plan is not null && plan.Stages == 5 && new PlanSimulation(problem, plan).Violations().Count == 0)
+            .MinBy(plan => plan!.LiveMigrations);
+
+        // Every VM in exactly one group of its own home, and far fewer groups than VMs (the LP shrinks with them).
+        Assert.Equal(problem.Vms.Count, groups.Sum(g => g.Vms.Count));
+        Assert.All(groups, g => Assert.All(g.Vms, v => Assert.Equal(g.Home, v.Home)));
+        Assert.InRange(groups.Count, 1, problem.Vms.Count / 2);
+        // A group's members cross in index order (its first members first), each in 1..5.
+        Assert.All(groups, g => Assert.True(g.Vms.Select(v => waves[v.Index]).SequenceEqual(g.Vms.Select(v => waves[v.Index]).Order())));
+        Assert.NotNull(best);
+        Assert.True(best.LiveMigrations <= baseline.LiveMigrations - 50, $"grouped dive {best.LiveMigrations}, baseline {baseline.LiveMigrations}");
+    }
+
+    [Fact]
     public void The_planner_takes_the_dived_plan_and_the_lp_bound_on_a_thousand_vm_fleet()
     {
         // Deterministic limits of a 10 s run: before the dives the plan had 5 stages and 252 live migrations against a bound of 139.
