@@ -53,22 +53,11 @@ public class LinearMoveRelaxationTests
         // The baseline: 6 stages, 301 live migrations.
         var baseline = GreedyPlanner.Plan(SolverFleets.Generated(1, vms: 1000, hosts: 20, keepFileDisks: true), Planning.Options(10)).Metrics;
 
-        using var relaxation = new LinearMoveRelaxation(problem, 5, margin: 0.99);
-        Assert.NotNull(relaxation.Solve(wallSeconds: 60));
-        var schedule = relaxation.Dive(() => 60, () => false);
-        Assert.NotNull(schedule);
-        var waves = relaxation.CrossingWaves(schedule, wallSeconds: 60);
-        Assert.NotNull(waves);
-        var order = problem.Hosts.Where(h => h.Convertible).OrderBy(h => schedule[h.Index]).ThenBy(h => h.Index).Select(h => h.Index).ToList();
-        var plans = Enum.GetValues<WavePacking>()
-            .Select(packing => GreedyDecisions.Solve(problem, order, [.. schedule.Select(c => c ?? 0)], targetWaves: waves, packing: packing))
-            .Where(plan => plan is not null && new PlanSimulation(problem, plan).Violations().Count == 0)
-            .ToList();
+        var (schedule, waves, best) = DiveAndPack(problem, margin: 0.99, grouped: false);
 
         // Every host gets one wave in 1..5, and the waves the LP gives put every VM on PVE by the last stage.
         Assert.All(problem.Hosts.Where(h => h.Convertible), h => Assert.InRange(schedule[h.Index]!.Value, 1, 5));
         Assert.All(waves, w => Assert.InRange(w, 1, 5));
-        var best = plans.Where(plan => plan!.Stages == 5).MinBy(plan => plan!.LiveMigrations);
         Assert.NotNull(best);
         Assert.Equal(6, baseline.Stages);
         Assert.InRange(best.LiveMigrations, bound, baseline.LiveMigrations - 50);
@@ -82,17 +71,7 @@ public class LinearMoveRelaxationTests
         var groups = LinearMoveRelaxation.Groups(problem);
         var baseline = GreedyPlanner.Plan(SolverFleets.Generated(1, vms: 1000, hosts: 20, keepFileDisks: true), Planning.Options(10)).Metrics;
 
-        using var relaxation = new LinearMoveRelaxation(problem, 5, margin: 0.985, grouped: true);
-        Assert.NotNull(relaxation.Solve(wallSeconds: 60));
-        var schedule = relaxation.Dive(() => 60, () => false);
-        Assert.NotNull(schedule);
-        var waves = relaxation.CrossingWaves(schedule, wallSeconds: 60);
-        Assert.NotNull(waves);
-        var order = problem.Hosts.Where(h => h.Convertible).OrderBy(h => schedule[h.Index]).ThenBy(h => h.Index).Select(h => h.Index).ToList();
-        var best = Enum.GetValues<WavePacking>()
-            .Select(packing => GreedyDecisions.Solve(problem, order, [.. schedule.Select(c => c ?? 0)], targetWaves: waves, packing: packing))
-            .Where(plan => plan is not null && plan.Stages == 5 && new PlanSimulation(problem, plan).Violations().Count == 0)
-            .MinBy(plan => plan!.LiveMigrations);
+        var (_, waves, best) = DiveAndPack(problem, margin: 0.985, grouped: true);
 
         // Every VM in exactly one group of its own home, and far fewer groups than VMs (the LP shrinks with them).
         Assert.Equal(problem.Vms.Count, groups.Sum(g => g.Vms.Count));
@@ -118,5 +97,22 @@ public class LinearMoveRelaxationTests
         Assert.Equal(5, result.Plan!.Metrics.Stages);
         Assert.InRange(result.Plan.Metrics.LiveMigrations, result.Plan.LowerBound!.LiveMigrations, 230);
         Assert.True(result.Plan.LowerBound.LiveMigrations >= 145, $"bound {result.Plan.LowerBound.LiveMigrations}");
+    }
+
+    /// <summary>A dive at 5 stages, its crossing waves, and the best valid 5-stage packing at them (null when none).</summary>
+    private static (int?[] Schedule, int[] Waves, SolverDecisions? Best) DiveAndPack(PlanningProblem problem, double margin, bool grouped)
+    {
+        using var relaxation = new LinearMoveRelaxation(problem, 5, margin, grouped);
+        Assert.NotNull(relaxation.Solve(wallSeconds: 60));
+        var schedule = relaxation.Dive(() => 60, () => false);
+        Assert.NotNull(schedule);
+        var waves = relaxation.CrossingWaves(schedule, wallSeconds: 60);
+        Assert.NotNull(waves);
+        var order = problem.Hosts.Where(h => h.Convertible).OrderBy(h => schedule[h.Index]).ThenBy(h => h.Index).Select(h => h.Index).ToList();
+        var best = Enum.GetValues<WavePacking>()
+            .Select(packing => GreedyDecisions.Solve(problem, order, [.. schedule.Select(c => c ?? 0)], targetWaves: waves, packing: packing))
+            .Where(plan => plan is not null && plan.Stages == 5 && new PlanSimulation(problem, plan).Violations().Count == 0)
+            .MinBy(plan => plan!.LiveMigrations);
+        return (schedule, waves, best);
     }
 }
