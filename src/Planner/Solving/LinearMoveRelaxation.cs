@@ -17,9 +17,10 @@ internal sealed class LinearMoveRelaxation : IDisposable
     private const double Decided = 0.999;
 
     /// <summary>
-    /// Wall seconds per VM and stage of a root solve and of a whole dive on a quiet 2-core machine (GLOP is single-threaded):
-    /// 5,000 VMs × 5 stages, 1.9 s and 7.6 s (bench/results/2026-11-25-plan-session10.txt). Estimates let the callers
-    /// decide by counting, not timing, whether a solve fits their share of the time limit.
+    /// Wall seconds per VM (or group) and stage of a root solve and of a whole dive on a quiet 2-core machine (GLOP is
+    /// single-threaded). Measured at 5 stages: fleet-5000's root 1.9 s, a dive 5–8 s with its re-solves (the estimate takes
+    /// the low end; the dives' wall step caps the rest), a grouped dive 1–1.5 s; fleet-1000's dive 0.6–1.1 s. Estimates let
+    /// the callers decide by counting, not timing, whether a solve fits their share of the time limit.
     /// </summary>
     private const double RootSecondsPerVmStage = 8e-5;
 
