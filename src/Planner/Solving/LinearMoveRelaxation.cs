@@ -194,7 +194,8 @@ internal sealed class LinearMoveRelaxation : IDisposable
 
     /// <summary>
     /// The crossing wave per VM in this LP with <paramref name="schedule"/> fixed: the first stage the VM is at least half
-    /// on PVE. Null when the schedule leaves the LP infeasible or GLOP stops early.
+    /// on PVE (in a group, its rank among the group's members against the group's share on PVE). Null when the schedule
+    /// leaves the LP infeasible or GLOP stops early.
     /// </summary>
     public int[]? CrossingWaves(IReadOnlyList<int?> schedule, double wallSeconds)
     {
